@@ -1,0 +1,42 @@
+"""``vigia demo``: run the whole loop, as far as it exists, on the built-in scenario."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from vigia.cli.options import DataDir, console, summary_table
+from vigia.demo import DemoRun, demo_steps
+from vigia.settings import load_settings
+
+__all__ = ["demo_command"]
+
+
+def demo_command(
+    data_dir: DataDir = None,
+    scenario: Annotated[str, typer.Option(help="Built-in scenario.")] = "sinaloa",
+) -> None:
+    """Run every stage that exists on a built-in scenario; outputs go to DATA_DIR/demo."""
+    settings = load_settings(data_dir)
+    run = DemoRun(out_dir=settings.data_dir / "demo", scenario_name=scenario)
+    steps = demo_steps()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Vigía demo", total=len(steps))
+        for label, step in steps:
+            progress.update(task, description=label)
+            step(run)
+            progress.advance(task)
+    if run.summary:
+        console.print(summary_table(run.summary))
+        cov = ", ".join(f"{a['area']} {100 * a['covered']:.2f} %" for a in run.summary["areas"])
+        console.print(f"Imaged: {cov}")
+    console.print(f"Demo outputs ({len(run.files)} files) in [bold]{run.out_dir}[/bold]")

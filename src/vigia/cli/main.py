@@ -1,0 +1,45 @@
+"""The ``vigia`` command: a Typer app whose commands live one per module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from vigia import __version__
+from vigia.cli import demo, plan, scenario
+from vigia.errors import VigiaError
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    name="vigia",
+    help="Vigía: plan, sense, detect, review and share aerial surveillance of drug-production "
+    "sites. Watches places, not people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("plan")(plan.plan_command)
+app.command("demo")(demo.demo_command)
+app.add_typer(scenario.app, name="scenario")
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def run() -> None:
+    """Entry point: run the app, turning any VigiaError into one line on stderr."""
+    try:
+        app()
+    except VigiaError as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"vigia: error: {message}\n")
+        raise SystemExit(exc.exit_code) from None
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,114 @@
+"""``vigia plan``: plan sorties over areas of interest or a built-in scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigia.cli.options import console, summary_table
+from vigia.errors import InputError
+from vigia.plan.planner import flight_params, plan_areas
+from vigia.platform import load_platform
+from vigia.report.plan import write_plan
+from vigia.world.aoi import read_areas, read_zones
+from vigia.world.scenario import load_scenario
+
+__all__ = ["plan_command"]
+
+
+def plan_command(
+    aoi: Annotated[
+        Path | None,
+        typer.Argument(help="GeoJSON of areas of interest (Polygon/MultiPolygon, lon/lat).",
+                       dir_okay=False),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the plan.")] = Path(
+        "plan"
+    ),
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Plan a built-in scenario instead.")
+    ] = None,
+    no_fly: Annotated[
+        list[Path] | None, typer.Option("--no-fly", help="GeoJSON of no-fly zones (repeatable).")
+    ] = None,
+    swath_m: Annotated[
+        float | None, typer.Option("--swath-m", help="Swath width (default: from the sensors).")
+    ] = None,
+    turn_radius_m: Annotated[
+        float | None,
+        typer.Option("--turn-radius-m", help="Minimum turn radius (default: from the platform)."),
+    ] = None,
+    sidelap: Annotated[float, typer.Option(help="Fraction of swath shared by lines.")] = 0.1,
+    altitude_m: Annotated[
+        float | None, typer.Option("--altitude-m", help="Height above ground.")
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Platform profile.")] = "mq9",
+    sensors: Annotated[
+        str | None, typer.Option(help="Comma-separated sensors flown (default: all).")
+    ] = None,
+    base: Annotated[
+        str | None, typer.Option(help="ICAO code of the base airport (scenario: its base).")
+    ] = None,
+    partner: Annotated[str, typer.Option(help="Partner country, ISO 3166-1 alpha-2.")] = "MX",
+    airports: Annotated[
+        bool, typer.Option(help="Avoid airport protection zones (airportsdata).")
+    ] = True,
+    endurance_h: Annotated[
+        float | None, typer.Option("--endurance-h", help="Flight time per sortie before reserve.")
+    ] = None,
+    margin_m: Annotated[
+        float, typer.Option("--margin-m", help="Clearance from restricted airspace.")
+    ] = 100.0,
+    fly_over_holes: Annotated[
+        bool, typer.Option(help="Allow flying over holes of areas (default: avoid them).")
+    ] = False,
+) -> None:
+    """Plan surveillance sorties: coverage lines, flyable routes, exports and a map."""
+    if (aoi is None) == (scenario is None):
+        raise InputError("give either an AOI file or --scenario NAME (not both)")
+    plat = load_platform(platform)
+    params = flight_params(
+        plat,
+        sensors.split(",") if sensors else None,
+        altitude_m,
+        swath_m=swath_m,
+        turn_radius_m=turn_radius_m,
+        sidelap=sidelap,
+        endurance_h=endurance_h,
+        margin_m=margin_m,
+    )
+    zones = [z for p in (no_fly or []) for z in read_zones(p)]
+    with console.status("Planning sorties…"):
+        if scenario is not None:
+            sc = load_scenario(scenario)
+            mission = plan_areas(
+                sc.name,
+                sc.partner,
+                sc.areas,
+                params,
+                base_icao=base or sc.base_icao,
+                exclusions=[*sc.exclusions, *zones],
+                airports=airports,
+                window=(sc.window_start, sc.window_end),
+                revisit_hours=sc.revisit_hours,
+                holes_restricted=not fly_over_holes,
+            )
+        else:
+            assert aoi is not None
+            mission = plan_areas(
+                aoi.stem,
+                partner.upper(),
+                read_areas(aoi),
+                params,
+                base_icao=base,
+                exclusions=zones,
+                airports=airports,
+                holes_restricted=not fly_over_holes,
+            )
+        paths, summary = write_plan(mission, out_dir)
+    console.print(summary_table(summary))
+    cov = ", ".join(f"{a['area']} {100 * a['covered']:.2f} %" for a in summary["areas"])
+    console.print(f"Imaged: {cov}")
+    console.print(f"Wrote {len(paths)} files to [bold]{out_dir}[/bold]")

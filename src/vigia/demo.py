@@ -1,0 +1,99 @@
+"""The demo: every stage that exists, run on a built-in scenario, as a list of named steps.
+
+Each later stage appends its steps; the CLI only shows progress and the result.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vigia.plan.mission import Mission, RestrictedZone
+from vigia.plan.planner import flight_params, gather_restrictions, plan_areas
+from vigia.platform import load_platform
+from vigia.report.maps import draw_scenario
+from vigia.report.plan import write_plan
+from vigia.world.airspace import airport
+from vigia.world.scenario import Scenario, load_scenario
+
+__all__ = ["DemoRun", "Step", "demo_steps"]
+
+
+@dataclass
+class DemoRun:
+    """State carried from step to step of the demo.
+
+    Attributes
+    ----------
+    out_dir : Path
+        ``$VIGIA_DATA_DIR/demo``.
+    scenario_name : str
+        Built-in scenario run.
+    files : list of Path
+        Outputs written so far.
+    """
+
+    out_dir: Path
+    scenario_name: str = "sinaloa"
+    scenario: Scenario | None = None
+    restricted: list[RestrictedZone] = field(default_factory=list)
+    mission: Mission | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+Step = tuple[str, Callable[[DemoRun], None]]
+
+
+def _load(run: DemoRun) -> None:
+    if run.out_dir.exists():
+        shutil.rmtree(run.out_dir)
+    run.out_dir.mkdir(parents=True)
+    run.scenario = load_scenario(run.scenario_name)
+
+
+def _scenario_map(run: DemoRun) -> None:
+    sc = run.scenario
+    assert sc is not None
+    ap = airport(sc.base_icao)
+    run.restricted = gather_restrictions(
+        sc.areas, base=(ap.icao, ap.lon, ap.lat), exclusions=sc.exclusions
+    )
+    png = run.out_dir / "scenario.png"
+    draw_scenario(sc, run.restricted, png)
+    run.files.append(png)
+
+
+def _plan(run: DemoRun) -> None:
+    sc = run.scenario
+    assert sc is not None
+    params = flight_params(load_platform("mq9"))
+    run.mission = plan_areas(
+        sc.name,
+        sc.partner,
+        sc.areas,
+        params,
+        base_icao=sc.base_icao,
+        exclusions=sc.exclusions,
+        window=(sc.window_start, sc.window_end),
+        revisit_hours=sc.revisit_hours,
+    )
+
+
+def _write_plan(run: DemoRun) -> None:
+    assert run.mission is not None
+    files, run.summary = write_plan(run.mission, run.out_dir / "plan")
+    run.files.extend(files)
+
+
+def demo_steps() -> list[Step]:
+    """Return the demo's steps in order, each a label and a function of the run state."""
+    return [
+        ("Load the built-in scenario", _load),
+        ("Map the scenario and its restricted airspace", _scenario_map),
+        ("Plan sorties (coverage, routing, endurance, revisits)", _plan),
+        ("Write exports, map and summary", _write_plan),
+    ]

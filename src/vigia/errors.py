@@ -1,0 +1,86 @@
+"""Vigía's one error tree.
+
+Every error Vigía raises on purpose derives from :class:`VigiaError`. Each subclass also
+inherits the builtin it resembles, so callers that catch ``ValueError`` keep working::
+
+    VigiaError
+    ├── ConfigError (ValueError)            bad settings, unknown profile or scenario name
+    │   └── UnknownNameError (KeyError)     a scenario, platform or sensor that does not exist
+    ├── InputError (ValueError)             bad user input: files, units, numbers out of range
+    │   ├── FileFormatError                 a file that cannot be parsed as what it claims to be
+    │   └── GeometryError                   polygons that do not close, self-intersect, swapped axes,
+    │                                       coordinates outside the partner country
+    ├── PlanningError (RuntimeError)        a valid request that cannot be planned
+    │   ├── UnreachableError                no flyable path within endurance or around restrictions
+    │   └── CoverageError                   restrictions leave nothing of an area to image
+    └── ExportError (RuntimeError)          an export that could not be written or does not verify
+
+The CLI turns any ``VigiaError`` into one line on stderr and exit code 2 for input errors,
+1 otherwise. The core never prints or exits.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CoverageError",
+    "ExportError",
+    "FileFormatError",
+    "GeometryError",
+    "InputError",
+    "PlanningError",
+    "UnknownNameError",
+    "UnreachableError",
+    "VigiaError",
+]
+
+
+class VigiaError(Exception):
+    """Root of every error Vigía raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(VigiaError, ValueError):
+    """Bad settings or profile data."""
+
+    exit_code = 2
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A scenario, platform or sensor name that does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain.
+        return str(self.args[0]) if self.args else ""
+
+
+class InputError(VigiaError, ValueError):
+    """Bad user input: a value out of range, wrong units, a malformed file."""
+
+    exit_code = 2
+
+
+class FileFormatError(InputError):
+    """A file that cannot be parsed as the format it claims to be."""
+
+
+class GeometryError(InputError):
+    """Geometry that is invalid, does not close, self-intersects or lies in the wrong place."""
+
+
+class PlanningError(VigiaError, RuntimeError):
+    """A valid request that cannot be planned."""
+
+    exit_code = 2
+
+
+class UnreachableError(PlanningError):
+    """No flyable path exists (restricted airspace in the way, or endurance exceeded)."""
+
+
+class CoverageError(PlanningError):
+    """Restrictions leave nothing of an area of interest to image."""
+
+
+class ExportError(VigiaError, RuntimeError):
+    """An export that could not be written or does not verify."""

@@ -1,0 +1,1 @@
+"""Sortie planning: coverage, routing, revisits and exports."""

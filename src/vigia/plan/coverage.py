@@ -1,0 +1,456 @@
+"""Coverage of areas with holes by straight imaging lines (planar metres).
+
+A pushbroom imaging spectrometer images only on straight, level lines, so coverage here counts
+the swath of straight segments only, never of turns. The plan for one area is:
+
+1. parallel sweep lines spaced by ``swath × (1 − sidelap)`` in the direction that minimises the
+   estimated flight cost (line length plus the U-turns between lines), each line cut to the
+   extent of the area it must image (a line that crosses a hole or restricted airspace is split:
+   this is the boustrophedon decomposition of a non-convex area, done line by line);
+2. every end of a line is pulled back until the aircraft can turn there without entering
+   restricted airspace (one of its two turning circles is clear);
+3. what that leaves unimaged, next to holes and restricted airspace, is filled by extra lines laid
+   along the long axis of each gap (parallel to the obstacle's face, where the aircraft may fly).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely import affinity
+from shapely.geometry import LineString, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from vigia.errors import CoverageError, InputError
+from vigia.plan.dubins import dubins_lengths
+
+__all__ = [
+    "CoverageSettings",
+    "as_polygonal",
+    "best_sweep_angle",
+    "cover_area",
+    "swath_footprint",
+    "sweep_segments",
+]
+
+Segments = NDArray[np.float64]  # (K, 2, 2): segment k goes from [k, 0] to [k, 1], x/y metres
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """Parameters of coverage planning.
+
+    Attributes
+    ----------
+    swath : float
+        Imaged swath width on the ground, metres.
+    sidelap : float
+        Fraction of the swath shared by neighbouring lines, in [0, 1).
+    radius : float
+        Minimum turn radius of the aircraft, metres.
+    margin : float
+        Clearance kept from restricted airspace, metres.
+    """
+
+    swath: float
+    sidelap: float
+    radius: float
+    margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.swath > 0 and math.isfinite(self.swath)):
+            raise InputError(f"swath must be a positive number of metres, got {self.swath!r}")
+        if not 0 <= self.sidelap < 1:
+            raise InputError(f"sidelap must be in [0, 1), got {self.sidelap!r}")
+        if not (self.radius > 0 and math.isfinite(self.radius)):
+            raise InputError(f"turn radius must be a positive number of metres, got {self.radius!r}")
+        if self.margin < 0:
+            raise InputError(f"margin must be ≥ 0 m, got {self.margin!r}")
+
+    @property
+    def spacing(self) -> float:
+        """Distance between neighbouring lines, metres."""
+        return self.swath * (1.0 - self.sidelap)
+
+
+# Overlays are snapped to this grid (metres): exact-arithmetic overlays of nearly parallel
+# edges raise GEOS "non-noded intersection" errors; a millimetre grid costs nothing here.
+GRID_M = 1e-3
+
+
+def swath_footprint(segments: Segments, swath: float) -> BaseGeometry:
+    """Return the ground imaged by straight lines: the union of their swath rectangles.
+
+    Parameters
+    ----------
+    segments : (K, 2, 2) float64
+        Line start and end points, metres.
+    swath : float
+        Swath width, metres.
+
+    Returns
+    -------
+    shapely geometry
+        Union of flat-ended rectangles ``swath`` wide centred on each line.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(swath_footprint(np.array([[[0.0, 0.0], [10.0, 0.0]]]), 2.0).area, 6)
+    20.0
+    """
+    if len(segments) == 0:
+        return Polygon()
+    lines = shapely.linestrings(segments)
+    return shapely.union_all(shapely.buffer(lines, swath / 2.0, cap_style="flat"), grid_size=GRID_M)
+
+
+def _sweep_offsets(
+    lo: float, hi: float, swath: float, spacing: float, phase: float = 0.0
+) -> NDArray[np.float64]:
+    # Fewest lines whose swaths span [lo, hi]; `phase` places the slack (see sweep_segments).
+    height = hi - lo
+    n = 1 if height <= swath else math.ceil((height - swath) / spacing - 1e-9) + 1
+    extra = (n - 1) * spacing + swath - height
+    return lo + swath / 2.0 - extra / 2.0 * (1.0 + phase) + spacing * np.arange(n)
+
+
+def _intervals(geoms: BaseGeometry) -> list[tuple[float, float]]:
+    # x-extents of the parts of a geometry, merged where they overlap.
+    parts = shapely.get_parts(geoms)
+    spans = sorted((float(b[0]), float(b[2])) for b in shapely.bounds(parts) if np.isfinite(b[0]))
+    merged: list[tuple[float, float]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1] + 1e-6:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _subtract(
+    spans: list[tuple[float, float]], cuts: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    out = spans
+    for c0, c1 in cuts:
+        nxt: list[tuple[float, float]] = []
+        for a, b in out:
+            if c1 <= a or c0 >= b:
+                nxt.append((a, b))
+                continue
+            if c0 > a:
+                nxt.append((a, c0))
+            if c1 < b:
+                nxt.append((c1, b))
+        out = nxt
+    return out
+
+
+def _raw_spans(
+    target_rot: BaseGeometry, y: NDArray[np.float64], swath: float
+) -> list[list[tuple[float, float]]]:
+    minx, _, maxx, _ = target_rot.bounds
+    strips = shapely.box(minx - 1.0, y - swath / 2.0, maxx + 1.0, y + swath / 2.0)
+    cut = shapely.intersection(strips, target_rot, grid_size=GRID_M)
+    return [_intervals(g) for g in cut]
+
+
+def _frame(target: BaseGeometry, angle: float) -> tuple[float, float, float]:
+    # Rotate about the area's own centre: rotating UTM coordinates (~1e6 m) about the origin
+    # loses enough precision to break GEOS overlays.
+    minx, miny, maxx, maxy = target.bounds
+    return (minx + maxx) / 2.0, (miny + maxy) / 2.0, angle
+
+
+def _to_sweep(geom: BaseGeometry, frame: tuple[float, float, float]) -> BaseGeometry:
+    cx, cy, angle = frame
+    moved = affinity.translate(geom, -cx, -cy)
+    rotated = affinity.rotate(moved, -angle, origin=(0.0, 0.0), use_radians=True)
+    # Rotation perturbs vertices by ~1e-10 m; snapping keeps the geometry valid for overlays.
+    return shapely.set_precision(rotated, GRID_M)
+
+
+def sweep_segments(
+    target: BaseGeometry,
+    restricted: BaseGeometry,
+    angle: float,
+    settings: CoverageSettings,
+    *,
+    phase: float = 0.0,
+) -> Segments:
+    """Lay parallel imaging lines over ``target`` in direction ``angle``.
+
+    Parameters
+    ----------
+    target : Polygon or MultiPolygon
+        Ground to image (holes and restricted airspace already removed), metres.
+    restricted : shapely geometry
+        Airspace the aircraft must not enter, metres (may be empty).
+    angle : float
+        Sweep direction, radians counter-clockwise from east.
+    settings : CoverageSettings
+        Swath, sidelap, turn radius and margin.
+    phase : float
+        Where the pattern's slack goes, in [-1, 1]: -1 aligns the first swath with one edge of
+        the area, 0 centres the pattern, 1 aligns the last swath with the other edge.
+
+    Returns
+    -------
+    (K, 2, 2) float64
+        Segments pointing along ``angle``; none enters ``restricted`` (plus margin), and at both
+        ends of each one of the two turning circles tangent to it is clear of ``restricted``.
+    """
+    if target.is_empty:
+        return np.empty((0, 2, 2))
+    frame = _frame(target, angle)
+    rot_t = _to_sweep(target, frame)
+    blocked = restricted.buffer(settings.margin) if not restricted.is_empty else restricted
+    rot_r = _to_sweep(blocked, frame)
+    shapely.prepare(rot_r)
+    minx, miny, maxx, maxy = rot_t.bounds
+    ys = _sweep_offsets(miny, maxy, settings.swath, settings.spacing, phase)
+    spans_per_line = _raw_spans(rot_t, ys, settings.swath)
+    reach = 4.0 * settings.radius + settings.swath
+    out: list[tuple[float, float, float]] = []
+    for y, spans in zip(ys, spans_per_line, strict=True):
+        if not spans:
+            continue
+        if not rot_r.is_empty:
+            centre = LineString([(minx - reach, y), (maxx + reach, y)])
+            cuts = _intervals(shapely.intersection(centre, rot_r, grid_size=GRID_M))
+            spans = _subtract(spans, cuts)
+            spans = _pull_back_ends(spans, float(y), rot_r, settings.radius)
+        out.extend((a, b, float(y)) for a, b in spans if b - a > 1e-6)
+    if not out:
+        return np.empty((0, 2, 2))
+    arr = np.array(out)
+    pts = np.stack(
+        [np.column_stack([arr[:, 0], arr[:, 2]]), np.column_stack([arr[:, 1], arr[:, 2]])], axis=1
+    )
+    c, s = math.cos(angle), math.sin(angle)
+    rotation = np.array([[c, -s], [s, c]])
+    return np.asarray(pts @ rotation.T + np.array(frame[:2]), dtype=np.float64)
+
+
+def _pull_back_ends(
+    spans: list[tuple[float, float]], y: float, blocked: BaseGeometry, radius: float
+) -> list[tuple[float, float]]:
+    # A line may end only where the aircraft can turn off it: one of the two circles of radius
+    # `radius` tangent to the line at its end must be clear of restricted airspace.
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        n = max(2, math.ceil((b - a) / (radius / 20.0)) + 1)
+        xs = np.linspace(a, b, n)
+        up = shapely.points(np.column_stack([xs, np.full(n, y + radius)]))
+        down = shapely.points(np.column_stack([xs, np.full(n, y - radius)]))
+        ok = (shapely.distance(up, blocked) >= radius) | (shapely.distance(down, blocked) >= radius)
+        if not ok.any():
+            continue
+        first = int(np.argmax(ok))
+        last = n - 1 - int(np.argmax(ok[::-1]))
+        if xs[last] - xs[first] > 1e-6:
+            out.append((float(xs[first]), float(xs[last])))
+    return out
+
+
+def _angle_cost(
+    target: BaseGeometry, angle: float, settings: CoverageSettings, uturn: float
+) -> float:
+    rot_t = _to_sweep(target, _frame(target, angle))
+    _, miny, _, maxy = rot_t.bounds
+    ys = _sweep_offsets(miny, maxy, settings.swath, settings.spacing)
+    spans = [s for line in _raw_spans(rot_t, ys, settings.swath) for s in line]
+    return sum(b - a for a, b in spans) + max(0, len(spans) - 1) * uturn
+
+
+def best_sweep_angle(target: BaseGeometry, settings: CoverageSettings) -> float:
+    """Choose the sweep direction that minimises line length plus U-turns.
+
+    Candidates are every 5° and the directions of the edges of the area's convex hull.
+
+    Parameters
+    ----------
+    target : Polygon or MultiPolygon
+        Ground to image, metres.
+    settings : CoverageSettings
+        Swath, sidelap and turn radius.
+
+    Returns
+    -------
+    float
+        Sweep direction, radians counter-clockwise from east, in [0, π).
+    """
+    hull = np.asarray(target.convex_hull.exterior.coords) if target.area > 0 else np.empty((0, 2))
+    d = np.diff(hull, axis=0)
+    edge_angles = np.arctan2(d[:, 1], d[:, 0]) % math.pi if len(d) else np.empty(0)
+    candidates = np.unique(np.round(np.concatenate([np.radians(np.arange(0, 180, 5)), edge_angles]), 9))
+    uturn = _cheapest_uturn(settings)
+    costs = [_angle_cost(target, float(a), settings, uturn) for a in candidates]
+    return float(candidates[int(np.argmin(costs))])
+
+
+def _long_axis(geom: BaseGeometry) -> float:
+    rect = geom.minimum_rotated_rectangle
+    if not isinstance(rect, Polygon):
+        return 0.0
+    c = np.asarray(rect.exterior.coords)
+    e = np.diff(c[:3], axis=0)
+    i = int(np.argmax(np.hypot(e[:, 0], e[:, 1])))
+    return float(math.atan2(e[i, 1], e[i, 0]) % math.pi)
+
+
+def _cheapest_uturn(settings: CoverageSettings) -> float:
+    # Cheapest U-turn to a line k spacings away: the aircraft may skip lines when turns are wide.
+    k = np.arange(1, 8)
+    q0 = np.zeros((len(k), 3))
+    q1 = np.column_stack([np.zeros(len(k)), k * settings.spacing, np.full(len(k), math.pi)])
+    return float(np.min(dubins_lengths(q0, q1, settings.radius)))
+
+
+def _fill_gap(
+    gap: BaseGeometry,
+    restricted: BaseGeometry,
+    settings: CoverageSettings,
+    main_angle: float,
+    uturn: float,
+) -> Segments:
+    # Lines over one unimaged gap, in whichever of a few directions images most per metre flown:
+    # gaps beside an obstacle's face want lines parallel to that face.
+    axis = _long_axis(gap)
+    best: tuple[float, Segments] = (0.0, np.empty((0, 2, 2)))
+    for a in {main_angle, (main_angle + math.pi / 2) % math.pi, axis, (axis + math.pi / 2) % math.pi}:
+        segs = sweep_segments(gap, restricted, a, settings)
+        if len(segs) == 0:
+            continue
+        gain = shapely.intersection(
+            swath_footprint(segs, settings.swath), gap, grid_size=GRID_M
+        ).area
+        cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
+        if gain / cost > best[0]:
+            best = (gain / cost, segs)
+    return best[1]
+
+
+def _cover(
+    target: BaseGeometry,
+    restricted: BaseGeometry,
+    settings: CoverageSettings,
+    angle: float,
+    phase: float,
+    min_coverage: float,
+    max_fill_rounds: int,
+    uturn: float,
+) -> Segments:
+    segs = sweep_segments(target, restricted, angle, settings, phase=phase)
+    total = target.area
+    # Slivers thinner than ~1 % of the swath are numerical, not gaps worth a line.
+    min_gap = (0.01 * settings.swath) ** 2 * 100
+    for _ in range(max_fill_rounds):
+        gaps = (
+            shapely.difference(target, swath_footprint(segs, settings.swath), grid_size=GRID_M)
+            if len(segs)
+            else target
+        )
+        if 1.0 - gaps.area / total >= min_coverage:
+            break
+        parts = [g for g in shapely.get_parts(gaps) if g.area > min_gap]
+        extra = [_fill_gap(g, restricted, settings, angle, uturn) for g in parts]
+        new = [e for e in extra if len(e)]
+        if not new:
+            break
+        segs = np.concatenate([segs, *new]) if len(segs) else np.concatenate(new)
+    return segs
+
+
+def _candidate_angles(target: BaseGeometry, settings: CoverageSettings, uturn: float) -> list[float]:
+    # The cheapest few directions by the quick estimate, plus the area's own axes: the quick
+    # estimate cannot see what holes cost, so the full plan decides among these.
+    hull = np.asarray(target.convex_hull.exterior.coords) if target.area > 0 else np.empty((0, 2))
+    d = np.diff(hull, axis=0)
+    edge_angles = np.arctan2(d[:, 1], d[:, 0]) % math.pi if len(d) else np.empty(0)
+    grid = np.radians(np.arange(0, 180, 5))
+    candidates = np.unique(np.round(np.concatenate([grid, edge_angles]), 9))
+    costs = np.array([_angle_cost(target, float(a), settings, uturn) for a in candidates])
+    best = [float(candidates[i]) for i in np.argsort(costs)[:3]]
+    axis = _long_axis(target)
+    for a in (axis, (axis + math.pi / 2) % math.pi):
+        if all(abs(math.remainder(a - b, math.pi)) > 1e-3 for b in best):
+            best.append(a)
+    return best
+
+
+def cover_area(
+    target: BaseGeometry,
+    restricted: BaseGeometry,
+    settings: CoverageSettings,
+    *,
+    angle: float | None = None,
+    min_coverage: float = 0.999,
+    max_fill_rounds: int = 4,
+) -> Segments:
+    """Plan the imaging lines that cover one area.
+
+    Several sweep directions and placements of the pattern are planned in full (sweep lines
+    plus the lines that fill gaps along obstacles); the one imaging the most, then costing the
+    least (line length plus one cheapest U-turn per line), wins.
+
+    Parameters
+    ----------
+    target : Polygon or MultiPolygon
+        Ground to image, metres: the area of interest minus its holes and restricted airspace.
+    restricted : shapely geometry
+        Airspace the aircraft must not enter, metres (may be empty).
+    settings : CoverageSettings
+        Swath, sidelap, turn radius and margin.
+    angle : float, optional
+        Sweep direction in radians CCW from east; chosen among candidates if omitted.
+    min_coverage : float
+        Stop filling gaps once this fraction of ``target`` is imaged.
+    max_fill_rounds : int
+        Rounds of gap filling along obstacles.
+
+    Returns
+    -------
+    (K, 2, 2) float64
+        Imaging segments (unordered; direction arbitrary).
+
+    Raises
+    ------
+    CoverageError
+        If nothing of ``target`` can be imaged.
+    """
+    if target.is_empty or target.area <= 0:
+        raise CoverageError("nothing left to image: restricted airspace covers the whole area")
+    uturn = _cheapest_uturn(settings)
+    angles = [angle] if angle is not None else _candidate_angles(target, settings, uturn)
+    best: tuple[float, float, Segments] | None = None
+    for a in angles:
+        for phase in (0.0, -1.0, 1.0):
+            segs = _cover(target, restricted, settings, a, phase, min_coverage, max_fill_rounds, uturn)
+            if len(segs) == 0:
+                continue
+            foot = swath_footprint(segs, settings.swath)
+            imaged = shapely.intersection(foot, target, grid_size=GRID_M).area / target.area
+            cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
+            # Coverage first (to 0.01 %), then cost.
+            key = (-round(imaged, 4), cost)
+            if best is None or key < (best[0], best[1]):
+                best = (key[0], key[1], segs)
+    if best is None:
+        raise CoverageError(
+            "no imaging line fits: restricted airspace leaves no room to fly over the area"
+        )
+    return best[2]
+
+
+def as_polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
+    """Keep only the polygonal parts of a geometry (intersections can yield lines and points)."""
+    polys = [g for g in shapely.get_parts(geom) if isinstance(g, Polygon) and g.area > 0]
+    if len(polys) == 1:
+        return polys[0]
+    return MultiPolygon(polys)
+

@@ -1,0 +1,1 @@
+"""Ground truth and scenarios: areas of interest, airspace, bases."""
