@@ -8,8 +8,8 @@ inherits the builtin it resembles, so callers that catch ``ValueError`` keep wor
     │   └── UnknownNameError (KeyError)     a scenario, platform or sensor that does not exist
     ├── InputError (ValueError)             bad user input: files, units, numbers out of range
     │   ├── FileFormatError                 a file that cannot be parsed as what it claims to be
-    │   └── GeometryError                   polygons that do not close, self-intersect, swapped axes,
-    │                                       coordinates outside the partner country
+    │   └── GeometryError                   polygons that do not close or self-intersect,
+    │                                       swapped axes, places outside the partner country
     ├── PlanningError (RuntimeError)        a valid request that cannot be planned
     │   ├── UnreachableError                no flyable path within endurance or around restrictions
     │   └── CoverageError                   restrictions leave nothing of an area to image

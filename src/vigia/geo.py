@@ -98,11 +98,13 @@ class LocalFrame:
 
     def geom_to_xy(self, geom: G) -> G:
         """Project a lon/lat shapely geometry to planar metres."""
-        return shapely.transform(geom, self.to_xy)
+        out: G = shapely.transform(geom, self.to_xy)
+        return out
 
     def geom_to_lonlat(self, geom: G) -> G:
         """Unproject a planar shapely geometry to lon/lat degrees."""
-        return shapely.transform(geom, self.to_lonlat)
+        out: G = shapely.transform(geom, self.to_lonlat)
+        return out
 
 
 _TRANSFORMERS: dict[tuple[int, int], pyproj.Transformer] = {}

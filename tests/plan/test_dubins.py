@@ -24,7 +24,7 @@ def circumradii(xy: NDArray[np.float64]) -> NDArray[np.float64]:
     bc = np.linalg.norm(c - b, axis=1)
     ca = np.linalg.norm(a - c, axis=1)
     cross = np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         return np.where(cross > 0.0, ab * bc * ca / (2.0 * cross), np.inf)
 
 

@@ -25,8 +25,16 @@ def feature(rings: list, name: str | None = None) -> dict:
 
 
 def test_a_feature_collection_gives_named_polygons_with_holes(tmp_path: Path) -> None:
-    hole = [[-107.26, 24.94], [-107.24, 24.94], [-107.24, 24.96], [-107.26, 24.96], [-107.26, 24.94]]
-    p = write(tmp_path, {"type": "FeatureCollection", "features": [feature([SQUARE, hole], "hills")]})
+    hole = [
+        [-107.26, 24.94],
+        [-107.24, 24.94],
+        [-107.24, 24.96],
+        [-107.26, 24.96],
+        [-107.26, 24.94],
+    ]
+    p = write(
+        tmp_path, {"type": "FeatureCollection", "features": [feature([SQUARE, hole], "hills")]}
+    )
     [(name, poly)] = read_areas(p)
     assert name == "hills"
     assert len(poly.interiors) == 1
@@ -39,7 +47,7 @@ def test_a_multipolygon_gives_one_area_per_part(tmp_path: Path) -> None:
 
 
 def test_a_ring_that_does_not_close_is_named(tmp_path: Path) -> None:
-    p = write(tmp_path, feature([SQUARE[:-1] + [[-107.31, 24.9]]]))
+    p = write(tmp_path, feature([[*SQUARE[:-1], [-107.31, 24.9]]]))
     with pytest.raises(GeometryError, match=r"feature 0, ring 0: the ring does not close"):
         read_areas(p)
 

@@ -27,7 +27,15 @@ DataDir = Annotated[
 def summary_table(summary: dict[str, Any]) -> Table:
     """Render a mission summary (see :func:`vigia.plan.summary.mission_summary`) as a table."""
     t = Table(title=f"Plan {summary['name']} ({summary['approval']}, partner {summary['partner']})")
-    for col in ("sortie", "km", "hours", "lines", "areas", "inside restricted m", "tightest turn m"):
+    for col in (
+        "sortie",
+        "km",
+        "hours",
+        "lines",
+        "areas",
+        "inside restricted m",
+        "tightest turn m",
+    ):
         t.add_column(col, justify="left" if col == "areas" else "right")
     for s in summary["sorties"]:
         t.add_row(

@@ -21,8 +21,9 @@ __all__ = ["plan_command"]
 def plan_command(
     aoi: Annotated[
         Path | None,
-        typer.Argument(help="GeoJSON of areas of interest (Polygon/MultiPolygon, lon/lat).",
-                       dir_okay=False),
+        typer.Argument(
+            help="GeoJSON of areas of interest (Polygon/MultiPolygon, lon/lat).", dir_okay=False
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the plan.")] = Path(
         "plan"

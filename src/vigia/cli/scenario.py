@@ -17,8 +17,9 @@ from vigia.world.scenario import list_scenarios, load_scenario
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Built-in scenarios: areas, base, exclusions, time window.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Built-in scenarios: areas, base, exclusions, time window.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -61,7 +62,9 @@ def show_command(
         ap = airport(s.base_icao)
         console.print(f"[bold]{s.name}[/bold]: {s.title}")
         console.print(s.description)
-        console.print(f"Partner: {s.partner}   Base: {ap.icao} {ap.name} ({ap.lon:.4f}, {ap.lat:.4f})")
+        console.print(
+            f"Partner: {s.partner}   Base: {ap.icao} {ap.name} ({ap.lon:.4f}, {ap.lat:.4f})"
+        )
         console.print(
             f"Window: {s.window_start:%Y-%m-%dT%H:%MZ} → {s.window_end:%Y-%m-%dT%H:%MZ}, "
             f"revisit every {s.revisit_hours:g} h"

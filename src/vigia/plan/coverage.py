@@ -67,7 +67,9 @@ class CoverageSettings:
         if not 0 <= self.sidelap < 1:
             raise InputError(f"sidelap must be in [0, 1), got {self.sidelap!r}")
         if not (self.radius > 0 and math.isfinite(self.radius)):
-            raise InputError(f"turn radius must be a positive number of metres, got {self.radius!r}")
+            raise InputError(
+                f"turn radius must be a positive number of metres, got {self.radius!r}"
+            )
         if self.margin < 0:
             raise InputError(f"margin must be ≥ 0 m, got {self.margin!r}")
 
@@ -116,7 +118,9 @@ def _sweep_offsets(
     height = hi - lo
     n = 1 if height <= swath else math.ceil((height - swath) / spacing - 1e-9) + 1
     extra = (n - 1) * spacing + swath - height
-    return lo + swath / 2.0 - extra / 2.0 * (1.0 + phase) + spacing * np.arange(n)
+    return np.asarray(
+        lo + swath / 2.0 - extra / 2.0 * (1.0 + phase) + spacing * np.arange(n), dtype=np.float64
+    )
 
 
 def _intervals(geoms: BaseGeometry) -> list[tuple[float, float]]:
@@ -287,7 +291,9 @@ def best_sweep_angle(target: BaseGeometry, settings: CoverageSettings) -> float:
     hull = np.asarray(target.convex_hull.exterior.coords) if target.area > 0 else np.empty((0, 2))
     d = np.diff(hull, axis=0)
     edge_angles = np.arctan2(d[:, 1], d[:, 0]) % math.pi if len(d) else np.empty(0)
-    candidates = np.unique(np.round(np.concatenate([np.radians(np.arange(0, 180, 5)), edge_angles]), 9))
+    candidates = np.unique(
+        np.round(np.concatenate([np.radians(np.arange(0, 180, 5)), edge_angles]), 9)
+    )
     uturn = _cheapest_uturn(settings)
     costs = [_angle_cost(target, float(a), settings, uturn) for a in candidates]
     return float(candidates[int(np.argmin(costs))])
@@ -322,7 +328,12 @@ def _fill_gap(
     # gaps beside an obstacle's face want lines parallel to that face.
     axis = _long_axis(gap)
     best: tuple[float, Segments] = (0.0, np.empty((0, 2, 2)))
-    for a in {main_angle, (main_angle + math.pi / 2) % math.pi, axis, (axis + math.pi / 2) % math.pi}:
+    for a in {
+        main_angle,
+        (main_angle + math.pi / 2) % math.pi,
+        axis,
+        (axis + math.pi / 2) % math.pi,
+    }:
         segs = sweep_segments(gap, restricted, a, settings)
         if len(segs) == 0:
             continue
@@ -366,7 +377,9 @@ def _cover(
     return segs
 
 
-def _candidate_angles(target: BaseGeometry, settings: CoverageSettings, uturn: float) -> list[float]:
+def _candidate_angles(
+    target: BaseGeometry, settings: CoverageSettings, uturn: float
+) -> list[float]:
     # The cheapest few directions by the quick estimate, plus the area's own axes: the quick
     # estimate cannot see what holes cost, so the full plan decides among these.
     hull = np.asarray(target.convex_hull.exterior.coords) if target.area > 0 else np.empty((0, 2))
@@ -430,7 +443,9 @@ def cover_area(
     best: tuple[float, float, Segments] | None = None
     for a in angles:
         for phase in (0.0, -1.0, 1.0):
-            segs = _cover(target, restricted, settings, a, phase, min_coverage, max_fill_rounds, uturn)
+            segs = _cover(
+                target, restricted, settings, a, phase, min_coverage, max_fill_rounds, uturn
+            )
             if len(segs) == 0:
                 continue
             foot = swath_footprint(segs, settings.swath)
@@ -453,4 +468,3 @@ def as_polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
     if len(polys) == 1:
         return polys[0]
     return MultiPolygon(polys)
-

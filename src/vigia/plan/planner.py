@@ -26,6 +26,7 @@ from vigia.plan.mission import (
     Revisit,
     Sortie,
     Waypoint,
+    WaypointKind,
 )
 from vigia.plan.route import PlanarSortie, plan_sorties
 from vigia.platform import Platform
@@ -140,14 +141,18 @@ def _waypoints(
 ) -> tuple[Waypoint, ...]:
     xy = sortie.path.xy
     # Line ends are exact samples of the path, found in flight order.
-    marks: list[tuple[int, str, str]] = []
+    marks: list[tuple[int, WaypointKind, str]] = []
     pos = 0
     for ln, lid in zip(sortie.lines, ids, strict=True):
-        for pt, kind in ((ln.start, "line_start"), (ln.end, "line_end")):
+        ends: tuple[tuple[tuple[float, float], WaypointKind], ...] = (
+            (ln.start, "line_start"),
+            (ln.end, "line_end"),
+        )
+        for pt, kind in ends:
             d = np.hypot(xy[pos:, 0] - pt[0], xy[pos:, 1] - pt[1])
             pos = pos + int(np.argmin(d))
             marks.append((pos, kind, lid))
-    out: list[tuple[NDArray[np.float64], str, str | None]] = []
+    out: list[tuple[NDArray[np.float64], WaypointKind, str | None]] = []
     first_mark = marks[0][0]
     if has_base:
         out.append((xy[0], "takeoff", None))
@@ -164,13 +169,19 @@ def _waypoints(
     pts = frame.to_lonlat(np.array([p for p, _, _ in out]))
     return tuple(
         Waypoint(
-            float(lon), float(lat), 0.0 if kind in ("takeoff", "land") else altitude, kind, lid  # type: ignore[arg-type]
+            float(lon),
+            float(lat),
+            0.0 if kind in ("takeoff", "land") else altitude,
+            kind,
+            lid,
         )
         for (lon, lat), (_, kind, lid) in zip(pts, out, strict=True)
     )
 
 
-def _transit(xy: NDArray[np.float64]) -> list[tuple[NDArray[np.float64], str, str | None]]:
+def _transit(
+    xy: NDArray[np.float64],
+) -> list[tuple[NDArray[np.float64], WaypointKind, str | None]]:
     # Interior vertices of the simplified transit leg (its ends are the neighbouring items).
     if len(xy) < 3:
         return []

@@ -9,6 +9,7 @@ Google OR-Tools' routing solver (guided local search), not a hand-written heuris
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,9 +135,7 @@ class _Problem:
     back: NDArray[np.float64]  # (2K,) node end -> base
 
 
-def _solve(
-    prob: _Problem, budget: float | None, time_limit_s: float
-) -> list[list[int]]:
+def _solve(prob: _Problem, budget: float | None, time_limit_s: float) -> list[list[int]]:
     n_nodes = len(prob.lengths)
     n_segs = n_nodes // 2
     # Integer costs in metres; node 0 of the solver is the base (or a free depot).
@@ -151,20 +150,20 @@ def _solve(
         n_vehicles = min(n_segs, max(1, math.ceil(2.0 * lower / budget) + 2))
     manager = pywrapcp.RoutingIndexManager(n_nodes + 1, n_vehicles, 0)
     routing = pywrapcp.RoutingModel(manager)
-    table = cost.tolist()
-
-    def arc(i: int, j: int) -> int:
-        return int(table[manager.IndexToNode(i)][manager.IndexToNode(j)])
-
-    cb = routing.RegisterTransitCallback(arc)
+    # A matrix registered natively: a Python callback would be called millions of times.
+    cb = routing.RegisterTransitMatrix(cost.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cb)
-    big = int(cost.max()) * (n_nodes + 1) + 1
+    # An extra sortie costs a whole day of aircraft: prefer fewer sorties.
+    fixed = 0 if budget is None else int(budget)
+    # Leaving a line out must cost more than any tour that flies it, extra sortie included.
+    big = fixed + int(cost.max()) * (n_nodes + 1) + 1
     if budget is not None:
         routing.AddDimension(cb, 0, int(budget), True, "distance")
-        # An extra sortie costs a whole day of aircraft: prefer fewer sorties.
-        routing.SetFixedCostOfAllVehicles(int(budget))
+        routing.SetFixedCostOfAllVehicles(fixed)
     for k in range(n_segs):
-        routing.AddDisjunction([manager.NodeToIndex(1 + 2 * k), manager.NodeToIndex(2 + 2 * k)], big, 1)
+        routing.AddDisjunction(
+            [manager.NodeToIndex(1 + 2 * k), manager.NodeToIndex(2 + 2 * k)], big, 1
+        )
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     params.local_search_metaheuristic = (
@@ -314,7 +313,7 @@ def plan_sorties(
         changed = False
         for r, (_, transits) in zip(routes, built, strict=True):
             stops = [-1, *r, -1]
-            for (i, j), true in zip(zip(stops[:-1], stops[1:], strict=True), transits, strict=True):
+            for (i, j), true in zip(itertools.pairwise(stops), transits, strict=True):
                 table, key = (
                     (prob.out, j) if i < 0 else (prob.back, i) if j < 0 else (prob.between, (i, j))
                 )

@@ -38,8 +38,9 @@ _MAX_CHECKS = 6000
 # Weight of the heuristic (weighted A*): paths at most this factor longer than the best
 # through the roadmap, found with far fewer expansions.
 _GREED = 1.15
-# Failed edges into the goal before it counts as boxed in (each from another roadmap pose).
-_MAX_GOAL_MISSES = 300
+# Failed edges out of the start (into the goal) before it counts as boxed in; each leads to
+# (comes from) another roadmap pose.
+_MAX_END_MISSES = 300
 # Direct paths tried (shortest first) when a heading is free.
 _DIRECT_TRIES = 4
 
@@ -82,6 +83,21 @@ def _expand_any(poses: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArra
     return out, starts
 
 
+def _min_plus(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``out[i, j] = min_k a[i, k] + b[k, j]``, in blocks to bound memory."""
+    n, k = a.shape
+    m = b.shape[1]
+    out = np.full((n, m), np.inf)
+    if k == 0:
+        return out
+    # float32 halves the time; a few millimetres over tens of kilometres is plenty here.
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    rows = max(1, 4_000_000 // (k * m))
+    for i in range(0, n, rows):
+        out[i : i + rows] = np.min(a32[i : i + rows, :, None] + b32[None, :, :], axis=1)
+    return out
+
+
 @dataclass
 class _Expansion:
     """Dubins edges out of one expanded pose, sorted by A* priority."""
@@ -109,10 +125,22 @@ class TransitPlanner:
     step : float, optional
         Largest distance between path samples, metres; defaults to ``min(25, radius / 10)``.
 
+    Attributes
+    ----------
+    restricted : BaseGeometry
+        A private, prepared (and, if it was invalid, repaired) copy of ``restricted``.
+    radius, margin, step : float
+        As given, metres.
+
     Raises
     ------
     InputError
         If the radius or step is not positive or the margin is negative.
+
+    Notes
+    -----
+    The planner caches its roadmap, visibility graph and every roadmap edge it has checked,
+    so one planner should serve all the transits of a plan.
 
     Examples
     --------
@@ -217,15 +245,18 @@ class TransitPlanner:
         FlightPath
             Samples at most ``step`` apart on arcs of radius ``radius`` and straights, from
             ``q0`` to ``q1`` (NaN headings replaced by the ones chosen), never within
-            ``margin`` of the restricted airspace; ``length`` in metres.
+            ``margin`` of the restricted airspace; ``length`` in metres. Headings are those
+            of the Dubins pieces and may differ from one piece to the next by multiples of
+            2π.
 
         Raises
         ------
         InputError
             If a pose is malformed.
         UnreachableError
-            If the start or goal lies in restricted airspace, they are separated by it, or
-            no flyable path around it is found.
+            If the start or goal lies in restricted airspace, they are separated by it, the
+            start cannot turn away from it (or the goal be approached) at its heading, or no
+            flyable path around it is found. The message names both points (metres).
         """
         a, b = _pose(q0, "q0"), _pose(q1, "q1")
         starts, goals = _headings(a), _headings(b)
@@ -451,11 +482,13 @@ class TransitPlanner:
         for s in range(n_start):
             expand(s)
 
-        checks = goal_misses = 0
+        checks = goal_misses = start_misses = 0
         left_start = False
         while heap and checks < _MAX_CHECKS:
-            if goal_misses > _MAX_GOAL_MISSES:
+            if goal_misses > _MAX_END_MISSES:
                 return "the goal cannot be approached at its heading clear of restricted airspace"
+            if start_misses > _MAX_END_MISSES and not left_start:
+                break
             _, _, ei, i, rank, cursor = heapq.heappop(heap)
             e = expansions[ei]
             if cursor and i + 1 < len(e.targets):
@@ -479,6 +512,7 @@ class TransitPlanner:
                 ok = known
             if not ok:
                 goal_misses += n_start <= v < first_road
+                start_misses += u < n_start
                 # Out of the start or into the goal the headings are fixed, so a longer word
                 # (turning the other way first) is worth trying; elsewhere another node is.
                 nxt = rank + 1
@@ -566,29 +600,49 @@ class TransitPlanner:
     def _chords_clear(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Whether each straight segment ``a[i] → b[i]`` keeps clear of the grown zone."""
         grown, parts = self._grown_zone()
-        # Cheap exact tests per part settle most chords without GEOS: missing the bounding
-        # box or the enclosing circle means clear, touching the inscribed circle blocked.
+        clear = np.ones(len(a), dtype=bool)
+        # Blocks of chords × parts, to bound memory with many parts.
+        rows = max(1, 4_000_000 // max(1, len(parts)))
+        for i in range(0, len(a), rows):
+            clear[i : i + rows] = self._chords_clear_block(
+                grown, parts, a[i : i + rows], b[i : i + rows]
+            )
+        return clear
+
+    @staticmethod
+    def _chords_clear_block(
+        grown: BaseGeometry,
+        parts: NDArray[np.float64],
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+    ) -> NDArray[np.bool_]:
+        # Cheap exact tests settle most chord/part pairs without GEOS: missing the part's
+        # bounding box or enclosing circle means clear, touching its inscribed circle blocked.
         lo, hi = np.minimum(a, b), np.maximum(a, b)
+        near = (
+            (lo[:, None, 0] <= parts[None, :, 2])
+            & (hi[:, None, 0] >= parts[None, :, 0])
+            & (lo[:, None, 1] <= parts[None, :, 3])
+            & (hi[:, None, 1] >= parts[None, :, 1])
+        )
+        chord, part = np.nonzero(near)
         d = b - a
         dd = np.maximum(np.einsum("ij,ij->i", d, d), 1e-300)
+
+        def gap(c: NDArray[np.intp], centre: NDArray[np.float64]) -> NDArray[np.float64]:
+            """Distance from each centre to its chord."""
+            ac, dc = a[c], d[c]
+            t = np.einsum("ij,ij->i", centre - ac, dc) / dd[c]
+            foot = ac + np.clip(t, 0.0, 1.0)[:, None] * dc
+            return np.asarray(np.hypot(*(foot - centre).T))
+
+        hit = gap(chord, parts[part, 4:6]) <= parts[part, 6]
+        chord, part = chord[hit], part[hit]
+        inside = gap(chord, parts[part, 7:9]) < parts[part, 9]
         blocked = np.zeros(len(a), dtype=bool)
+        blocked[chord[inside]] = True
         maybe = np.zeros(len(a), dtype=bool)
-
-        def gap(k: NDArray[np.intp], cx: float, cy: float) -> NDArray[np.float64]:
-            """Distance from a point to the chords ``k``."""
-            ak, dk = a[k], d[k]
-            t = np.clip(((cx - ak[:, 0]) * dk[:, 0] + (cy - ak[:, 1]) * dk[:, 1]) / dd[k], 0.0, 1.0)
-            return np.asarray(np.hypot(ak[:, 0] + t * dk[:, 0] - cx, ak[:, 1] + t * dk[:, 1] - cy))
-
-        for bx0, by0, bx1, by1, ox, oy, orad, ix, iy, irad in parts:
-            near = (lo[:, 0] <= bx1) & (hi[:, 0] >= bx0) & (lo[:, 1] <= by1) & (hi[:, 1] >= by0)
-            k = np.flatnonzero(near)
-            k = k[gap(k, ox, oy) <= orad]
-            if irad > 0.0:
-                inside = gap(k, ix, iy) < irad
-                blocked[k[inside]] = True
-                k = k[~inside]
-            maybe[k] = True
+        maybe[chord[~inside]] = True
         maybe &= ~blocked
         clear = ~(blocked | maybe)
         idx = np.flatnonzero(maybe)
@@ -602,7 +656,7 @@ class TransitPlanner:
         if self._vis is None:
             r = self.radius
             grown = self.restricted.buffer(self.margin + 0.5 * r, quad_segs=4)
-            grown = shapely.orient_polygons(grown.simplify(0.1 * r))
+            grown = shapely.orient_polygons(grown.simplify(0.2 * r))
             corners = []
             for poly in shapely.get_parts(grown):
                 for ring in [poly.exterior, *poly.interiors]:
@@ -637,26 +691,20 @@ class TransitPlanner:
 
     def _via(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
         """Shortest distance from each point to each corner, around the grown zone."""
-        dist = self._visibility()[1]
-        if len(dist) == 0:
-            return np.empty((len(p), 0))
-        return np.asarray(np.min(self._reach(p)[:, :, None] + dist[None, :, :], axis=1))
+        return _min_plus(self._reach(p), self._visibility()[1])
 
     def _around(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
         """Shortest distances from each ``a`` to each ``b`` via corners of the grown zone."""
         if len(self._visibility()[0]) == 0:
             return np.full((len(a), len(b)), np.inf)
-        via, db = self._via(a), self._reach(b)
-        out = np.empty((len(a), len(b)))
-        chunk = max(1, 2_000_000 // max(1, via.shape[1] * len(b)))
-        for i in range(0, len(a), chunk):
-            out[i : i + chunk] = np.min(via[i : i + chunk, :, None] + db.T[None, :, :], axis=1)
-        return out
+        return _min_plus(self._via(a), self._reach(b).T)
 
     def _road_via(self) -> NDArray[np.float64]:
         """:meth:`_via` for every roadmap pose (cached)."""
         if self._road_via_cache is None:
-            self._road_via_cache = self._via(self._roadmap()[0][:, :2])
+            nodes = self._roadmap()[0]
+            # Pose i and pose i + n share a point.
+            self._road_via_cache = np.tile(self._via(nodes[: len(nodes) // 2, :2]), (2, 1))
         return self._road_via_cache
 
     def _to_goal(
