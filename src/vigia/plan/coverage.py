@@ -16,14 +16,19 @@ the swath of straight segments only, never of turns. The plan for one area is:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
+import shapely.errors
 from numpy.typing import NDArray
 from shapely import affinity
 from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
+from shapely.ops import split
 
 from vigia.errors import CoverageError, InputError
 from vigia.plan.dubins import dubins_lengths
@@ -84,6 +89,19 @@ class CoverageSettings:
 GRID_M = 1e-3
 
 
+def _overlay(op: Callable[..., Any], a: Any, b: Any) -> Any:
+    # GEOS overlays occasionally fail on nearly degenerate input; snapping to a grid, then exact
+    # arithmetic, then repaired input are tried in turn.
+    try:
+        return op(a, b, grid_size=GRID_M)
+    except shapely.errors.GEOSException:
+        pass
+    try:
+        return op(a, b)
+    except shapely.errors.GEOSException:
+        return op(shapely.make_valid(a), shapely.make_valid(b))
+
+
 def swath_footprint(segments: Segments, swath: float) -> BaseGeometry:
     """Return the ground imaged by straight lines: the union of their swath rectangles.
 
@@ -108,7 +126,11 @@ def swath_footprint(segments: Segments, swath: float) -> BaseGeometry:
     if len(segments) == 0:
         return Polygon()
     lines = shapely.linestrings(segments)
-    return shapely.union_all(shapely.buffer(lines, swath / 2.0, cap_style="flat"), grid_size=GRID_M)
+    rects = shapely.buffer(lines, swath / 2.0, cap_style="flat")
+    try:
+        return shapely.union_all(rects, grid_size=GRID_M)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(rects)
 
 
 def _sweep_offsets(
@@ -159,7 +181,7 @@ def _raw_spans(
 ) -> list[list[tuple[float, float]]]:
     minx, _, maxx, _ = target_rot.bounds
     strips = shapely.box(minx - 1.0, y - swath / 2.0, maxx + 1.0, y + swath / 2.0)
-    cut = shapely.intersection(strips, target_rot, grid_size=GRID_M)
+    cut = _overlay(shapely.intersection, strips, target_rot)
     return [_intervals(g) for g in cut]
 
 
@@ -175,7 +197,10 @@ def _to_sweep(geom: BaseGeometry, frame: tuple[float, float, float]) -> BaseGeom
     moved = affinity.translate(geom, -cx, -cy)
     rotated = affinity.rotate(moved, -angle, origin=(0.0, 0.0), use_radians=True)
     # Rotation perturbs vertices by ~1e-10 m; snapping keeps the geometry valid for overlays.
-    return shapely.set_precision(rotated, GRID_M)
+    try:
+        return shapely.set_precision(rotated, GRID_M)
+    except shapely.errors.GEOSException:
+        return shapely.make_valid(rotated)
 
 
 def sweep_segments(
@@ -225,7 +250,7 @@ def sweep_segments(
             continue
         if not rot_r.is_empty:
             centre = LineString([(minx - reach, y), (maxx + reach, y)])
-            cuts = _intervals(shapely.intersection(centre, rot_r, grid_size=GRID_M))
+            cuts = _intervals(_overlay(shapely.intersection, centre, rot_r))
             spans = _subtract(spans, cuts)
             spans = _pull_back_ends(spans, float(y), rot_r, settings.radius)
         out.extend((a, b, float(y)) for a, b in spans if b - a > 1e-6)
@@ -328,21 +353,26 @@ def _fill_gap(
     # gaps beside an obstacle's face want lines parallel to that face.
     axis = _long_axis(gap)
     best: tuple[float, Segments] = (0.0, np.empty((0, 2, 2)))
-    for a in {
+    angles: list[float] = []
+    for a in (
         main_angle,
-        (main_angle + math.pi / 2) % math.pi,
+        main_angle + math.pi / 2,
         axis,
-        (axis + math.pi / 2) % math.pi,
-    }:
-        segs = sweep_segments(gap, restricted, a, settings)
-        if len(segs) == 0:
-            continue
-        gain = shapely.intersection(
-            swath_footprint(segs, settings.swath), gap, grid_size=GRID_M
-        ).area
-        cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
-        if gain / cost > best[0]:
-            best = (gain / cost, segs)
+        axis + math.pi / 2,
+        *_edge_directions(gap, 3),
+    ):
+        if all(abs(math.remainder(a - b, math.pi)) > math.radians(1.0) for b in angles):
+            angles.append(a % math.pi)
+    for a in angles:
+        for phase in _phases(gap, a, settings):
+            segs = sweep_segments(gap, restricted, a, settings, phase=phase)
+            if len(segs) == 0:
+                continue
+            gain = _overlay(shapely.intersection, swath_footprint(segs, settings.swath), gap).area
+            cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
+            # A line that images next to nothing of the gap is not progress.
+            if gain > 0.05 * gap.area and gain / cost > best[0]:
+                best = (gain / cost, segs)
     return best[1]
 
 
@@ -362,13 +392,19 @@ def _cover(
     min_gap = (0.01 * settings.swath) ** 2 * 100
     for _ in range(max_fill_rounds):
         gaps = (
-            shapely.difference(target, swath_footprint(segs, settings.swath), grid_size=GRID_M)
+            _overlay(shapely.difference, target, swath_footprint(segs, settings.swath))
             if len(segs)
             else target
         )
         if 1.0 - gaps.area / total >= min_coverage:
             break
-        parts = [g for g in shapely.get_parts(gaps) if g.area > min_gap]
+        # Open the gaps: slivers a few percent of a swath wide (left between a line and an
+        # obstacle) image nothing worth a line but would skew the shape of the gap they touch.
+        eps = 0.05 * settings.swath
+        opened = shapely.buffer(
+            shapely.buffer(gaps, -eps, join_style="mitre"), eps, join_style="mitre"
+        )
+        parts = [g for g in shapely.get_parts(opened) if g.area > min_gap]
         extra = [_fill_gap(g, restricted, settings, angle, uturn) for g in parts]
         new = [e for e in extra if len(e)]
         if not new:
@@ -390,10 +426,34 @@ def _candidate_angles(
     costs = np.array([_angle_cost(target, float(a), settings, uturn) for a in candidates])
     best = [float(candidates[i]) for i in np.argsort(costs)[:3]]
     axis = _long_axis(target)
-    for a in (axis, (axis + math.pi / 2) % math.pi):
-        if all(abs(math.remainder(a - b, math.pi)) > 1e-3 for b in best):
+    extra = [axis, (axis + math.pi / 2) % math.pi, *_edge_directions(target, 4)]
+    for a in extra:
+        if all(abs(math.remainder(a - b, math.pi)) > math.radians(1.0) for b in best):
             best.append(a)
     return best
+
+
+def _edge_directions(target: BaseGeometry, n: int) -> list[float]:
+    # Directions of the longest edges of the area and of its holes: lines parallel to a hole's
+    # face can fly right beside it, lines that meet it head-on must stop a turn short of it.
+    rings = [r for p in shapely.get_parts(target) for r in (p.exterior, *p.interiors)]
+    edges = np.concatenate([np.diff(np.asarray(r.coords), axis=0) for r in rings])
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    order = np.argsort(lengths)[::-1][:n]
+    return [float(math.atan2(edges[i, 1], edges[i, 0]) % math.pi) for i in order]
+
+
+def _phases(target: BaseGeometry, angle: float, settings: CoverageSettings) -> tuple[float, ...]:
+    # Placements of the line pattern worth trying: only when the lines have slack to move.
+    _, miny, _, maxy = _to_sweep(target, _frame(target, angle)).bounds
+    height = maxy - miny
+    n = (
+        1
+        if height <= settings.swath
+        else math.ceil((height - settings.swath) / settings.spacing - 1e-9) + 1
+    )
+    slack = (n - 1) * settings.spacing + settings.swath - height
+    return (0.0, -1.0, 1.0) if slack > 0.01 * settings.spacing else (0.0,)
 
 
 def cover_area(
@@ -404,6 +464,7 @@ def cover_area(
     angle: float | None = None,
     min_coverage: float = 0.999,
     max_fill_rounds: int = 4,
+    scorer: Callable[[Segments], float] | None = None,
 ) -> Segments:
     """Plan the imaging lines that cover one area.
 
@@ -425,6 +486,9 @@ def cover_area(
         Stop filling gaps once this fraction of ``target`` is imaged.
     max_fill_rounds : int
         Rounds of gap filling along obstacles.
+    scorer : callable, optional
+        Flight cost of a set of segments in metres (e.g. a quick tour through them with true
+        transit costs); by default line length plus one cheapest U-turn per line.
 
     Returns
     -------
@@ -439,27 +503,80 @@ def cover_area(
     if target.is_empty or target.area <= 0:
         raise CoverageError("nothing left to image: restricted airspace covers the whole area")
     uturn = _cheapest_uturn(settings)
-    angles = [angle] if angle is not None else _candidate_angles(target, settings, uturn)
-    best: tuple[float, float, Segments] | None = None
-    for a in angles:
-        for phase in (0.0, -1.0, 1.0):
-            segs = _cover(
-                target, restricted, settings, a, phase, min_coverage, max_fill_rounds, uturn
-            )
-            if len(segs) == 0:
-                continue
-            foot = swath_footprint(segs, settings.swath)
-            imaged = shapely.intersection(foot, target, grid_size=GRID_M).area / target.area
+
+    def key(segs: Segments, ground: BaseGeometry) -> tuple[float, float]:
+        foot = swath_footprint(segs, settings.swath)
+        imaged = _overlay(shapely.intersection, foot, ground).area / ground.area
+        if scorer is not None:
+            cost = scorer(segs)
+        else:
             cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
-            # Coverage first (to 0.01 %), then cost.
-            key = (-round(imaged, 4), cost)
-            if best is None or key < (best[0], best[1]):
-                best = (key[0], key[1], segs)
-    if best is None:
+        # Enough coverage first, then cost.
+        return (-min(round(imaged, 4), min_coverage), cost)
+
+    def best_for(cell: BaseGeometry) -> Segments | None:
+        angles = [angle] if angle is not None else _candidate_angles(cell, settings, uturn)
+        best: tuple[tuple[float, float], Segments] | None = None
+        for a in angles:
+            for phase in _phases(cell, a, settings):
+                segs = _cover(
+                    cell, restricted, settings, a, phase, min_coverage, max_fill_rounds, uturn
+                )
+                if len(segs):
+                    k = key(segs, cell)
+                    if best is None or k < best[0]:
+                        best = (k, segs)
+        return None if best is None else best[1]
+
+    # The whole area in one pattern, or cut into cells at a reflex corner, each cell with its
+    # own direction (boustrophedon cells of a non-convex area); the quickest to fly wins.
+    options = [[target]] + (_decompositions(target) if angle is None else [])
+    chosen: tuple[tuple[float, float], Segments] | None = None
+    for cells in options:
+        parts = [best_for(c) for c in cells]
+        if any(p is None for p in parts):
+            continue
+        segs = np.concatenate([p for p in parts if p is not None])
+        k = key(segs, target)
+        if chosen is None or k < chosen[0]:
+            chosen = (k, segs)
+    if chosen is None:
         raise CoverageError(
             "no imaging line fits: restricted airspace leaves no room to fly over the area"
         )
-    return best[2]
+    return chosen[1]
+
+
+def _decompositions(target: BaseGeometry, max_cuts: int = 4) -> list[list[BaseGeometry]]:
+    """Ways to cut a non-convex area into two or more cells through one reflex corner.
+
+    Each cut is a line through a reflex vertex of the outer boundary, along the area's long
+    axis or across it. Cuts that leave a sliver (< 5 % of the area) are skipped.
+    """
+    out: list[list[BaseGeometry]] = []
+    axis = _long_axis(target)
+    minx, miny, maxx, maxy = target.bounds
+    reach = 2.0 * math.hypot(maxx - minx, maxy - miny)
+    for part in shapely.get_parts(target):
+        ring = np.asarray(orient(part).exterior.coords)[:-1]
+        prev = ring - np.roll(ring, 1, axis=0)
+        nxt = np.roll(ring, -1, axis=0) - ring
+        cross = prev[:, 0] * nxt[:, 1] - prev[:, 1] * nxt[:, 0]
+        turn = np.abs(np.arctan2(cross, (prev * nxt).sum(axis=1)))
+        # Reflex corners of a counter-clockwise ring turn clockwise; sharp ones matter most.
+        reflex = [i for i in np.argsort(-turn) if cross[i] < 0 and turn[i] > math.radians(20)]
+        for i in reflex[:max_cuts]:
+            for a in (axis, axis + math.pi / 2):
+                d = np.array([math.cos(a), math.sin(a)]) * reach
+                cut = LineString([ring[i] - d, ring[i] + d])
+                try:
+                    pieces = list(shapely.get_parts(split(target, cut)))
+                except (ValueError, shapely.errors.GEOSException):
+                    continue
+                cells = [as_polygonal(p) for p in pieces if p.area > 0]
+                if len(cells) >= 2 and min(c.area for c in cells) >= 0.05 * target.area:
+                    out.append(cells)
+    return out
 
 
 def as_polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:

@@ -229,7 +229,7 @@ def _fill(
 def _end(
     pose: tuple[float, float, float], kind: str, dist: float, radius: float
 ) -> tuple[float, float, float]:
-    """The pose at the end of one piece of ``dist`` metres flown from ``pose``."""
+    """Return the pose at the end of one piece of ``dist`` metres flown from ``pose``."""
     x, y, h = pose
     if kind == "S":
         return x + dist * math.cos(h), y + dist * math.sin(h), h

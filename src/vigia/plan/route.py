@@ -122,6 +122,31 @@ def _segment_poses(segs: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDAr
     return starts, ends
 
 
+def _tour_estimate(segs: NDArray[np.float64], planner: TransitPlanner) -> float:
+    """Length of a greedy open tour through segments (each in its best direction), metres.
+
+    A quick proxy used to compare coverage patterns: it sees what isolated gap lines and
+    detours around restricted airspace cost, which line length alone does not.
+    """
+    starts, ends = _segment_poses(segs)
+    between = planner.cost_matrix(ends, starts)
+    lengths = np.hypot(*(segs[:, 1] - segs[:, 0]).T)
+    n = len(segs)
+    best = math.inf
+    for first in range(0, 2 * n, max(1, (2 * n) // 6)):
+        done = np.zeros(n, dtype=bool)
+        node, total = first, 0.0
+        done[first // 2] = True
+        for _ in range(n - 1):
+            row = between[node].copy()
+            row[np.repeat(done, 2)] = math.inf
+            node = int(np.argmin(row))
+            total += float(row[node])
+            done[node // 2] = True
+        best = min(best, total)
+    return float(lengths.sum()) + best
+
+
 def _base_poses(base: Sequence[float]) -> NDArray[np.float64]:
     h = np.linspace(0.0, 2.0 * math.pi, _N_BASE_HEADINGS, endpoint=False)
     return np.column_stack([np.full(len(h), base[0]), np.full(len(h), base[1]), h])
@@ -140,9 +165,12 @@ def _solve(prob: _Problem, budget: float | None, time_limit_s: float) -> list[li
     n_segs = n_nodes // 2
     # Integer costs in metres; node 0 of the solver is the base (or a free depot).
     cost = np.zeros((n_nodes + 1, n_nodes + 1), dtype=np.int64)
-    cost[1:, 1:] = np.rint(prob.lengths[:, None] + prob.between)
-    cost[0, 1:] = np.rint(prob.out)
-    cost[1:, 0] = np.rint(prob.lengths + prob.back)
+    # Unreachable pairs (inf) get a cost no tour would pay; if one is still chosen, building
+    # its path raises UnreachableError with the reason.
+    unreachable = 1e9
+    cost[1:, 1:] = np.rint(np.minimum(prob.lengths[:, None] + prob.between, unreachable))
+    cost[0, 1:] = np.rint(np.minimum(prob.out, unreachable))
+    cost[1:, 0] = np.rint(np.minimum(prob.lengths + prob.back, unreachable))
     if budget is None:
         n_vehicles = 1
     else:
@@ -269,7 +297,9 @@ def plan_sorties(
     for name, area in areas:
         target = as_polygonal(area.difference(blocked))
         try:
-            segs = cover_area(target, blocked, settings)
+            segs = cover_area(
+                target, blocked, settings, scorer=lambda x: _tour_estimate(x, planner)
+            )
         except CoverageError as exc:
             raise CoverageError(f"area {name!r}: {exc}") from None
         segs_l.append(segs)
@@ -300,9 +330,10 @@ def plan_sorties(
     limit = time_limit_s if time_limit_s is not None else 2.0 + 0.01 * len(starts)
     best: list[PlanarSortie] | None = None
     best_total = math.inf
+    cache: dict[tuple[int, int], FlightPath] = {}
     for _ in range(_MAX_ROUNDS):
         routes = _solve(prob, budget, limit)
-        built = [_build(r, segs, labels, starts, ends, planner, base) for r in routes]
+        built = [_build(r, segs, labels, starts, ends, planner, base, cache) for r in routes]
         sorties = [b[0] for b in built]
         total = sum(s.path.length for s in sorties)
         fits = budget is None or all(s.path.length <= budget for s in sorties)
@@ -337,6 +368,7 @@ def _build(
     ends: NDArray[np.float64],
     planner: TransitPlanner,
     base: tuple[float, float] | None,
+    cache: dict[tuple[int, int], FlightPath],
 ) -> tuple[PlanarSortie, list[float]]:
     # Also returns the length of each transit: base → first line, between lines, last → base.
     pieces: list[FlightPath] = []
@@ -344,18 +376,23 @@ def _build(
     lines: list[PlanarLine] = []
     nan_base = None if base is None else np.array([base[0], base[1], math.nan])
     prev: NDArray[np.float64] | None = nan_base
+    prev_node = -1  # the base
     for n in nodes:
         s, e = starts[n], ends[n]
         if prev is not None:
-            pieces.append(planner.path(prev, s))
+            if (prev_node, n) not in cache:
+                cache[prev_node, n] = planner.path(prev, s)
+            pieces.append(cache[prev_node, n])
             transits.append(pieces[-1].length)
         pieces.append(straight_path(s[:2], e[:2]))
         lines.append(
             PlanarLine(labels[n // 2], (float(s[0]), float(s[1])), (float(e[0]), float(e[1])))
         )
-        prev = e
+        prev, prev_node = e, n
     if nan_base is not None and prev is not None:
-        pieces.append(planner.path(prev, nan_base))
+        if (prev_node, -1) not in cache:
+            cache[prev_node, -1] = planner.path(prev, nan_base)
+        pieces.append(cache[prev_node, -1])
         transits.append(pieces[-1].length)
     else:
         transits.append(0.0)
