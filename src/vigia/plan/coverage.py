@@ -424,9 +424,9 @@ def _candidate_angles(
     grid = np.radians(np.arange(0, 180, 5))
     candidates = np.unique(np.round(np.concatenate([grid, edge_angles]), 9))
     costs = np.array([_angle_cost(target, float(a), settings, uturn) for a in candidates])
-    best = [float(candidates[i]) for i in np.argsort(costs)[:3]]
+    best = [float(candidates[i]) for i in np.argsort(costs)[:2]]
     axis = _long_axis(target)
-    extra = [axis, (axis + math.pi / 2) % math.pi, *_edge_directions(target, 4)]
+    extra = [axis, (axis + math.pi / 2) % math.pi, *_edge_directions(target, 2)]
     for a in extra:
         if all(abs(math.remainder(a - b, math.pi)) > math.radians(1.0) for b in best):
             best.append(a)
