@@ -237,3 +237,13 @@ def test_the_scenario_plan_flies_from_its_base(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "plan.json").read_text())
     assert summary["base"] == "MMCL"
     assert summary["revisits"], "the scenario's window gives a revisit schedule"
+
+
+def test_airport_radii_are_configurable_and_checked(tmp_path: Path) -> None:
+    p = tmp_path / "aoi.geojson"
+    p.write_text(json.dumps(AOI))
+    bad = vigia("plan", str(p), "--airport-radii", "major=lots", "--out-dir", str(tmp_path / "o"))
+    assert bad.returncode == 2 and "SIZE=METRES" in bad.stderr
+    # A 40 km radius round Culiacán airport swallows the whole area.
+    r = vigia("plan", str(p), "--airport-radii", "medium=60000", "--out-dir", str(tmp_path / "o"))
+    assert r.returncode == 2 and "MMCL" in r.stderr

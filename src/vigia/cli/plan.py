@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,21 @@ from vigia.report.plan import write_plan
 from vigia.world.aoi import read_areas, read_zones
 from vigia.world.scenario import load_scenario
 
-__all__ = ["plan_command"]
+__all__ = ["parse_radii", "plan_command"]
+
+
+def parse_radii(text: str) -> dict[str, float]:
+    """Parse ``major=9260,medium=5556`` into radii in metres by airport size class."""
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value) if sep else math.nan
+        except ValueError:
+            out[key.strip()] = math.nan
+        if not math.isfinite(out[key.strip()]):
+            raise InputError(f"--airport-radii: expected SIZE=METRES, got {item!r}")
+    return out
 
 
 def plan_command(
@@ -56,6 +71,13 @@ def plan_command(
     airports: Annotated[
         bool, typer.Option(help="Avoid airport protection zones (airportsdata).")
     ] = True,
+    airport_radii: Annotated[
+        str | None,
+        typer.Option(
+            "--airport-radii",
+            help="Airport protection radii (m) by size, e.g. major=9260,medium=5556,small=2000.",
+        ),
+    ] = None,
     endurance_h: Annotated[
         float | None, typer.Option("--endurance-h", help="Flight time per sortie before reserve.")
     ] = None,
@@ -81,6 +103,7 @@ def plan_command(
         margin_m=margin_m,
     )
     zones = [z for p in (no_fly or []) for z in read_zones(p)]
+    radii = parse_radii(airport_radii) if airport_radii else None
     with console.status("Planning sorties…"):
         if scenario is not None:
             sc = load_scenario(scenario)
@@ -92,6 +115,7 @@ def plan_command(
                 base_icao=base or sc.base_icao,
                 exclusions=[*sc.exclusions, *zones],
                 airports=airports,
+                airport_radii=radii,
                 window=(sc.window_start, sc.window_end),
                 revisit_hours=sc.revisit_hours,
                 holes_restricted=not fly_over_holes,
@@ -106,6 +130,7 @@ def plan_command(
                 base_icao=base,
                 exclusions=zones,
                 airports=airports,
+                airport_radii=radii,
                 holes_restricted=not fly_over_holes,
             )
         paths, summary = write_plan(mission, out_dir)

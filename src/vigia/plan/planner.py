@@ -8,7 +8,7 @@ schedule.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -394,6 +394,7 @@ def gather_restrictions(
     base: tuple[str, float, float] | None,
     exclusions: Sequence[RestrictedZone] = (),
     airports: bool = True,
+    airport_radii: Mapping[str, float] | None = None,
 ) -> list[RestrictedZone]:
     """Collect the restricted airspace that matters for a plan.
 
@@ -410,6 +411,9 @@ def gather_restrictions(
         Partner-declared or user no-fly zones.
     airports : bool
         Include airport protection zones.
+    airport_radii : mapping of str to float, optional
+        Protection radius in metres by size class (``major``, ``medium``, ``small``),
+        overriding the packaged defaults.
 
     Returns
     -------
@@ -424,7 +428,9 @@ def gather_restrictions(
     # The corridor: everything between the base and the areas, and a little around it.
     region = shapely.union_all(parts).convex_hull.buffer(0.2)
     exempt = [base[0]] if base is not None else []
-    return restricted_airspace(region, exempt_icao=exempt, exclusions=exclusions)
+    return restricted_airspace(
+        region, radii=airport_radii, exempt_icao=exempt, exclusions=exclusions
+    )
 
 
 def check_areas(
@@ -460,6 +466,7 @@ def plan_areas(
     base_icao: str | None = None,
     exclusions: Sequence[RestrictedZone] = (),
     airports: bool = True,
+    airport_radii: Mapping[str, float] | None = None,
     window: tuple[datetime, datetime] | None = None,
     revisit_hours: float | None = None,
     holes_restricted: bool = True,
@@ -481,6 +488,8 @@ def plan_areas(
         Partner-declared or user no-fly zones.
     airports : bool
         Avoid airport protection zones (from ``airportsdata``).
+    airport_radii : mapping of str to float, optional
+        Protection radius in metres by airport size class.
     window : (datetime, datetime), optional
         UTC tasking window.
     revisit_hours : float, optional
@@ -501,7 +510,9 @@ def plan_areas(
         base = (ap.icao, ap.lon, ap.lat)
     for zone in exclusions:
         validate_area(zone.polygon, zone.name, partner)
-    restricted = gather_restrictions(areas, base=base, exclusions=exclusions, airports=airports)
+    restricted = gather_restrictions(
+        areas, base=base, exclusions=exclusions, airports=airports, airport_radii=airport_radii
+    )
     check_areas(areas, restricted, partner)
     return plan_mission(
         name,
