@@ -530,7 +530,19 @@ def cover_area(
 
     # The whole area in one pattern, or cut into cells at a reflex corner, each cell with its
     # own direction (boustrophedon cells of a non-convex area); the quickest to fly wins.
-    options = [[target]] + (_decompositions(target) if angle is None else [])
+    options: list[list[BaseGeometry]] = [[target]]
+    if angle is None:
+        cuts = _decompositions(target)
+        if cuts:
+            # Only the most promising cut (by the quick line-length-and-turns estimate) is
+            # planned in full: each full plan costs far more than the estimate.
+            quick = [
+                sum(
+                    min(_angle_cost(c, a, settings, uturn) for a in _quick_angles(c)) for c in cells
+                )
+                for cells in cuts
+            ]
+            options.append(cuts[int(np.argmin(quick))])
     chosen: tuple[tuple[float, float], Segments] | None = None
     for cells in options:
         parts = [best_for(c) for c in cells]
@@ -545,6 +557,11 @@ def cover_area(
             "no imaging line fits: restricted airspace leaves no room to fly over the area"
         )
     return chosen[1]
+
+
+def _quick_angles(cell: BaseGeometry) -> list[float]:
+    axis = _long_axis(cell)
+    return [axis, (axis + math.pi / 2) % math.pi, *_edge_directions(cell, 2)]
 
 
 def _decompositions(target: BaseGeometry, max_cuts: int = 4) -> list[list[BaseGeometry]]:

@@ -31,6 +31,8 @@ __all__ = ["PlanarLine", "PlanarSortie", "plan_sorties", "straight_path"]
 _N_BASE_HEADINGS = 16
 # Rounds of re-solving with the true lengths of the transits chosen.
 _MAX_ROUNDS = 20
+# Stop re-solving after this many rounds without a shorter flyable plan.
+_PATIENCE = 6
 
 
 @dataclass(frozen=True)
@@ -331,14 +333,19 @@ def plan_sorties(
     best: list[PlanarSortie] | None = None
     best_total = math.inf
     cache: dict[tuple[int, int], FlightPath] = {}
+    stale = 0
     for _ in range(_MAX_ROUNDS):
         routes = _solve(prob, budget, limit)
         built = [_build(r, segs, labels, starts, ends, planner, base, cache) for r in routes]
         sorties = [b[0] for b in built]
         total = sum(s.path.length for s in sorties)
         fits = budget is None or all(s.path.length <= budget for s in sorties)
-        if fits and total < best_total:
-            best, best_total = sorties, total
+        if fits and total < best_total - 1.0:
+            best, best_total, stale = sorties, total, 0
+        else:
+            stale += 1
+            if stale >= _PATIENCE:
+                break
         # The solver ordered lines on estimated transit costs; put the true lengths of the
         # transits it chose back into the costs and solve again until nothing changes.
         changed = False
