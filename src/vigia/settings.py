@@ -13,7 +13,7 @@ __all__ = ["Settings", "default_data_dir", "load_settings"]
 
 def default_data_dir() -> Path:
     """Return the default data directory: ``vigia-data`` under the user's data directory."""
-    return Path(platformdirs.user_data_dir("vigia", appauthor=False)) / "vigia-data"
+    return Path(platformdirs.user_data_dir()) / "vigia-data"
 
 
 class Settings(BaseSettings):
