@@ -31,7 +31,7 @@ from shapely.geometry.polygon import orient
 from shapely.ops import split
 
 from vigia.errors import CoverageError, InputError
-from vigia.plan.dubins import dubins_lengths
+from vigia.plan.metrics import cheapest_uturn
 
 __all__ = [
     "CoverageSettings",
@@ -335,11 +335,7 @@ def _long_axis(geom: BaseGeometry) -> float:
 
 
 def _cheapest_uturn(settings: CoverageSettings) -> float:
-    # Cheapest U-turn to a line k spacings away: the aircraft may skip lines when turns are wide.
-    k = np.arange(1, 8)
-    q0 = np.zeros((len(k), 3))
-    q1 = np.column_stack([np.zeros(len(k)), k * settings.spacing, np.full(len(k), math.pi)])
-    return float(np.min(dubins_lengths(q0, q1, settings.radius)))
+    return cheapest_uturn(settings.spacing, settings.radius)
 
 
 def _fill_gap(
@@ -371,8 +367,10 @@ def _fill_gap(
             gain = _overlay(shapely.intersection, swath_footprint(segs, settings.swath), gap).area
             cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
             # A line that images next to nothing of the gap is not progress.
-            if gain > 0.05 * gap.area and gain / cost > best[0]:
-                best = (gain / cost, segs)
+            # Ratios equal to 1e-9 are a tie, kept by candidate order, not by rounding noise.
+            ratio = round(gain / cost, 9)
+            if gain > 0.05 * gap.area and ratio > best[0]:
+                best = (ratio, segs)
     return best[1]
 
 
@@ -424,7 +422,7 @@ def _candidate_angles(
     grid = np.radians(np.arange(0, 180, 5))
     candidates = np.unique(np.round(np.concatenate([grid, edge_angles]), 9))
     costs = np.array([_angle_cost(target, float(a), settings, uturn) for a in candidates])
-    best = [float(candidates[i]) for i in np.argsort(costs)[:2]]
+    best = [float(candidates[i]) for i in np.argsort(np.round(costs), kind="stable")[:2]]
     axis = _long_axis(target)
     extra = [axis, (axis + math.pi / 2) % math.pi, *_edge_directions(target, 2)]
     for a in extra:
@@ -512,7 +510,8 @@ def cover_area(
         else:
             cost = float(np.hypot(*(segs[:, 1] - segs[:, 0]).T).sum()) + len(segs) * uturn
         # Enough coverage first, then cost.
-        return (-min(round(imaged, 4), min_coverage), cost)
+        # Costs within a metre are a tie, kept by candidate order, not by rounding noise.
+        return (-min(round(imaged, 4), min_coverage), round(cost))
 
     def best_for(cell: BaseGeometry) -> Segments | None:
         angles = [angle] if angle is not None else _candidate_angles(cell, settings, uturn)

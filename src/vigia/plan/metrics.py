@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from vigia.errors import InputError
 
 __all__ = [
+    "cheapest_uturn",
     "coverage_lower_bound",
     "covered_fraction",
     "length_inside",
@@ -295,6 +296,33 @@ def uturn_cost(spacing: float, radius: float) -> float:
     return _omega_turn(d, r)
 
 
+def cheapest_uturn(spacing: float, radius: float) -> float:
+    """Return the cheapest U-turn onto a parallel line ``k`` spacings away, over ``k >= 1``.
+
+    When the turn diameter exceeds the spacing, skipping lines is cheaper than turning onto the
+    neighbour.
+
+    Parameters
+    ----------
+    spacing : float
+        Distance between neighbouring lines, metres.
+    radius : float
+        Minimum turn radius, metres.
+
+    Returns
+    -------
+    float
+        Length of the turn, metres.
+
+    Examples
+    --------
+    >>> round(cheapest_uturn(2000.0, 1900.0))
+    6169
+    """
+    k_max = math.ceil(2.0 * radius / spacing) + 1  # beyond the first k with k·s >= 2r, costs grow
+    return min(uturn_cost(k * spacing, radius) for k in range(1, k_max + 1))
+
+
 def coverage_lower_bound(
     area: Polygon,
     swath: float,
@@ -362,8 +390,7 @@ def coverage_lower_bound(
         raise InputError(f"n_directions must be at least 1, got {n_directions!r}")
     if area.is_empty or not area.area > 0.0:
         raise InputError("area is empty: nothing to cover")
-    k_max = math.ceil(2.0 * radius / swath) + 1  # beyond the first k with k·s >= 2r, costs grow
-    turn = min(uturn_cost(k * swath, radius) for k in range(1, k_max + 1))
+    turn = cheapest_uturn(swath, radius)
     theta = np.arange(n_directions, dtype=np.float64) * (math.pi / n_directions)
     normals = np.stack([-np.sin(theta), np.cos(theta)])
     pts = np.asarray(area.exterior.coords, dtype=np.float64)[:, :2]
