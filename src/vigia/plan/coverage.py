@@ -133,13 +133,18 @@ def swath_footprint(segments: Segments, swath: float) -> BaseGeometry:
         return shapely.union_all(rects)
 
 
+def _line_count(height: float, swath: float, spacing: float) -> tuple[int, float]:
+    # Fewest lines whose swaths span `height`, and the slack they leave (metres).
+    n = 1 if height <= swath else math.ceil((height - swath) / spacing - 1e-9) + 1
+    return n, (n - 1) * spacing + swath - height
+
+
 def _sweep_offsets(
     lo: float, hi: float, swath: float, spacing: float, phase: float = 0.0
 ) -> NDArray[np.float64]:
-    # Fewest lines whose swaths span [lo, hi]; `phase` places the slack (see sweep_segments).
-    height = hi - lo
-    n = 1 if height <= swath else math.ceil((height - swath) / spacing - 1e-9) + 1
-    extra = (n - 1) * spacing + swath - height
+    # Offsets of the fewest lines spanning [lo, hi]; `phase` places the slack (see
+    # sweep_segments).
+    n, extra = _line_count(hi - lo, swath, spacing)
     return np.asarray(
         lo + swath / 2.0 - extra / 2.0 * (1.0 + phase) + spacing * np.arange(n), dtype=np.float64
     )
@@ -313,15 +318,19 @@ def best_sweep_angle(target: BaseGeometry, settings: CoverageSettings) -> float:
     float
         Sweep direction, radians counter-clockwise from east, in [0, π).
     """
+    return _ranked_angles(target, settings, _cheapest_uturn(settings))[0]
+
+
+def _ranked_angles(target: BaseGeometry, settings: CoverageSettings, uturn: float) -> list[float]:
+    # Every 5° and the hull's edge directions, cheapest first by line length plus U-turns;
+    # costs within a metre keep candidate order (ties are not settled by rounding noise).
     hull = np.asarray(target.convex_hull.exterior.coords) if target.area > 0 else np.empty((0, 2))
     d = np.diff(hull, axis=0)
     edge_angles = np.arctan2(d[:, 1], d[:, 0]) % math.pi if len(d) else np.empty(0)
-    candidates = np.unique(
-        np.round(np.concatenate([np.radians(np.arange(0, 180, 5)), edge_angles]), 9)
-    )
-    uturn = _cheapest_uturn(settings)
-    costs = [_angle_cost(target, float(a), settings, uturn) for a in candidates]
-    return float(candidates[int(np.argmin(costs))])
+    grid = np.radians(np.arange(0, 180, 5))
+    candidates = np.unique(np.round(np.concatenate([grid, edge_angles]), 9))
+    costs = np.array([_angle_cost(target, float(a), settings, uturn) for a in candidates])
+    return [float(candidates[i]) for i in np.argsort(np.round(costs), kind="stable")]
 
 
 def _long_axis(geom: BaseGeometry) -> float:
@@ -416,13 +425,7 @@ def _candidate_angles(
 ) -> list[float]:
     # The cheapest few directions by the quick estimate, plus the area's own axes: the quick
     # estimate cannot see what holes cost, so the full plan decides among these.
-    hull = np.asarray(target.convex_hull.exterior.coords) if target.area > 0 else np.empty((0, 2))
-    d = np.diff(hull, axis=0)
-    edge_angles = np.arctan2(d[:, 1], d[:, 0]) % math.pi if len(d) else np.empty(0)
-    grid = np.radians(np.arange(0, 180, 5))
-    candidates = np.unique(np.round(np.concatenate([grid, edge_angles]), 9))
-    costs = np.array([_angle_cost(target, float(a), settings, uturn) for a in candidates])
-    best = [float(candidates[i]) for i in np.argsort(np.round(costs), kind="stable")[:2]]
+    best = _ranked_angles(target, settings, uturn)[:2]
     axis = _long_axis(target)
     extra = [axis, (axis + math.pi / 2) % math.pi, *_edge_directions(target, 2)]
     for a in extra:
@@ -444,13 +447,7 @@ def _edge_directions(target: BaseGeometry, n: int) -> list[float]:
 def _phases(target: BaseGeometry, angle: float, settings: CoverageSettings) -> tuple[float, ...]:
     # Placements of the line pattern worth trying: only when the lines have slack to move.
     _, miny, _, maxy = _to_sweep(target, _frame(target, angle)).bounds
-    height = maxy - miny
-    n = (
-        1
-        if height <= settings.swath
-        else math.ceil((height - settings.swath) / settings.spacing - 1e-9) + 1
-    )
-    slack = (n - 1) * settings.spacing + settings.swath - height
+    _, slack = _line_count(maxy - miny, settings.swath, settings.spacing)
     return (0.0, -1.0, 1.0) if slack > 0.01 * settings.spacing else (0.0,)
 
 
