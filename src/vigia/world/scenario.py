@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 _REQUIRED = ("name", "title", "description", "partner", "base", "window", "revisit_hours", "areas")
-_OPTIONAL = ("exclusions",)
+_OPTIONAL = ("exclusions", "setting")
+_SETTINGS = ("rural", "industrial")
 
 Rings = Sequence[Sequence[Sequence[float]]]
 
@@ -64,6 +65,8 @@ class Scenario:
         Timezone-aware UTC bounds of the tasking window.
     revisit_hours : float
         Interval between revisits of each area, in hours.
+    setting : {"rural", "industrial"}
+        What kind of ground the world simulator builds: Sierra foothills or industrial corridor.
     """
 
     name: str
@@ -76,6 +79,7 @@ class Scenario:
     window_start: datetime
     window_end: datetime
     revisit_hours: float
+    setting: str = "rural"
 
     @property
     def area_names(self) -> list[str]:
@@ -113,6 +117,7 @@ class Scenario:
             "base": self.base_icao,
             "window": {"start": _iso_z(self.window_start), "end": _iso_z(self.window_end)},
             "revisit_hours": self.revisit_hours,
+            "setting": self.setting,
             "areas": [{"name": n, "rings": polygon_to_rings(p)} for n, p in self.areas],
             "exclusions": [
                 {"name": z.name, "rings": polygon_to_rings(z.polygon)} for z in self.exclusions
@@ -343,7 +348,8 @@ def scenario_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Scenario
     d : mapping
         Keys ``name``, ``title``, ``description``, ``partner``, ``base`` (ICAO),
         ``window`` (``start``, ``end``: ISO 8601 UTC), ``revisit_hours`` (h), ``areas``
-        and optionally ``exclusions`` (lists of ``{name, rings}``).
+        and optionally ``exclusions`` (lists of ``{name, rings}``) and ``setting``
+        (``rural`` or ``industrial``, default ``rural``).
     source : str
         Where the data came from, for error messages (a file name).
 
@@ -393,6 +399,10 @@ def scenario_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Scenario
     if not revisit > 0.0:
         raise ConfigError(f"{source}: revisit_hours must be positive, got {revisit:g}")
 
+    setting = str(d.get("setting", "rural"))
+    if setting not in _SETTINGS:
+        raise ConfigError(f"{source}: setting must be one of {', '.join(_SETTINGS)}, got {setting!r}")
+
     areas = _named_polygons(d["areas"], "areas", source, partner)
     if not areas:
         raise ConfigError(f"{source}: a scenario needs at least one area")
@@ -411,4 +421,5 @@ def scenario_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Scenario
         window_start=start,
         window_end=end,
         revisit_hours=revisit,
+        setting=setting,
     )
