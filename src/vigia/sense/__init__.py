@@ -1,0 +1,1 @@
+"""Sensing: what the aircraft sees, simulated or read from imaging-spectrometer files."""
