@@ -401,7 +401,9 @@ def scenario_from_dict(d: Mapping[str, Any], source: str = "<dict>") -> Scenario
 
     setting = str(d.get("setting", "rural"))
     if setting not in _SETTINGS:
-        raise ConfigError(f"{source}: setting must be one of {', '.join(_SETTINGS)}, got {setting!r}")
+        raise ConfigError(
+            f"{source}: setting must be one of {', '.join(_SETTINGS)}, got {setting!r}"
+        )
 
     areas = _named_polygons(d["areas"], "areas", source, partner)
     if not areas:
