@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vigia import __version__
-from vigia.cli import demo, plan, scenario
+from vigia.cli import demo, plan, scenario, simulate
 from vigia.errors import VigiaError
 
 __all__ = ["app", "run"]
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.command("plan")(plan.plan_command)
 app.command("demo")(demo.demo_command)
+app.command("simulate")(simulate.simulate_command)
 app.add_typer(scenario.app, name="scenario")
 
 

@@ -332,7 +332,7 @@ def validate_cube(
         raise FileFormatError(f"{source}: attribute flight_line_id is missing")
     start = _iso_utc(ds.attrs.get("time_coverage_start"), source, "time_coverage_start")
     end = _iso_utc(ds.attrs.get("time_coverage_end"), source, "time_coverage_end")
-    if start and end and end < start:
+    if start and end and datetime.fromisoformat(end) < datetime.fromisoformat(start):
         raise FileFormatError(f"{source}: time_coverage_end {end} is before start {start}")
 
     data = xr.DataArray(radiance.variable.astype(np.float32))

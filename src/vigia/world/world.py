@@ -8,6 +8,7 @@ files; no detector reads it.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,7 +164,7 @@ class World:
         start, end = self.scenario.window_start, self.scenario.window_end
         if site.duty_cycle >= 1.0:
             return [(start, end)]
-        rng = np.random.default_rng([self.seed, int(site.site_id.rsplit("-", 1)[-1])])
+        rng = np.random.default_rng([self.seed, zlib.crc32(site.site_id.encode())])
         periods: list[tuple[datetime, datetime]] = []
         t = start + timedelta(hours=float(rng.uniform(0.0, 24.0)))
         while t < end:

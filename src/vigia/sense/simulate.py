@@ -1,0 +1,233 @@
+"""Flying the planned lines over a simulated world: cubes, truth and quicklooks on disk.
+
+This is the I/O edge of the simulator: it plans (or takes) the scenario's sorties, times each
+imaging line along its sortie, renders both instruments (:func:`vigia.sense.render.render_line`)
+and writes the cubes, the truth and a quicklook per line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from vigia.errors import ExportError, InputError
+from vigia.geo import LocalFrame
+from vigia.plan.mission import ImagingLine, Mission
+from vigia.platform import Platform
+from vigia.sense.io import write_cube
+from vigia.sense.render import RenderedLine, render_line
+from vigia.sense.thermal import brightness_temperature
+from vigia.world.world import Overpass, World, solar_elevation, truth_geojson
+
+__all__ = ["SimulatedLine", "daylight_departure", "line_times", "simulate_mission"]
+
+# Sun at least this high when the first line is flown, degrees (VSWIR needs light; plumes show
+# best with some sun).
+MIN_SUN_ELEVATION_DEG = 30.0
+
+
+@dataclass(frozen=True)
+class SimulatedLine:
+    """Files written for one line."""
+
+    line_id: str
+    time: datetime
+    vswir: Path
+    lwir: Path
+    truth: Path
+    quicklook: Path
+
+
+@dataclass
+class SimulationResult:
+    """What a simulation wrote."""
+
+    lines: list[SimulatedLine] = field(default_factory=list)
+    truth_geojson: Path | None = None
+
+
+def daylight_departure(mission: Mission, start: datetime, end: datetime) -> datetime:
+    """First time in a window (on the hour) when the sun is high enough over the areas.
+
+    Raises
+    ------
+    InputError
+        If the window has no such time.
+    """
+    c = mission.areas[0][1].centroid
+    t = start.replace(minute=0, second=0, microsecond=0)
+    while t < end:
+        if t >= start and solar_elevation(c.x, c.y, t) >= MIN_SUN_ELEVATION_DEG:
+            return t
+        t += timedelta(hours=1)
+    raise InputError(
+        f"the window {start:%Y-%m-%dT%H:%MZ}–{end:%Y-%m-%dT%H:%MZ} has no daylight for imaging"
+    )
+
+
+def line_times(mission: Mission, departure: datetime) -> dict[str, datetime]:
+    """Time the aircraft starts each imaging line, flying its sorties back to back.
+
+    Parameters
+    ----------
+    mission : Mission
+        Planned sorties (routes in lon/lat).
+    departure : datetime
+        Take-off of the first sortie (UTC); later sorties follow a day apart.
+
+    Returns
+    -------
+    dict of str to datetime
+        Line id → UTC time at the line's start.
+    """
+    frame = LocalFrame(mission.epsg)
+    out: dict[str, datetime] = {}
+    for k, sortie in enumerate(mission.sorties):
+        t0 = departure + timedelta(days=k)
+        xy = frame.to_xy(sortie.route)
+        along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+        pos = 0
+        for ln in sortie.lines:
+            p = frame.to_xy(np.array([ln.start]))[0]
+            d = np.hypot(xy[pos:, 0] - p[0], xy[pos:, 1] - p[1])
+            pos += int(np.argmin(d))
+            out[ln.line_id] = t0 + timedelta(seconds=float(along[pos]) / mission.speed_m_s)
+    return out
+
+
+def _quicklook(vswir: RenderedLine, lwir: RenderedLine, path: Path) -> None:
+    cube = vswir.cube
+    wl = cube["wavelengths"].values
+    bands = [int(np.argmin(abs(wl - w))) for w in (640.0, 550.0, 470.0)]
+    rgb = cube["radiance"].values[:, :, bands].astype(np.float64)
+    lo, hi = np.nanpercentile(rgb, [2, 98])
+    rgb = np.clip((rgb - lo) / max(hi - lo, 1e-9), 0, 1)
+    lw = lwir.cube
+    wl_l = lw["wavelengths"].values
+    b10 = int(np.argmin(abs(wl_l - 10500.0)))
+    bt = brightness_temperature(wl_l[b10], np.maximum(lw["radiance"].values[:, :, b10], 1e-6))
+    ch4 = vswir.truth["ch4"].values
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    axes = fig.subplots(1, 3)
+    axes[0].imshow(rgb, aspect="auto", interpolation="nearest")
+    axes[0].set_title("VSWIR true colour (simulated)")
+    im = axes[1].imshow(bt, aspect="auto", cmap="inferno", interpolation="nearest")
+    axes[1].set_title("LWIR brightness temperature at 10.5 µm, K")
+    fig.colorbar(im, ax=axes[1])
+    im2 = axes[2].imshow(ch4, aspect="auto", cmap="viridis", interpolation="nearest")
+    axes[2].set_title("truth: CH₄ column enhancement, ppm·m")
+    fig.colorbar(im2, ax=axes[2])
+    for ax in axes:
+        ax.set_xlabel("crosstrack pixel")
+    axes[0].set_ylabel("downtrack frame")
+    fig.suptitle(f"{vswir.cube.attrs['flight_line_id']} — source: Vigía simulator, modelled data")
+    try:
+        fig.savefig(path, dpi=80)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_truth(ds: xr.Dataset, path: Path) -> None:
+    tmp = path.with_suffix(".nc.tmp")
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def simulate_mission(
+    world: World,
+    mission: Mission,
+    platform: Platform,
+    out_dir: Path,
+    *,
+    max_lines: int | None = None,
+    max_frames: int | None = None,
+    crosstrack_pixels: int | None = None,
+    seed: int = 0,
+    on_line: Callable[[str], None] | None = None,
+) -> SimulationResult:
+    """Fly a mission's imaging lines over a world and write what both instruments record.
+
+    Parameters
+    ----------
+    world : World
+        The simulated world.
+    mission : Mission
+        The planned mission (its lines are flown in order).
+    platform : Platform
+        Aircraft and sensors.
+    out_dir : Path
+        Output directory: ``lines/LINE_vswir.nc``, ``lines/LINE_lwir.nc``,
+        ``lines/LINE.png``, ``truth/LINE.nc`` (VSWIR grid), ``truth/LINE_lwir.nc`` (LWIR grid)
+        and ``truth.geojson``.
+    max_lines : int, optional
+        Fly only the first lines.
+    max_frames : int, optional
+        Render only the first frames of each line.
+    crosstrack_pixels : int, optional
+        Use fewer columns (centred) than the sensors have.
+    seed : int
+        Seed of jitter, detector response and noise.
+    on_line : callable, optional
+        Called with each line id when it is done (progress display).
+
+    Returns
+    -------
+    SimulationResult
+        Paths written.
+    """
+    lines: list[ImagingLine] = mission.lines[: max_lines if max_lines is not None else None]
+    if not lines:
+        raise InputError("the mission has no imaging line to fly")
+    sc = world.scenario
+    departure = daylight_departure(mission, sc.window_start, sc.window_end)
+    times = line_times(mission, departure)
+    vs = [s.name for s in platform.sensors if s.kind == "vswir"]
+    lw = [s.name for s in platform.sensors if s.kind == "lwir"]
+    if not vs or not lw:
+        raise InputError(f"platform {platform.name!r} needs a VSWIR and an LWIR sensor")
+    (out_dir / "lines").mkdir(parents=True, exist_ok=True)
+    (out_dir / "truth").mkdir(parents=True, exist_ok=True)
+    result = SimulationResult()
+    for ln in lines:
+        t = times[ln.line_id]
+        common = dict(
+            line_id=ln.line_id,
+            time=t,
+            platform=platform,
+            altitude_m=mission.altitude_m,
+            max_frames=max_frames,
+            crosstrack_pixels=crosstrack_pixels,
+            seed=seed,
+        )
+        v = render_line(world, ln.start, ln.end, instrument="vswir", sensor_name=vs[0], **common)  # type: ignore[arg-type]
+        lr = render_line(world, ln.start, ln.end, instrument="lwir", sensor_name=lw[0], **common)  # type: ignore[arg-type]
+        vp = write_cube(v.cube, out_dir / "lines" / f"{ln.line_id}_vswir.nc")
+        lp = write_cube(lr.cube, out_dir / "lines" / f"{ln.line_id}_lwir.nc")
+        # The two instruments sample the ground on different grids: one truth file for each.
+        tp = out_dir / "truth" / f"{ln.line_id}.nc"
+        _write_truth(v.truth, tp)
+        _write_truth(lr.truth, out_dir / "truth" / f"{ln.line_id}_lwir.nc")
+        qp = out_dir / "lines" / f"{ln.line_id}.png"
+        _quicklook(v, lr, qp)
+        result.lines.append(SimulatedLine(ln.line_id, t, vp, lp, tp, qp))
+        if on_line is not None:
+            on_line(ln.line_id)
+    overpasses = [Overpass(s.line_id, s.time) for s in result.lines]
+    gj = out_dir / "truth.geojson"
+    try:
+        gj.write_text(json.dumps(truth_geojson(world, overpasses), indent=1))
+    except OSError as exc:
+        raise ExportError(f"{gj}: cannot write: {exc.strerror or exc}") from None
+    result.truth_geojson = gj
+    return result
