@@ -16,8 +16,10 @@ from vigia.plan.planner import flight_params, gather_restrictions, plan_areas
 from vigia.platform import load_platform
 from vigia.report.maps import draw_scenario
 from vigia.report.plan import write_plan
+from vigia.sense.simulate import lines_over_sites, simulate_mission
 from vigia.world.airspace import airport
 from vigia.world.scenario import Scenario, load_scenario
+from vigia.world.world import build_world
 
 __all__ = ["DemoRun", "Step", "demo_steps"]
 
@@ -89,6 +91,23 @@ def _write_plan(run: DemoRun) -> None:
     run.files.extend(files)
 
 
+# The demo flies a few lines, cut to the stretch over sites, so it stays well under 3 minutes.
+DEMO_LINES = 2
+DEMO_HALF_LENGTH_M = 700.0
+
+
+def _simulate(run: DemoRun) -> None:
+    sc, mission = run.scenario, run.mission
+    assert sc is not None and mission is not None
+    world = build_world(sc, seed=0)
+    lines = lines_over_sites(mission, world, DEMO_LINES, DEMO_HALF_LENGTH_M)
+    result = simulate_mission(world, mission, load_platform("mq9"), run.out_dir, lines=lines)
+    run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
+    if result.truth_geojson is not None:
+        run.files.append(result.truth_geojson)
+    run.summary["simulated_lines"] = [ln.line_id for ln in result.lines]
+
+
 def demo_steps() -> list[Step]:
     """Return the demo's steps in order, each a label and a function of the run state."""
     return [
@@ -96,4 +115,5 @@ def demo_steps() -> list[Step]:
         ("Map the scenario and its restricted airspace", _scenario_map),
         ("Plan sorties (coverage, routing, endurance, revisits)", _plan),
         ("Write exports, map and summary", _write_plan),
+        ("Fly lines over the simulated world (VSWIR + LWIR, with truth)", _simulate),
     ]

@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import xarray as xr
+
+from vigia.sense.io import open_cube
+
 
 def vigia(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -17,17 +22,28 @@ def vigia(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
-def test_the_demo_runs_every_stage_into_the_data_directory(tmp_path: Path) -> None:
-    r = vigia("demo", env={"VIGIA_DATA_DIR": str(tmp_path)})
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    # One run serves every check: --data-dir must win over VIGIA_DATA_DIR.
+    tmp = tmp_path_factory.mktemp("demo")
+    r = vigia("demo", "--data-dir", str(tmp / "b"), env={"VIGIA_DATA_DIR": str(tmp / "a")})
     assert r.returncode == 0, r.stderr
-    demo = tmp_path / "demo"
-    assert str(demo) in " ".join(r.stdout.split())
+    return tmp / "a", tmp / "b", r.stdout
+
+
+def test_the_demo_runs_every_stage_into_the_data_directory(
+    demo_run: tuple[Path, Path, str],
+) -> None:
+    _, data, stdout = demo_run
+    demo = data / "demo"
+    assert str(demo) in " ".join(stdout.split())
     for name in (
         "scenario.png",
         "plan/route.geojson",
         "plan/mission.plan",
         "plan/plan.png",
         "plan/plan.json",
+        "truth.geojson",
     ):
         assert (demo / name).stat().st_size > 0, name
     summary = json.loads((demo / "plan" / "plan.json").read_text())
@@ -35,13 +51,22 @@ def test_the_demo_runs_every_stage_into_the_data_directory(tmp_path: Path) -> No
     assert all(a["covered"] >= 0.995 for a in summary["areas"])
 
 
-def test_data_dir_option_wins_over_the_environment(tmp_path: Path) -> None:
-    r = vigia(
-        "demo", "--data-dir", str(tmp_path / "b"), env={"VIGIA_DATA_DIR": str(tmp_path / "a")}
-    )
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "b" / "demo" / "plan" / "route.geojson").exists()
-    assert not (tmp_path / "a").exists()
+def test_the_demo_flies_lines_with_truth_on_their_grid(demo_run: tuple[Path, Path, str]) -> None:
+    demo = demo_run[1] / "demo"
+    vswir = sorted((demo / "lines").glob("*_vswir.nc"))
+    assert vswir and len(vswir) == len(list((demo / "lines").glob("*_lwir.nc")))
+    for cube_path in vswir:
+        line_id = cube_path.name.removesuffix("_vswir.nc")
+        cube = open_cube(cube_path)
+        truth = xr.open_dataset(demo / "truth" / f"{line_id}.nc", engine="h5netcdf")
+        assert "ch4" in truth
+        assert truth["ch4"].shape == cube["radiance"].shape[:2]
+
+
+def test_data_dir_option_wins_over_the_environment(demo_run: tuple[Path, Path, str]) -> None:
+    env_dir, cli_dir, _ = demo_run
+    assert (cli_dir / "demo" / "plan" / "route.geojson").exists()
+    assert not env_dir.exists()
 
 
 def test_scenario_list_names_both_built_in_scenarios() -> None:

@@ -7,6 +7,7 @@ and writes the cubes, the truth and a quicklook per line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,13 @@ from vigia.sense.render import RenderedLine, render_line
 from vigia.sense.thermal import brightness_temperature
 from vigia.world.world import Overpass, World, solar_elevation, truth_geojson
 
-__all__ = ["SimulatedLine", "daylight_departure", "line_times", "simulate_mission"]
+__all__ = [
+    "SimulatedLine",
+    "daylight_departure",
+    "line_times",
+    "lines_over_sites",
+    "simulate_mission",
+]
 
 # Sun at least this high when the first line is flown, degrees (VSWIR needs light; plumes show
 # best with some sun).
@@ -72,7 +79,9 @@ def daylight_departure(mission: Mission, start: datetime, end: datetime) -> date
     )
 
 
-def line_times(mission: Mission, departure: datetime) -> dict[str, datetime]:
+def line_times(
+    mission: Mission, departure: datetime, lines: list[ImagingLine] | None = None
+) -> dict[str, datetime]:
     """Time the aircraft starts each imaging line, flying its sorties back to back.
 
     Parameters
@@ -81,6 +90,8 @@ def line_times(mission: Mission, departure: datetime) -> dict[str, datetime]:
         Planned sorties (routes in lon/lat).
     departure : datetime
         Take-off of the first sortie (UTC); later sorties follow a day apart.
+    lines : list of ImagingLine, optional
+        Lines to time instead of the mission's own (cut lines keep their ids).
 
     Returns
     -------
@@ -88,18 +99,71 @@ def line_times(mission: Mission, departure: datetime) -> dict[str, datetime]:
         Line id → UTC time at the line's start.
     """
     frame = LocalFrame(mission.epsg)
+    override = {ln.line_id: ln for ln in lines or []}
     out: dict[str, datetime] = {}
     for k, sortie in enumerate(mission.sorties):
         t0 = departure + timedelta(days=k)
         xy = frame.to_xy(sortie.route)
         along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
         pos = 0
-        for ln in sortie.lines:
+        for planned in sortie.lines:
+            ln = override.get(planned.line_id, planned)
             p = frame.to_xy(np.array([ln.start]))[0]
             d = np.hypot(xy[pos:, 0] - p[0], xy[pos:, 1] - p[1])
             pos += int(np.argmin(d))
             out[ln.line_id] = t0 + timedelta(seconds=float(along[pos]) / mission.speed_m_s)
     return out
+
+
+def lines_over_sites(
+    mission: Mission, world: World, n: int, half_length_m: float = 900.0
+) -> list[ImagingLine]:
+    """Pick imaging lines whose swath holds sites, cut to the stretch around the first one.
+
+    A demo cannot fly every line; this keeps the lines that show something (a lab, a decoy)
+    and only the few hundred frames around it. The cut line keeps its id and lies on the route.
+
+    Parameters
+    ----------
+    mission : Mission
+        The planned mission.
+    world : World
+        The world whose sites are looked for.
+    n : int
+        How many lines at most.
+    half_length_m : float
+        Length kept before and after the site along the line, metres.
+
+    Returns
+    -------
+    list of ImagingLine
+        Lines in flight order, most sites first when there are more than ``n``.
+    """
+    frame = world.frame
+    site_xy = frame.to_xy(np.array([[s.lon, s.lat] for s in world.sites]).reshape(-1, 2))
+    scored: list[tuple[int, int, ImagingLine]] = []
+    for order, ln in enumerate(mission.lines):
+        a, b = frame.to_xy(np.array([ln.start, ln.end]))
+        u = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
+        rel = site_xy - a
+        along = rel @ u
+        across = np.abs(rel @ np.array([-u[1], u[0]]))
+        inside = (along >= 0) & (along <= ln.length_m) & (across <= 0.45 * ln.swath_m)
+        if not inside.any():
+            continue
+        first = float(along[inside].min())
+        lo = max(0.0, first - half_length_m)
+        hi = min(ln.length_m, first + half_length_m)
+        (lon0, lat0), (lon1, lat1) = frame.to_lonlat(np.array([a + lo * u, a + hi * u]))
+        cut = dataclasses.replace(
+            ln,
+            start=(float(lon0), float(lat0)),
+            end=(float(lon1), float(lat1)),
+            length_m=round(hi - lo, 1),
+        )
+        scored.append((-int(inside.sum()), order, cut))
+    best = sorted(scored)[:n]
+    return [ln for _, _, ln in sorted(best, key=lambda t: t[1])]
 
 
 def _quicklook(vswir: RenderedLine, lwir: RenderedLine, path: Path) -> None:
@@ -113,7 +177,9 @@ def _quicklook(vswir: RenderedLine, lwir: RenderedLine, path: Path) -> None:
     wl_l = lw["wavelengths"].values
     b10 = int(np.argmin(abs(wl_l - 10500.0)))
     bt = brightness_temperature(wl_l[b10], np.maximum(lw["radiance"].values[:, :, b10], 1e-6))
-    ch4 = vswir.truth["ch4"].values
+    gases = [str(v) for v in vswir.truth.data_vars if vswir.truth[v].attrs.get("units") == "ppm m"]
+    column = sum((vswir.truth[v].values for v in gases), np.zeros(vswir.truth["lat"].shape))
+    present = [v for v in gases if float(vswir.truth[v].values.max()) > 0] or ["none"]
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     axes = fig.subplots(1, 3)
     axes[0].imshow(rgb, aspect="auto", interpolation="nearest")
@@ -121,8 +187,8 @@ def _quicklook(vswir: RenderedLine, lwir: RenderedLine, path: Path) -> None:
     im = axes[1].imshow(bt, aspect="auto", cmap="inferno", interpolation="nearest")
     axes[1].set_title("LWIR brightness temperature at 10.5 µm, K")
     fig.colorbar(im, ax=axes[1])
-    im2 = axes[2].imshow(ch4, aspect="auto", cmap="viridis", interpolation="nearest")
-    axes[2].set_title("truth: CH₄ column enhancement, ppm·m")
+    im2 = axes[2].imshow(column, aspect="auto", cmap="viridis", interpolation="nearest")
+    axes[2].set_title(f"truth: gas columns, ppm·m ({', '.join(present)})")
     fig.colorbar(im2, ax=axes[2])
     for ax in axes:
         ax.set_xlabel("crosstrack pixel")
@@ -154,6 +220,7 @@ def simulate_mission(
     max_frames: int | None = None,
     crosstrack_pixels: int | None = None,
     seed: int = 0,
+    lines: list[ImagingLine] | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Fly a mission's imaging lines over a world and write what both instruments record.
@@ -178,6 +245,8 @@ def simulate_mission(
         Use fewer columns (centred) than the sensors have.
     seed : int
         Seed of jitter, detector response and noise.
+    lines : list of ImagingLine, optional
+        Fly these (lines of the mission, possibly cut shorter) instead of the mission's.
     on_line : callable, optional
         Called with each line id when it is done (progress display).
 
@@ -186,12 +255,14 @@ def simulate_mission(
     SimulationResult
         Paths written.
     """
-    lines: list[ImagingLine] = mission.lines[: max_lines if max_lines is not None else None]
+    if lines is None:
+        lines = mission.lines
+    lines = lines[: max_lines if max_lines is not None else None]
     if not lines:
         raise InputError("the mission has no imaging line to fly")
     sc = world.scenario
     departure = daylight_departure(mission, sc.window_start, sc.window_end)
-    times = line_times(mission, departure)
+    times = line_times(mission, departure, lines)
     vs = [s.name for s in platform.sensors if s.kind == "vswir"]
     lw = [s.name for s in platform.sensors if s.kind == "lwir"]
     if not vs or not lw:
