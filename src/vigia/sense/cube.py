@@ -335,14 +335,28 @@ def validate_cube(
     if start and end and datetime.fromisoformat(end) < datetime.fromisoformat(start):
         raise FileFormatError(f"{source}: time_coverage_end {end} is before start {start}")
 
-    data = xr.DataArray(radiance.variable.astype(np.float32))
-    bad: xr.DataArray = data.isnull() | (abs(data) == np.inf)
-    if fill_value is not None:
-        bad = bad | (data == np.float32(fill_value))
-    data = data.where(~bad)
-    if factor != 1.0:
-        data = data * np.float32(factor)
-    values = data.astype(np.float32).variable
+    raw = radiance.variable
+    if isinstance(raw.data, np.ndarray):
+        # In memory: one float32 copy, masked and scaled in place (a line is ~1 GB; the
+        # lazy path below would hold four or five temporaries of that size).
+        arr = np.array(raw.data, dtype=np.float32, copy=True)
+        bad_np = ~np.isfinite(arr)
+        if fill_value is not None:
+            bad_np |= arr == np.float32(fill_value)
+        arr[bad_np] = np.nan
+        del bad_np
+        if factor != 1.0:
+            arr *= np.float32(factor)
+        values = xr.Variable(raw.dims, arr)
+    else:
+        data = xr.DataArray(raw.astype(np.float32))
+        bad: xr.DataArray = data.isnull() | (abs(data) == np.inf)
+        if fill_value is not None:
+            bad = bad | (data == np.float32(fill_value))
+        data = data.where(~bad)
+        if factor != 1.0:
+            data = data * np.float32(factor)
+        values = data.astype(np.float32).variable
     values.attrs = {"units": units, "long_name": "at-sensor spectral radiance"}
 
     given_good = _band_vector(ds, "good_wavelengths", n_bands, source, "")
