@@ -37,6 +37,7 @@ from vigia.sense.cube import LWIR_UNITS, VSWIR_UNITS, make_cube
 from vigia.sense.detector import apply_detector, lwir_detector, vswir_detector
 from vigia.sense.gas import ch4_unit_absorption, lwir_absorbance
 from vigia.sense.library import (
+    Spectrum,
     cut_branch_spectra,
     land_cover_emissivity,
     land_cover_spectra,
@@ -127,14 +128,20 @@ class _Spectra:
     branches: NDArray[np.float64]
 
 
-@cache
-def _vswir_spectra(centers: tuple[float, ...], fwhm: tuple[float, ...]) -> _Spectra:
-    c, f = np.array(centers), np.array(fwhm)
-    lib = land_cover_spectra()
-    per_class = tuple(
+def _per_class(
+    lib: dict[str, list[Spectrum]], c: NDArray[np.float64], f: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], ...]:
+    # Every library spectrum of each world class, resampled to the bands: (variants, bands).
+    return tuple(
         np.stack([s.resample(c, f) for name in _LIBRARY_CLASS[k] for s in lib[name]])
         for k in LAND_COVER_CLASSES
     )
+
+
+@cache
+def _vswir_spectra(centers: tuple[float, ...], fwhm: tuple[float, ...]) -> _Spectra:
+    c, f = np.array(centers), np.array(fwhm)
+    per_class = _per_class(land_cover_spectra(), c, f)
     tarp = np.stack([s.resample(c, f) for s in tarp_spectra()])
     branches = np.stack([s.resample(c, f) for s in cut_branch_spectra()])
     return _Spectra(per_class, np.clip(tarp, 0, 1), np.clip(branches, 0, 1))
@@ -143,11 +150,7 @@ def _vswir_spectra(centers: tuple[float, ...], fwhm: tuple[float, ...]) -> _Spec
 @cache
 def _lwir_spectra(centers: tuple[float, ...], fwhm: tuple[float, ...]) -> _Spectra:
     c, f = np.array(centers), np.array(fwhm)
-    lib = land_cover_emissivity()
-    per_class = tuple(
-        np.stack([s.resample(c, f) for name in _LIBRARY_CLASS[k] for s in lib[name]])
-        for k in LAND_COVER_CLASSES
-    )
+    per_class = _per_class(land_cover_emissivity(), c, f)
     tarp = np.stack([s.resample(c, f) for s in tarp_emissivity()])
     # Dry foliage emits like vegetation in the thermal infrared.
     branches = per_class[LAND_COVER_CLASSES.index("dry_grass")]
@@ -171,15 +174,19 @@ class RenderedLine:
     truth: xr.Dataset
 
 
-def _near_sites(world: World, x: NDArray[np.float64], y: NDArray[np.float64]) -> list[Site]:
-    # Sites whose ground effects or plume can reach these pixels.
+def _near_sites(
+    world: World, x: NDArray[np.float64], y: NDArray[np.float64]
+) -> list[tuple[Site, float, float]]:
+    # Sites whose ground effects or plume can reach these pixels, with their planar position.
     if not world.sites:
         return []
     xy = world.frame.to_xy(np.array([[s.lon, s.lat] for s in world.sites]))
     reach = _PLUME_REACH_M + 500.0
     lo_x, hi_x, lo_y, hi_y = x.min() - reach, x.max() + reach, y.min() - reach, y.max() + reach
     keep = (xy[:, 0] >= lo_x) & (xy[:, 0] <= hi_x) & (xy[:, 1] >= lo_y) & (xy[:, 1] <= hi_y)
-    return [s for s, k in zip(world.sites, keep, strict=True) if k]
+    return [
+        (s, float(p[0]), float(p[1])) for s, p, k in zip(world.sites, xy, keep, strict=True) if k
+    ]
 
 
 def _box_weight(
@@ -225,8 +232,7 @@ def _ground(
     columns: dict[str, NDArray[np.float64]] = {}
     bare = LAND_COVER_CLASSES.index("bare_soil")
     wind = world.wind_at(time)
-    for site in _near_sites(world, x, y):
-        sx, sy = world.frame.to_xy(np.array([[site.lon, site.lat]]))[0]
+    for site, sx, sy in _near_sites(world, x, y):
         rng = np.random.default_rng(_site_seed(world, site))
         if site.clearing_radius_m > 0:
             w = _disc_weight(x, y, sx, sy, site.clearing_radius_m, gsd)[..., None]
