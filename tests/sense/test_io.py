@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from vigia.errors import FileFormatError, InputError
 from vigia.sense.cube import CUBE_ATTRS, DIMS, LWIR_UNITS, VSWIR_UNITS, make_cube
-from vigia.sense.io import open_cube, write_cube
+from vigia.sense.io import CubeWriter, open_cube, write_cube
 
 DATA = Path(__file__).parent.parent / "data"
 CUBES = DATA / "cubes"
@@ -176,6 +176,91 @@ def test_a_failed_write_leaves_the_old_file_untouched(tmp_path: Path) -> None:
         write_cube(broken, target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["line.nc"]
+
+
+def _writer(path: Path, cube: xr.Dataset, **kw: object) -> CubeWriter:
+    return CubeWriter(
+        path,
+        shape=(cube.sizes["downtrack"], cube.sizes["crosstrack"]),
+        wavelengths=cube.wavelengths.values,
+        fwhm=cube.fwhm.values,
+        good_wavelengths=cube.good_wavelengths.values,
+        units=cube.radiance.attrs["units"],
+        sensor=cube.attrs["sensor"],
+        flight_line_id=cube.attrs["flight_line_id"],
+        lat=cube.lat.values,
+        lon=cube.lon.values,
+        elev=cube.elev.values,
+        platform=cube.attrs["platform"],
+        time_coverage_start=cube.attrs["time_coverage_start"],
+        time_coverage_end=cube.attrs["time_coverage_end"],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_streaming_rows_in_any_order_gives_the_same_file_as_writing_at_once(
+    tmp_path: Path,
+) -> None:
+    cube = open_cube(AVIRIS, location=AVIRIS_LOC).load()
+    rows = cube.sizes["downtrack"]
+    with _writer(tmp_path / "streamed.nc", cube, chunk_rows=3) as w:
+        for a in reversed(range(0, rows, 3)):
+            w.write(slice(a, min(rows, a + 3)), cube.radiance.values[a : a + 3])
+    xr.testing.assert_identical(open_cube(tmp_path / "streamed.nc").load(), cube)
+
+
+def test_streaming_converts_units_and_masks_bands_with_no_finite_value(tmp_path: Path) -> None:
+    cube = open_cube(EMIT).load()
+    radiance = cube.radiance.values.copy()
+    radiance[:, :, 2] = np.nan
+    with _writer(tmp_path / "w.nc", cube) as w:
+        w.write(slice(0, radiance.shape[0]), radiance)
+    again = open_cube(tmp_path / "w.nc").load()
+    assert int(again.good_wavelengths[2]) == 0
+    assert np.isnan(again.radiance.values[:, :, 2]).all()
+    with CubeWriter(
+        tmp_path / "si.nc",
+        shape=radiance.shape[:2],
+        wavelengths=cube.wavelengths.values,
+        units="W m-2 sr-1 um-1",
+        sensor="vswir",
+        flight_line_id="L1",
+    ) as w:
+        # 1 W m-2 sr-1 um-1 is 0.1 µW cm-2 sr-1 nm-1.
+        w.write(slice(0, radiance.shape[0]), np.full(radiance.shape, 1.0, np.float32))
+    si = open_cube(tmp_path / "si.nc").load()
+    assert si.radiance.attrs["units"] == VSWIR_UNITS
+    np.testing.assert_allclose(si.radiance.values, 0.1, rtol=1e-6)
+    assert si.attrs["georeferenced"] == 0 and np.isnan(si.lat.values).all()
+
+
+def test_a_stream_that_misses_rows_or_fails_leaves_no_file(tmp_path: Path) -> None:
+    cube = open_cube(EMIT).load()
+    target = tmp_path / "line.nc"
+    with pytest.raises(FileFormatError, match="never written"), _writer(target, cube) as w:
+        w.write(slice(0, 2), cube.radiance.values[:2])
+    with pytest.raises(FileFormatError, match="shape"), _writer(target, cube) as w:
+        w.write(slice(0, 2), cube.radiance.values[:3])
+    with pytest.raises(RuntimeError), _writer(target, cube) as w:
+        raise RuntimeError("renderer failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_refuses_bad_metadata_before_creating_anything(tmp_path: Path) -> None:
+    cube = open_cube(EMIT).load()
+    with pytest.raises(FileFormatError, match="monotonic"):
+        _writer(tmp_path / "x.nc", cube.assign_coords(wavelengths=cube.wavelengths[::-1] * 0 + 5))
+    with pytest.raises(FileFormatError, match="lat has shape"):
+        CubeWriter(
+            tmp_path / "x.nc",
+            shape=(4, 3),
+            wavelengths=[500.0, 510.0],
+            units=VSWIR_UNITS,
+            sensor="vswir",
+            flight_line_id="L1",
+            lat=np.zeros((3, 3)),
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 @settings(max_examples=20, deadline=None)

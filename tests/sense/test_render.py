@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
+from vigia.errors import InputError
 from vigia.platform import load_platform
 from vigia.sense.gas import ch4_unit_absorption
-from vigia.sense.io import open_cube, write_cube
-from vigia.sense.render import render_line, sensor_bands
+from vigia.sense.io import CubeWriter, open_cube, write_cube
+from vigia.sense.render import LineRenderer, render_line, sensor_bands
 from vigia.sense.thermal import brightness_temperature
 from vigia.world.scenario import load_scenario
 from vigia.world.sites import Site
@@ -98,3 +100,50 @@ def test_vswir_radiance_over_vegetation_is_in_the_range_airborne_sensors_measure
     wl = r.cube["wavelengths"].values
     green = r.cube["radiance"].values[..., int(np.argmin(abs(wl - 550.0)))]
     assert 0.5 < float(np.median(green)) < 20.0  # µW cm⁻² sr⁻¹ nm⁻¹, noon, dry forest
+
+
+def test_a_line_streamed_chunk_by_chunk_into_its_file_equals_the_line_rendered_in_memory(
+    tmp_path: Path, landfill: Site
+) -> None:
+    world = world_with(landfill)
+    kw = dict(
+        line_id="T-L001",
+        time=NOON,
+        instrument="vswir",
+        platform=PLATFORM,
+        sensor_name="avirisng",
+        altitude_m=2000.0,
+        max_frames=70,
+        crosstrack_pixels=40,
+        seed=3,
+        chunk_rows=16,
+    )
+    start, end = (-107.30, 25.0173), (-107.30, 25.05)
+    in_memory = render_line(world, start, end, **kw)  # type: ignore[arg-type]
+    renderer = LineRenderer(world, start, end, **kw)  # type: ignore[arg-type]
+    sizes = []
+    with CubeWriter(tmp_path / "l.nc", shape=renderer.shape, **renderer.cube_metadata()) as w:
+        for rows, radiance in renderer.chunks():
+            sizes.append(radiance.shape[0])
+            w.write(rows, radiance)
+    assert sizes == [16, 16, 16, 16, 6]  # never more than one chunk of rows at a time
+    xr.testing.assert_identical(open_cube(tmp_path / "l.nc").load(), in_memory.cube)
+    xr.testing.assert_identical(renderer.truth(), in_memory.truth)
+
+
+def test_truth_is_refused_before_the_line_is_rendered(landfill: Site) -> None:
+    renderer = LineRenderer(
+        world_with(landfill),
+        (-107.30, 25.0173),
+        (-107.30, 25.05),
+        line_id="T-L001",
+        time=NOON,
+        instrument="lwir",
+        platform=PLATFORM,
+        sensor_name="hytes",
+        altitude_m=2000.0,
+        max_frames=10,
+        crosstrack_pixels=8,
+    )
+    with pytest.raises(InputError, match="before every row"):
+        renderer.truth()

@@ -31,6 +31,15 @@ def simulate_command(
         int | None, typer.Option("--crosstrack", help="Render only N central columns.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the world and the instruments.")] = 0,
+    compress: Annotated[
+        int | None,
+        typer.Option(
+            "--compress",
+            min=1,
+            max=9,
+            help="gzip level of the cubes (default: uncompressed, as EMIT L1B; 1 stores ~60 %).",
+        ),
+    ] = None,
 ) -> None:
     """Render the planned imaging lines (VSWIR and LWIR) with ground truth beside them."""
     sc = load_scenario(scenario)
@@ -64,5 +73,6 @@ def simulate_command(
             crosstrack_pixels=crosstrack,
             seed=seed,
             on_line=lambda _: progress.advance(task),
+            compression_level=compress,
         )
     console.print(f"Wrote {len(result.lines)} lines and the truth to [bold]{out_dir}[/bold]")

@@ -406,11 +406,14 @@ def vswir_radiance(
     >>> bool(8.0 < vswir_radiance([0.3], atm)[0] < 16.0)
     True
     """
-    rho = np.asarray(reflectance, dtype=np.float64)
+    rho = np.asarray(reflectance)
+    # Single precision stays single (a rendered line is large); anything else is computed in
+    # double precision.
+    rho = rho if rho.dtype == np.float32 else rho.astype(np.float64)
     nb = atm.wavelength_nm.size
     if rho.ndim == 0 or rho.shape[-1] != nb:
         raise InputError(f"reflectance must have {nb} bands on its last axis, got {rho.shape}")
-    if not np.all(np.isfinite(rho)) or np.any(rho < 0.0) or np.any(rho > 1.0):
+    if not np.all((rho >= 0.0) & (rho <= 1.0)):  # NaN fails both comparisons
         raise InputError("reflectance must be finite and within [0, 1]")
     if solar_zenith_deg is not None and abs(solar_zenith_deg - atm.solar_zenith_deg) > 1e-6:
         raise InputError(
@@ -419,7 +422,10 @@ def vswir_radiance(
         )
     mu = np.cos(np.radians(atm.solar_zenith_deg))
     direct = atm.solar_irradiance * mu * atm.transmittance_down * atm.transmittance_up / np.pi
-    radiance = atm.path_radiance + direct * rho / (1.0 - atm.spherical_albedo * rho)
+    dt = rho.dtype
+    radiance = direct.astype(dt) * rho
+    radiance /= 1.0 - atm.spherical_albedo.astype(dt) * rho
+    radiance += atm.path_radiance.astype(dt)
     out: NDArray[np.float32] = np.asarray(radiance, dtype=np.float32)
     return out
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -51,7 +51,14 @@ from vigia.world.landcover import LAND_COVER_CLASSES
 from vigia.world.sites import Site
 from vigia.world.world import World, solar_elevation
 
-__all__ = ["GAS_NAMES", "MOLAR_MASS_KG_MOL", "RenderedLine", "render_line", "sensor_bands"]
+__all__ = [
+    "GAS_NAMES",
+    "MOLAR_MASS_KG_MOL",
+    "LineRenderer",
+    "RenderedLine",
+    "render_line",
+    "sensor_bands",
+]
 
 Instrument = Literal["vswir", "lwir"]
 
@@ -327,6 +334,281 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(a, min(n, a + size))
 
 
+class LineRenderer:
+    """One imaging line of one instrument, rendered a run of rows at a time.
+
+    Construction fixes everything known before any radiance exists (the line's geometry, pixel
+    locations, bands, atmosphere and detector); :meth:`chunks` then renders the rows in order,
+    and :meth:`truth` returns the truth once every row is done. :func:`render_line` keeps the
+    whole cube in memory; :func:`vigia.sense.simulate.simulate_mission` streams the chunks into
+    a file so that a line needs memory for one chunk only.
+
+    Parameters are those of :func:`render_line`.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(downtrack, crosstrack)``.
+    centers, fwhm : ndarray, shape (bands,)
+        Band centres and widths, nm.
+    units : str
+        Radiance units of the chunks.
+    lat, lon : ndarray, shape (downtrack, crosstrack)
+        Pixel centres, degrees.
+    time_start, time_end : datetime
+        UTC times of the first and last row.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        start: tuple[float, float],
+        end: tuple[float, float],
+        *,
+        line_id: str,
+        time: datetime,
+        instrument: Instrument,
+        platform: Platform,
+        sensor_name: str,
+        altitude_m: float,
+        max_frames: int | None = None,
+        crosstrack_pixels: int | None = None,
+        chunk_rows: int = 128,
+        jitter_rad: float = 5e-5,
+        seed: int = 0,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        sensor = platform.sensor(sensor_name)
+        if instrument not in ("vswir", "lwir"):
+            raise InputError(f"unknown instrument {instrument!r}; use vswir or lwir")
+        if sensor.kind != instrument:
+            raise InputError(f"sensor {sensor_name!r} is {sensor.kind}, not {instrument}")
+        if time.tzinfo is None:
+            raise InputError("the line time must be timezone-aware UTC")
+        cols = sensor.crosstrack_pixels if crosstrack_pixels is None else crosstrack_pixels
+        xy = world.frame.to_xy(np.array([start, end]))
+        geom: LineGeometry = line_geometry(
+            (float(xy[0, 0]), float(xy[0, 1])),
+            (float(xy[1, 0]), float(xy[1, 1])),
+            altitude_m=altitude_m,
+            ifov_rad=sensor.ifov_mrad * 1e-3,
+            crosstrack_pixels=cols,
+            speed_m_s=platform.cruise_speed_m_s,
+            jitter_rad=jitter_rad,
+            max_frames=max_frames,
+            seed=seed,
+        )
+        centers, fwhm = sensor_bands(sensor)
+        mid = world.frame.to_lonlat(np.array([[geom.x.mean(), geom.y.mean()]]))[0]
+        elev = solar_elevation(float(mid[0]), float(mid[1]), time)
+        if instrument == "vswir" and elev <= 5.0:
+            raise InputError(
+                f"line {line_id} at {time:%Y-%m-%dT%H:%MZ}: the sun is {elev:.0f}° high; "
+                "VSWIR imaging needs daylight"
+            )
+        self.world = world
+        self.line_id = line_id
+        self.instrument: Instrument = instrument
+        self.platform_name = platform.name
+        self.time_start = time
+        rows, _ = geom.shape
+        self.time_end = time + timedelta(seconds=float(geom.times_s[-1]) if rows else 0.0)
+        self.shape = (rows, cols)
+        self.centers, self.fwhm = centers, fwhm
+        self.units = VSWIR_UNITS if instrument == "vswir" else LWIR_UNITS
+        lonlat = world.frame.to_lonlat(np.column_stack([geom.x.ravel(), geom.y.ravel()]))
+        self.lon = lonlat[:, 0].reshape(geom.shape)
+        self.lat = lonlat[:, 1].reshape(geom.shape)
+        self._geom = geom
+        self._sza = 90.0 - elev
+        self._air = _air_temperature(elev)
+        self._sun = max(0.0, math.sin(math.radians(max(0.0, elev))))
+        self._chunk_rows = max(1, int(chunk_rows))
+        self._timings = timings
+        self._rng_seed = [
+            seed,
+            int.from_bytes(line_id.encode()[:8].ljust(8, b"\0"), "little") % 2**31,
+        ]
+        if instrument == "vswir":
+            self._spectra = _vswir_spectra(tuple(centers), tuple(fwhm))
+            self._atm = vswir_atmosphere(
+                centers, fwhm, solar_zenith_deg=self._sza, sensor_altitude_m=altitude_m
+            )
+            self._k_ch4 = ch4_unit_absorption(centers, fwhm)
+            reference = vswir_radiance(
+                np.full(len(centers), 0.25), self._atm, solar_zenith_deg=self._sza
+            )
+            self._detector = vswir_detector(
+                cols,
+                np.asarray(reference, dtype=np.float64),
+                centers,
+                snr=float(sensor.snr or 500.0),
+                seed=seed,
+            )
+        else:
+            self._spectra = _lwir_spectra(tuple(centers), tuple(fwhm))
+            self._latm = lwir_atmosphere(centers, fwhm, sensor_altitude_m=altitude_m)
+            self._k_lwir = {
+                s: lwir_absorbance(t, centers, fwhm) for s, t in _LWIR_TABLE.items() if t
+            }
+            self._detector = lwir_detector(
+                cols, centers, nedt_k=float(sensor.nedt_k or 0.2), seed=seed
+            )
+        self._truth_cols: dict[str, NDArray[np.float32]] = {}
+        self._surface_t = np.full((rows, cols), np.nan, dtype=np.float32)
+        self._done = np.zeros(rows, dtype=bool)
+
+    def chunks(self) -> Iterator[tuple[slice, NDArray[np.float32]]]:
+        """Render the line in runs of rows, in flight order.
+
+        Yields
+        ------
+        rows : slice
+            The downtrack rows of this chunk.
+        radiance : ndarray, shape (rows, crosstrack, bands), float32
+            At-sensor radiance as recorded (detector response and noise), in :attr:`units`.
+        """
+        rows, cols = self.shape
+        geom = self._geom
+        gsd = geom.gsd_cross_m
+        clock = _Clock(self._timings)
+        for k, sl in enumerate(_chunks(rows, self._chunk_rows)):
+            chunk = _ground(self.world, geom.x[sl], geom.y[sl], self.time_start, gsd)
+            t_surface = _surface_temperature(chunk, self._air, self._sun)
+            # Truth records the area-weighted temperature of pixels with a hot source in them;
+            # the radiance below mixes the hot source's emission, which is not the same (Planck
+            # is not linear).
+            t_truth = t_surface.copy()
+            for w, t_hot in chunk.heat:
+                t_truth = t_truth * (1.0 - w) + w * t_hot
+            self._surface_t[sl] = t_truth
+            for species, col in chunk.columns.items():
+                self._truth_cols.setdefault(species, np.zeros((rows, cols), dtype=np.float32))[
+                    sl
+                ] = col
+            clock.lap("scene")
+            if self.instrument == "vswir":
+                L = self._vswir(chunk)
+            else:
+                L = self._lwir(chunk, t_surface)
+            clock.lap("radiance")
+            rng = np.random.default_rng([*self._rng_seed, k])
+            out = apply_detector(L, self._detector, rng)
+            clock.lap("detector")
+            self._done[sl] = True
+            yield sl, out
+
+    def _vswir(self, chunk: _Chunk) -> NDArray[np.float32]:
+        rho = _mix(self._spectra, chunk)
+        L = vswir_radiance(rho, self._atm, solar_zenith_deg=self._sza)
+        ch4 = chunk.columns.get("CH4")
+        if ch4 is not None:
+            hit = ch4 > 0.0  # only plume pixels absorb
+            L[hit] *= np.exp(-self._k_ch4 * ch4[hit][:, None]).astype(np.float32)
+        return np.asarray(L, dtype=np.float32)
+
+    def _lwir(self, chunk: _Chunk, t_surface: NDArray[np.float64]) -> NDArray[np.float32]:
+        eps = _mix(self._spectra, chunk)
+        optical_depth = np.zeros(eps.shape, dtype=np.float32)
+        for species, col in chunk.columns.items():
+            if species in self._k_lwir:
+                optical_depth += (self._k_lwir[species] * col[..., None]).astype(np.float32)
+        tau_p = np.exp(-optical_depth)
+        latm = self._latm
+        layer: dict[str, ArrayLike] = dict(
+            plume_temperature_k=self._air,
+            downwelling=latm.downwelling_radiance,
+            atmosphere_transmittance=latm.transmittance,
+            path_radiance=latm.path_radiance,
+        )
+        L = np.asarray(
+            plume_layer_radiance(
+                self.centers,
+                ground_temperature_k=t_surface,
+                emissivity=eps,
+                plume_transmittance=tau_p,
+                **layer,
+            ),
+            dtype=np.float32,
+        )
+        for w, t_hot in chunk.heat:
+            hit = w > 0
+            if hit.any():
+                # Only the few pixels holding the source need its radiance.
+                hot = np.asarray(
+                    plume_layer_radiance(
+                        self.centers,
+                        ground_temperature_k=np.full(int(hit.sum()), t_hot),
+                        emissivity=eps[hit],
+                        plume_transmittance=tau_p[hit],
+                        **layer,
+                    ),
+                    dtype=np.float32,
+                )
+                wh = w[hit][:, None].astype(np.float32)
+                L[hit] = L[hit] * (1.0 - wh) + wh * hot
+        return L
+
+    def truth(self) -> xr.Dataset:
+        """Return the truth on the line's pixel grid (after :meth:`chunks` has run).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``(downtrack, crosstrack)`` gas columns in ppm·m (one variable per species,
+            methane's named ``ch4``) and ``surface_temperature`` in K, with ``lat``/``lon``.
+
+        Raises
+        ------
+        InputError
+            If rows are still to be rendered.
+        """
+        if not self._done.all():
+            raise InputError(f"line {self.line_id}: truth asked before every row was rendered")
+        rows, cols = self.shape
+        gases = {
+            GAS_NAMES[s]: (
+                ("downtrack", "crosstrack"),
+                self._truth_cols.get(s, np.zeros((rows, cols), dtype=np.float32)),
+                {"units": "ppm m", "long_name": f"{s} column enhancement (simulated)"},
+            )
+            for s in sorted(set(self._truth_cols) | {"CH4"})
+        }
+        return xr.Dataset(
+            {
+                **gases,
+                "surface_temperature": (
+                    ("downtrack", "crosstrack"),
+                    self._surface_t,
+                    {"units": "K", "long_name": "surface temperature (simulated)"},
+                ),
+                "lat": (("downtrack", "crosstrack"), self.lat, {"units": "degrees_north"}),
+                "lon": (("downtrack", "crosstrack"), self.lon, {"units": "degrees_east"}),
+            },
+            attrs={
+                "flight_line_id": self.line_id,
+                "source": "Vigía simulated world (truth: never read by detectors)",
+                "time_coverage_start": self.time_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        )
+
+    def cube_metadata(self) -> dict[str, Any]:
+        """Return the keyword arguments that describe the cube (for a writer or make_cube)."""
+        return {
+            "wavelengths": self.centers,
+            "fwhm": self.fwhm,
+            "units": self.units,
+            "sensor": self.instrument,
+            "flight_line_id": self.line_id,
+            "lat": self.lat,
+            "lon": self.lon,
+            "elev": np.zeros(self.shape),
+            "platform": self.platform_name,
+            "time_coverage_start": self.time_start,
+            "time_coverage_end": self.time_end,
+        }
+
+
 def render_line(
     world: World,
     start: tuple[float, float],
@@ -345,7 +627,7 @@ def render_line(
     seed: int = 0,
     timings: dict[str, float] | None = None,
 ) -> RenderedLine:
-    """Render one imaging line as one instrument records it.
+    """Render one imaging line as one instrument records it, in memory.
 
     Parameters
     ----------
@@ -370,7 +652,7 @@ def render_line(
     crosstrack_pixels : int, optional
         Use fewer columns than the sensor has (centred), to keep demos small.
     chunk_rows : int
-        Rows rendered at a time (memory bound).
+        Rows rendered at a time.
     jitter_rad : float
         Pointing jitter, radians.
     seed : int
@@ -382,165 +664,29 @@ def render_line(
     Returns
     -------
     RenderedLine
-        The cube and its truth.
+        The cube and its truth. For lines larger than memory use :class:`LineRenderer` with a
+        :class:`vigia.sense.io.CubeWriter`.
     """
-    sensor = platform.sensor(sensor_name)
-    if instrument not in ("vswir", "lwir"):
-        raise InputError(f"unknown instrument {instrument!r}; use vswir or lwir")
-    if sensor.kind != instrument:
-        raise InputError(f"sensor {sensor_name!r} is {sensor.kind}, not {instrument}")
-    if time.tzinfo is None:
-        raise InputError("the line time must be timezone-aware UTC")
-    cols = sensor.crosstrack_pixels if crosstrack_pixels is None else crosstrack_pixels
-    xy = world.frame.to_xy(np.array([start, end]))
-    geom: LineGeometry = line_geometry(
-        (float(xy[0, 0]), float(xy[0, 1])),
-        (float(xy[1, 0]), float(xy[1, 1])),
+    r = LineRenderer(
+        world,
+        start,
+        end,
+        line_id=line_id,
+        time=time,
+        instrument=instrument,
+        platform=platform,
+        sensor_name=sensor_name,
         altitude_m=altitude_m,
-        ifov_rad=sensor.ifov_mrad * 1e-3,
-        crosstrack_pixels=cols,
-        speed_m_s=platform.cruise_speed_m_s,
-        jitter_rad=jitter_rad,
         max_frames=max_frames,
+        crosstrack_pixels=crosstrack_pixels,
+        chunk_rows=chunk_rows,
+        jitter_rad=jitter_rad,
         seed=seed,
+        timings=timings,
     )
-    centers, fwhm = sensor_bands(sensor)
-    mid = world.frame.to_lonlat(np.array([[geom.x.mean(), geom.y.mean()]]))[0]
-    elev = solar_elevation(float(mid[0]), float(mid[1]), time)
-    if instrument == "vswir" and elev <= 5.0:
-        raise InputError(
-            f"line {line_id} at {time:%Y-%m-%dT%H:%MZ}: the sun is {elev:.0f}° high; "
-            "VSWIR imaging needs daylight"
-        )
-    sza = 90.0 - elev
-    air = _air_temperature(elev)
-    sun = max(0.0, math.sin(math.radians(max(0.0, elev))))
-    rows, _ = geom.shape
-    radiance = np.empty((rows, cols, len(centers)), dtype=np.float32)
-    truth_cols: dict[str, NDArray[np.float32]] = {}
-    surface_t = np.empty((rows, cols), dtype=np.float32)
-    rng_seed = [seed, int.from_bytes(line_id.encode()[:8].ljust(8, b"\0"), "little") % 2**31]
-    if instrument == "vswir":
-        spectra = _vswir_spectra(tuple(centers), tuple(fwhm))
-        atm = vswir_atmosphere(centers, fwhm, solar_zenith_deg=sza, sensor_altitude_m=altitude_m)
-        k_ch4 = ch4_unit_absorption(centers, fwhm)
-        reference = vswir_radiance(np.full(len(centers), 0.25), atm, solar_zenith_deg=sza)
-        detector = vswir_detector(
-            cols,
-            np.asarray(reference, dtype=np.float64),
-            centers,
-            snr=float(sensor.snr or 500.0),
-            seed=seed,
-        )
-    else:
-        spectra = _lwir_spectra(tuple(centers), tuple(fwhm))
-        latm = lwir_atmosphere(centers, fwhm, sensor_altitude_m=altitude_m)
-        k_lwir = {s: lwir_absorbance(t, centers, fwhm) for s, t in _LWIR_TABLE.items() if t}
-        detector = lwir_detector(cols, centers, nedt_k=float(sensor.nedt_k or 0.2), seed=seed)
-    gsd = geom.gsd_cross_m
-    clock = _Clock(timings)
-    for k, sl in enumerate(_chunks(rows, chunk_rows)):
-        chunk = _ground(world, geom.x[sl], geom.y[sl], time, gsd)
-        t_surface = _surface_temperature(chunk, air, sun)
-        # Truth records the area-weighted temperature of pixels with a hot source in them; the
-        # radiance below mixes the hot source's emission, which is not the same (Planck is not
-        # linear).
-        t_truth = t_surface.copy()
-        for w, t_hot in chunk.heat:
-            t_truth = t_truth * (1.0 - w) + w * t_hot
-        surface_t[sl] = t_truth
-        for species, col in chunk.columns.items():
-            truth_cols.setdefault(species, np.zeros((rows, cols), dtype=np.float32))[sl] = col
-        clock.lap("scene")
-        if instrument == "vswir":
-            rho = _mix(spectra, chunk)
-            L = vswir_radiance(rho, atm, solar_zenith_deg=sza)
-            ch4 = chunk.columns.get("CH4")
-            if ch4 is not None:
-                L = L * np.exp(-k_ch4 * ch4[..., None]).astype(np.float32)
-        else:
-            eps = _mix(spectra, chunk)
-            optical_depth = np.zeros(eps.shape, dtype=np.float32)
-            for species, col in chunk.columns.items():
-                if species in k_lwir:
-                    optical_depth += (k_lwir[species] * col[..., None]).astype(np.float32)
-            tau_p = np.exp(-optical_depth)
-            layer: dict[str, ArrayLike] = dict(
-                plume_temperature_k=air,
-                downwelling=latm.downwelling_radiance,
-                atmosphere_transmittance=latm.transmittance,
-                path_radiance=latm.path_radiance,
-            )
-            L = np.asarray(
-                plume_layer_radiance(
-                    centers,
-                    ground_temperature_k=t_surface,
-                    emissivity=eps,
-                    plume_transmittance=tau_p,
-                    **layer,
-                ),
-                dtype=np.float32,
-            )
-            for w, t_hot in chunk.heat:
-                hit = w > 0
-                if hit.any():
-                    # Only the few pixels holding the source need its radiance.
-                    hot = np.asarray(
-                        plume_layer_radiance(
-                            centers,
-                            ground_temperature_k=np.full(int(hit.sum()), t_hot),
-                            emissivity=eps[hit],
-                            plume_transmittance=tau_p[hit],
-                            **layer,
-                        ),
-                        dtype=np.float32,
-                    )
-                    wh = w[hit][:, None].astype(np.float32)
-                    L[hit] = L[hit] * (1.0 - wh) + wh * hot
-        clock.lap("radiance")
-        rng = np.random.default_rng([*rng_seed, k])
-        radiance[sl] = apply_detector(L, detector, rng)
-        clock.lap("detector")
-    lonlat = world.frame.to_lonlat(np.column_stack([geom.x.ravel(), geom.y.ravel()]))
-    lon = lonlat[:, 0].reshape(geom.shape)
-    lat = lonlat[:, 1].reshape(geom.shape)
-    t_end = time + timedelta(seconds=float(geom.times_s[-1]) if rows else 0.0)
-    cube = make_cube(
-        radiance,
-        centers,
-        fwhm=fwhm,
-        units=VSWIR_UNITS if instrument == "vswir" else LWIR_UNITS,
-        sensor=instrument,
-        flight_line_id=line_id,
-        lat=lat,
-        lon=lon,
-        elev=np.zeros(geom.shape),
-        platform=platform.name,
-        time_coverage_start=time,
-        time_coverage_end=t_end,
-    )
-    truth = xr.Dataset(
-        {
-            **{
-                GAS_NAMES[s]: (
-                    ("downtrack", "crosstrack"),
-                    truth_cols.get(s, np.zeros((rows, cols), dtype=np.float32)),
-                    {"units": "ppm m", "long_name": f"{s} column enhancement (simulated)"},
-                )
-                for s in sorted(set(truth_cols) | {"CH4"})
-            },
-            "surface_temperature": (
-                ("downtrack", "crosstrack"),
-                surface_t,
-                {"units": "K", "long_name": "surface temperature (simulated)"},
-            ),
-            "lat": (("downtrack", "crosstrack"), lat, {"units": "degrees_north"}),
-            "lon": (("downtrack", "crosstrack"), lon, {"units": "degrees_east"}),
-        },
-        attrs={
-            "flight_line_id": line_id,
-            "source": "Vigía simulated world (truth: never read by detectors)",
-            "time_coverage_start": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    )
-    return RenderedLine(cube, truth)
+    rows, cols = r.shape
+    radiance = np.empty((rows, cols, len(r.centers)), dtype=np.float32)
+    for sl, chunk in r.chunks():
+        radiance[sl] = chunk
+    cube = make_cube(radiance, **r.cube_metadata())
+    return RenderedLine(cube, r.truth())

@@ -1,8 +1,9 @@
 """Flying the planned lines over a simulated world: cubes, truth and quicklooks on disk.
 
 This is the I/O edge of the simulator: it plans (or takes) the scenario's sorties, times each
-imaging line along its sortie, renders both instruments (:func:`vigia.sense.render.render_line`)
-and writes the cubes, the truth and a quicklook per line.
+imaging line along its sortie, renders both instruments
+(:class:`vigia.sense.render.LineRenderer`) straight into the cube files chunk by chunk, so a
+line needs memory for one chunk only, and writes the truth and a quicklook per line.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from vigia.errors import ExportError, InputError
 from vigia.geo import LocalFrame
 from vigia.plan.mission import ImagingLine, Mission
 from vigia.platform import Platform
-from vigia.sense.io import write_cube
-from vigia.sense.render import RenderedLine, render_line
+from vigia.sense.io import CubeWriter, open_cube
+from vigia.sense.render import Instrument, LineRenderer
 from vigia.sense.thermal import brightness_temperature
 from vigia.world.world import Overpass, World, solar_elevation, truth_geojson
 
@@ -166,20 +167,21 @@ def lines_over_sites(
     return [ln for _, _, ln in sorted(best, key=lambda t: t[1])]
 
 
-def _quicklook(vswir: RenderedLine, lwir: RenderedLine, path: Path) -> None:
-    cube = vswir.cube
+def _quicklook(vswir: xr.Dataset, lwir: xr.Dataset, truth: xr.Dataset, path: Path) -> None:
+    # The cubes may be lazy (opened from the files just written): only the bands shown are read.
+    cube = vswir
     wl = cube["wavelengths"].values
     bands = [int(np.argmin(abs(wl - w))) for w in (640.0, 550.0, 470.0)]
-    rgb = cube["radiance"].values[:, :, bands].astype(np.float64)
+    rgb = cube["radiance"][:, :, bands].values.astype(np.float64)
     lo, hi = np.nanpercentile(rgb, [2, 98])
     rgb = np.clip((rgb - lo) / max(hi - lo, 1e-9), 0, 1)
-    lw = lwir.cube
+    lw = lwir
     wl_l = lw["wavelengths"].values
     b10 = int(np.argmin(abs(wl_l - 10500.0)))
-    bt = brightness_temperature(wl_l[b10], np.maximum(lw["radiance"].values[:, :, b10], 1e-6))
-    gases = [str(v) for v in vswir.truth.data_vars if vswir.truth[v].attrs.get("units") == "ppm m"]
-    column = sum((vswir.truth[v].values for v in gases), np.zeros(vswir.truth["lat"].shape))
-    present = [v for v in gases if float(vswir.truth[v].values.max()) > 0] or ["none"]
+    bt = brightness_temperature(wl_l[b10], np.maximum(lw["radiance"][:, :, b10].values, 1e-6))
+    gases = [str(v) for v in truth.data_vars if truth[v].attrs.get("units") == "ppm m"]
+    column = sum((truth[v].values for v in gases), np.zeros(truth["lat"].shape))
+    present = [v for v in gases if float(truth[v].values.max()) > 0] or ["none"]
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     axes = fig.subplots(1, 3)
     axes[0].imshow(rgb, aspect="auto", interpolation="nearest")
@@ -193,11 +195,34 @@ def _quicklook(vswir: RenderedLine, lwir: RenderedLine, path: Path) -> None:
     for ax in axes:
         ax.set_xlabel("crosstrack pixel")
     axes[0].set_ylabel("downtrack frame")
-    fig.suptitle(f"{vswir.cube.attrs['flight_line_id']} — source: Vigía simulator, modelled data")
+    fig.suptitle(f"{vswir.attrs['flight_line_id']} — source: Vigía simulator, modelled data")
     try:
         fig.savefig(path, dpi=80)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _stream(
+    renderer: LineRenderer,
+    path: Path,
+    compression_level: int | None,
+    on_rows: Callable[[int], None] | None,
+) -> Path:
+    # Render chunk by chunk straight into the file: memory for one chunk, not the line.
+    try:
+        with CubeWriter(
+            path,
+            shape=renderer.shape,
+            compression_level=compression_level,
+            **renderer.cube_metadata(),
+        ) as writer:
+            for rows, radiance in renderer.chunks():
+                writer.write(rows, radiance)
+                if on_rows is not None:
+                    on_rows(rows.stop - rows.start)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return path
 
 
 def _write_truth(ds: xr.Dataset, path: Path) -> None:
@@ -222,6 +247,8 @@ def simulate_mission(
     seed: int = 0,
     lines: list[ImagingLine] | None = None,
     on_line: Callable[[str], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    compression_level: int | None = None,
 ) -> SimulationResult:
     """Fly a mission's imaging lines over a world and write what both instruments record.
 
@@ -249,6 +276,11 @@ def simulate_mission(
         Fly these (lines of the mission, possibly cut shorter) instead of the mission's.
     on_line : callable, optional
         Called with each line id when it is done (progress display).
+    on_rows : callable, optional
+        Called with the number of rows just rendered, per chunk and instrument (progress).
+    compression_level : int or None
+        gzip level of the cubes, or None to store them uncompressed (as EMIT L1B); see
+        :class:`vigia.sense.io.CubeWriter`.
 
     Returns
     -------
@@ -272,25 +304,39 @@ def simulate_mission(
     result = SimulationResult()
     for ln in lines:
         t = times[ln.line_id]
-        common = dict(
-            line_id=ln.line_id,
-            time=t,
-            platform=platform,
-            altitude_m=mission.altitude_m,
-            max_frames=max_frames,
-            crosstrack_pixels=crosstrack_pixels,
-            seed=seed,
-        )
-        v = render_line(world, ln.start, ln.end, instrument="vswir", sensor_name=vs[0], **common)  # type: ignore[arg-type]
-        lr = render_line(world, ln.start, ln.end, instrument="lwir", sensor_name=lw[0], **common)  # type: ignore[arg-type]
-        vp = write_cube(v.cube, out_dir / "lines" / f"{ln.line_id}_vswir.nc")
-        lp = write_cube(lr.cube, out_dir / "lines" / f"{ln.line_id}_lwir.nc")
+        paths: dict[str, Path] = {}
+        truths: dict[str, xr.Dataset] = {}
+        instruments: tuple[tuple[Instrument, str], ...] = (("vswir", vs[0]), ("lwir", lw[0]))
+        for instrument, sensor_name in instruments:
+            renderer = LineRenderer(
+                world,
+                ln.start,
+                ln.end,
+                line_id=ln.line_id,
+                time=t,
+                instrument=instrument,
+                sensor_name=sensor_name,
+                platform=platform,
+                altitude_m=mission.altitude_m,
+                max_frames=max_frames,
+                crosstrack_pixels=crosstrack_pixels,
+                seed=seed,
+            )
+            paths[instrument] = _stream(
+                renderer,
+                out_dir / "lines" / f"{ln.line_id}_{instrument}.nc",
+                compression_level,
+                on_rows,
+            )
+            truths[instrument] = renderer.truth()
+        vp, lp = paths["vswir"], paths["lwir"]
         # The two instruments sample the ground on different grids: one truth file for each.
         tp = out_dir / "truth" / f"{ln.line_id}.nc"
-        _write_truth(v.truth, tp)
-        _write_truth(lr.truth, out_dir / "truth" / f"{ln.line_id}_lwir.nc")
+        _write_truth(truths["vswir"], tp)
+        _write_truth(truths["lwir"], out_dir / "truth" / f"{ln.line_id}_lwir.nc")
         qp = out_dir / "lines" / f"{ln.line_id}.png"
-        _quicklook(v, lr, qp)
+        with open_cube(vp) as vcube, open_cube(lp) as lcube:
+            _quicklook(vcube, lcube, truths["vswir"], qp)
         result.lines.append(SimulatedLine(ln.line_id, t, vp, lp, tp, qp))
         if on_line is not None:
             on_line(ln.line_id)
