@@ -16,7 +16,13 @@ from vigia.plan.planner import flight_params, gather_restrictions, plan_areas
 from vigia.platform import load_platform
 from vigia.report.maps import draw_scenario
 from vigia.report.plan import write_plan
-from vigia.sense.simulate import lines_over_sites, simulate_mission
+from vigia.report.sensing import write_sensing_figures
+from vigia.sense.simulate import (
+    daylight_departure,
+    line_times,
+    lines_over_sites,
+    simulate_mission,
+)
 from vigia.world.airspace import airport
 from vigia.world.scenario import Scenario, load_scenario
 from vigia.world.world import build_world
@@ -92,7 +98,7 @@ def _write_plan(run: DemoRun) -> None:
 
 
 # The demo flies a few lines, cut to the stretch over sites, so it stays well under 3 minutes.
-DEMO_LINES = 2
+DEMO_LINES = 4
 DEMO_HALF_LENGTH_M = 700.0
 
 
@@ -100,12 +106,16 @@ def _simulate(run: DemoRun) -> None:
     sc, mission = run.scenario, run.mission
     assert sc is not None and mission is not None
     world = build_world(sc, seed=0)
-    lines = lines_over_sites(mission, world, DEMO_LINES, DEMO_HALF_LENGTH_M)
-    result = simulate_mission(world, mission, load_platform("mq9"), run.out_dir, lines=lines)
+    departure = daylight_departure(mission, sc.window_start, sc.window_end)
+    times = line_times(mission, departure)
+    lines = lines_over_sites(mission, world, DEMO_LINES, DEMO_HALF_LENGTH_M, times)
+    platform = load_platform("mq9")
+    result = simulate_mission(world, mission, platform, run.out_dir, lines=lines)
     run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
     if result.truth_geojson is not None:
         run.files.append(result.truth_geojson)
     run.summary["simulated_lines"] = [ln.line_id for ln in result.lines]
+    run.files.extend(write_sensing_figures(world, platform, run.out_dir / "figures"))
 
 
 def demo_steps() -> list[Step]:
@@ -115,5 +125,5 @@ def demo_steps() -> list[Step]:
         ("Map the scenario and its restricted airspace", _scenario_map),
         ("Plan sorties (coverage, routing, endurance, revisits)", _plan),
         ("Write exports, map and summary", _write_plan),
-        ("Fly lines over the simulated world (VSWIR + LWIR, with truth)", _simulate),
+        ("Fly lines over the simulated world (VSWIR + LWIR, truth, figures)", _simulate),
     ]

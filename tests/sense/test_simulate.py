@@ -65,3 +65,47 @@ def test_truth_holds_ch4_on_the_line_grid_and_the_sites_file(simulated: Path) ->
     assert sites["features"] and all(
         f["properties"]["overpasses"][0]["line_id"] == "S01-L001" for f in sites["features"]
     )
+
+
+def test_the_figures_of_the_scenario_are_written_beside_the_lines(simulated: Path) -> None:
+    names = {p.name for p in (simulated / "figures").iterdir()}
+    assert {"reflectance.png", "radiance_plume_vswir.png", "plume_column.png"} <= names
+    assert {"radiance_plume_lwir.png", "thermal.png"} <= names
+
+
+def test_demo_lines_are_cut_around_sites_that_emit_when_the_line_is_flown() -> None:
+    from vigia.plan.planner import flight_params, plan_areas
+    from vigia.platform import load_platform
+    from vigia.sense.simulate import daylight_departure, line_times, lines_over_sites
+    from vigia.world.scenario import load_scenario
+    from vigia.world.world import build_world
+
+    sc = load_scenario("sinaloa")
+    mission = plan_areas(
+        sc.name,
+        sc.partner,
+        sc.areas,
+        flight_params(load_platform("mq9")),
+        base_icao=sc.base_icao,
+        exclusions=sc.exclusions,
+    )
+    world = build_world(sc, seed=0)
+    times = line_times(mission, daylight_departure(mission, sc.window_start, sc.window_end))
+    lines = lines_over_sites(mission, world, 3, 500.0, times)
+    assert 1 <= len(lines) <= 3
+    frame = world.frame
+    emitting = [s for s in world.sites if s.emissions_kg_h]
+    for ln in lines:
+        a, b = frame.to_xy(np.array([ln.start, ln.end]))
+        assert abs(float(np.hypot(*(b - a))) - ln.length_m) < 1.0
+    # The first pick shows a site that emits at its time, within the cut stretch.
+    hits = 0
+    for ln in lines:
+        a, b = frame.to_xy(np.array([ln.start, ln.end]))
+        u = (b - a) / np.hypot(*(b - a))
+        for s in emitting:
+            p = frame.to_xy(np.array([[s.lon, s.lat]]))[0] - a
+            along, across = float(p @ u), abs(float(p @ np.array([-u[1], u[0]])))
+            if 0 <= along <= ln.length_m and across <= 0.45 * ln.swath_m:
+                hits += world.is_active(s, times[ln.line_id])
+    assert hits >= 1

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from vigia.cli.options import console
 from vigia.plan.planner import flight_params, plan_areas
 from vigia.platform import load_platform
+from vigia.report.sensing import write_sensing_figures
 from vigia.sense.simulate import simulate_mission
 from vigia.world.scenario import load_scenario
 from vigia.world.world import build_world
@@ -75,4 +76,9 @@ def simulate_command(
             on_line=lambda _: progress.advance(task),
             compression_level=compress,
         )
-    console.print(f"Wrote {len(result.lines)} lines and the truth to [bold]{out_dir}[/bold]")
+    with console.status("Drawing the sensing figures…"):
+        figures = write_sensing_figures(world, platform, out_dir / "figures", seed=seed)
+    console.print(
+        f"Wrote {len(result.lines)} lines, the truth and {len(figures)} figures "
+        f"to [bold]{out_dir}[/bold]"
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from vigia.errors import ExportError, InputError
@@ -117,9 +118,13 @@ def line_times(
 
 
 def lines_over_sites(
-    mission: Mission, world: World, n: int, half_length_m: float = 900.0
+    mission: Mission,
+    world: World,
+    n: int,
+    half_length_m: float = 900.0,
+    times: dict[str, datetime] | None = None,
 ) -> list[ImagingLine]:
-    """Pick imaging lines whose swath holds sites, cut to the stretch around the first one.
+    """Pick imaging lines whose swath holds sites, cut to the stretch around one of them.
 
     A demo cannot fly every line; this keeps the lines that show something (a lab, a decoy)
     and only the few hundred frames around it. The cut line keeps its id and lies on the route.
@@ -134,15 +139,19 @@ def lines_over_sites(
         How many lines at most.
     half_length_m : float
         Length kept before and after the site along the line, metres.
+    times : dict of str to datetime, optional
+        When each line is flown (:func:`line_times`). Given, lines over sites that emit at
+        that time come first and are cut around such a site, and lines showing site kinds
+        not shown yet are preferred.
 
     Returns
     -------
     list of ImagingLine
-        Lines in flight order, most sites first when there are more than ``n``.
+        Lines in flight order.
     """
     frame = world.frame
     site_xy = frame.to_xy(np.array([[s.lon, s.lat] for s in world.sites]).reshape(-1, 2))
-    scored: list[tuple[int, int, ImagingLine]] = []
+    candidates: list[tuple[int, int, int, ImagingLine, frozenset[str]]] = []
     for order, ln in enumerate(mission.lines):
         a, b = frame.to_xy(np.array([ln.start, ln.end]))
         u = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
@@ -152,7 +161,15 @@ def lines_over_sites(
         inside = (along >= 0) & (along <= ln.length_m) & (across <= 0.45 * ln.swath_m)
         if not inside.any():
             continue
-        first = float(along[inside].min())
+        t = None if times is None else times.get(ln.line_id)
+        emitting = np.array(
+            [
+                bool(ok and s.emissions_kg_h and t is not None and world.is_active(s, t))
+                for s, ok in zip(world.sites, inside, strict=True)
+            ]
+        )
+        focus = emitting if emitting.any() else inside
+        first = float(along[focus].min())
         lo = max(0.0, first - half_length_m)
         hi = min(ln.length_m, first + half_length_m)
         (lon0, lat0), (lon1, lat1) = frame.to_lonlat(np.array([a + lo * u, a + hi * u]))
@@ -162,9 +179,17 @@ def lines_over_sites(
             end=(float(lon1), float(lat1)),
             length_m=round(hi - lo, 1),
         )
-        scored.append((-int(inside.sum()), order, cut))
-    best = sorted(scored)[:n]
-    return [ln for _, _, ln in sorted(best, key=lambda t: t[1])]
+        kinds = frozenset(s.kind for s, k in zip(world.sites, focus, strict=True) if k)
+        candidates.append((-int(emitting.sum()), -int(inside.sum()), order, cut, kinds))
+    chosen: list[tuple[int, ImagingLine]] = []
+    shown: set[str] = set()
+    for _ in range(min(n, len(candidates))):
+        # Best first; among equals, a line showing kinds not shown yet.
+        best = min(candidates, key=lambda c: (c[0], len(c[4] & shown) - len(c[4]), c[1], c[2]))
+        candidates.remove(best)
+        shown |= best[4]
+        chosen.append((best[2], best[3]))
+    return [ln for _, ln in sorted(chosen, key=lambda t: t[0])]
 
 
 def _quicklook(vswir: xr.Dataset, lwir: xr.Dataset, truth: xr.Dataset, path: Path) -> None:
@@ -189,7 +214,14 @@ def _quicklook(vswir: xr.Dataset, lwir: xr.Dataset, truth: xr.Dataset, path: Pat
     im = axes[1].imshow(bt, aspect="auto", cmap="inferno", interpolation="nearest")
     axes[1].set_title("LWIR brightness temperature at 10.5 µm, K")
     fig.colorbar(im, ax=axes[1])
-    im2 = axes[2].imshow(column, aspect="auto", cmap="viridis", interpolation="nearest")
+    # A power-law scale: plumes fall from thousands of ppm·m at the source to tens downwind.
+    im2 = axes[2].imshow(
+        column,
+        aspect="auto",
+        cmap="viridis",
+        interpolation="nearest",
+        norm=PowerNorm(0.3, vmin=0.0, vmax=max(float(column.max()), 1.0)),
+    )
     axes[2].set_title(f"truth: gas columns, ppm·m ({', '.join(present)})")
     fig.colorbar(im2, ax=axes[2])
     for ax in axes:
