@@ -1,0 +1,52 @@
+"""``vigia evaluate``: score detections against a simulated world's truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vigia.cli.options import console
+from vigia.evaluation.files import evaluate_files
+
+__all__ = ["evaluate_command"]
+
+
+def evaluate_command(
+    truth: Annotated[Path, typer.Option("--truth", help="truth.geojson from the simulator.")],
+    detections: Annotated[
+        Path, typer.Option("--detections", help="detections.geojson from vigia detect.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write.")] = Path("eval"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """PD against emission rate, false detections per 100 km², location and rate errors."""
+    _, summary, files = evaluate_files(truth, detections, out_dir)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1))
+        return
+    table = Table(title="Detection against truth (simulated world)")
+    for col in ("species", "opportunities", "detected", "50 % kg/h", "90 % kg/h"):
+        table.add_column(col, justify="right")
+    for species, f in summary["pd_by_species"].items():
+        table.add_row(
+            species,
+            str(f["n"]),
+            str(f["detected"]),
+            "–" if f["limit50_kg_h"] is None else f"{f['limit50_kg_h']:.3g}",
+            "–" if f["limit90_kg_h"] is None else f"{f['limit90_kg_h']:.3g}",
+        )
+    console.print(table)
+    for kind, k in summary["by_kind"].items():
+        console.print(f"{kind}: {k['detected']}/{k['expected']} detected (PD {k['pd']:.2f})")
+    console.print(
+        f"false detections: {summary['false_detections']} "
+        f"({summary['false_per_100km2']} per 100 km² searched; by kind "
+        f"{summary['false_per_100km2_by_kind']}); median location error "
+        f"{summary['median_location_error_m']} m ({summary['median_location_error_px']} px); "
+        f"median |emission error| {summary['median_abs_emission_error_pct']} %"
+    )
+    console.print(f"Wrote {len(files)} files to [bold]{out_dir}[/bold]")
