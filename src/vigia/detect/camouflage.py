@@ -1,0 +1,1252 @@
+"""Camouflage from VSWIR cubes: polyethylene tarps, and cut branches or clearings under canopy.
+
+Both detectors work on surface reflectance, retrieved from radiance by inverting the
+Lambertian radiance equation with the packaged 6S tables (:func:`atmospheric_correction`):
+``L = L_path + A ρ / (1 − S ρ)`` with ``A = E0 cos θs T↓ T↑ / π``, solar zenith from the
+line's time and place. That is what real pipelines do before matching library spectra
+(e.g. ATREM/ISOFIT upstream of AVIRIS-NG and EMIT L2A).
+
+**Tarps** (:func:`detect_tarps`). The adaptive coherence/cosine estimator (ACE; Kraut, Scharf &
+McWhorter 2001, IEEE TSP 49:1; Manolakis & Shaw 2002, IEEE SPM 19:29) of each packaged tarp
+spectrum (:func:`vigia.sense.library.tarp_spectra`, parametric: blue, green and black
+polyethylene) against the line's background: per-column mean (each column of a pushbroom is its
+own detector), one covariance shrunk towards its diagonal (OAS, Chen et al. 2010, IEEE TSP
+58:5016), estimated twice, the second time without the pixels the first pass found. ACE is
+computed twice per target:
+
+* on the whole spectrum (10 nm bins, 400–2450 nm, water bands out): colour and brightness;
+* on the C–H windows 1650–1780 and 2200–2420 nm, each minus its linear continuum: the
+  polyethylene absorptions at 1.73 / 1.765 and 2.31 / 2.355 µm (Garaba & Dierssen 2018,
+  RSE 205:224), the key evidence, which vegetation, soil and roofs do not have in that shape.
+
+The pixel score is the geometric mean of the two (both must agree, for the same target), so a
+blue roof with no C–H feature, or dry litter with a cellulose feature but the wrong colour and
+shape, scores low. Objects grow from pixels scoring ≥ 0.3 into neighbours ≥ 0.15 (hysteresis);
+their area is the sum of the matched-filter abundance × pixel area, so a 20 m² tarp in one 36 m²
+pixel reads ~20 m²; objects outside 5–1,000 m² are set aside (a lab tarp is ~10–300 m², a hay
+or greenhouse tarp up to ~800 m²; anything larger is a roof or a greenhouse, not camouflage).
+Blue and green tarps score ~1 down to 10 m². Black tarps absorb through the SWIR: their carbon
+black hides the C–H features and their dark, flat spectrum lies along the background's main
+direction of variance (brightness), so they score 0.3–0.55 and are found about half the time
+(``bench/heat_camouflage.py``); the dark clutter that resembles them (water, roof and road
+mixtures) scores up to ~0.35.
+
+**Cut branches and clearings** (:func:`detect_branches`). Dried foliage among green: NDVI low
+where the surrounding canopy's is high, and the Cellulose Absorption Index
+``CAI = 100 [½ (R₂.₀₃ + R₂.₂₁) − R₂.₁₀]`` (Nagler et al. 2003, Remote Sens. Environ. 87:310;
+reflectance averaged over 2000–2050, 2080–2130 and 2190–2240 nm) high — positive for dry
+plant matter (litter, cut branches: 1–7), near zero or negative for green leaves and for soil.
+The context is an annulus 30–60 m out whose mean NDVI must say "green canopy" (≥ 0.6). A
+compact patch (principal axes within 3:1, so not a road) that drops 0.3 of NDVI below its
+context is an object: ``branches`` when it holds 20–600 m² of dry matter (scored higher the more
+of the ring around that dry core is bare ground, as when branches are heaped on a cleared
+patch), else a ``clearing`` (bare ground only, scored at most 0.6). Natural dry-grass and
+bare patches inside canopy look the same and are the false alarms (measured in the bench).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from vigia.detect.heat import DEFAULT_ALTITUDE_M, estimate_sensor_altitude_m, pixel_area_m2
+from vigia.errors import InputError
+from vigia.sense.atmosphere import vswir_atmosphere
+from vigia.sense.cube import VSWIR_UNITS, radiance_factor
+from vigia.sense.library import tarp_spectra
+
+__all__ = [
+    "AtmosphericCorrection",
+    "BranchParams",
+    "BranchResult",
+    "CamouflageObject",
+    "CamouflageResult",
+    "TarpParams",
+    "TarpResult",
+    "atmospheric_correction",
+    "branch_scores",
+    "detect_branches",
+    "detect_camouflage",
+    "detect_tarps",
+    "surface_reflectance",
+    "tarp_scores",
+]
+
+Float32 = NDArray[np.float32]
+Float64 = NDArray[np.float64]
+Kind = Literal["tarp", "branches", "clearing"]
+# Reads reflectance rows: slice of downtrack → (rows, crosstrack, bands) float32.
+RowReader = Callable[[slice], NDArray[np.floating[Any]]]
+
+_TABLE_ALTITUDE_M: Final = (2000.0, 8000.0)
+_TABLE_ELEVATION_M: Final = (0.0, 2000.0)
+_CHUNK_ROWS: Final = 256
+
+
+# ------------------------------------------------------------------ atmospheric correction
+
+
+@dataclass(frozen=True)
+class AtmosphericCorrection:
+    """Per-band terms that turn at-sensor radiance into surface reflectance.
+
+    ``ρ = y / (1 + S y)`` with ``y = (L − L_path) / A``: the inverse of
+    :func:`vigia.sense.atmosphere.vswir_radiance`.
+
+    Attributes
+    ----------
+    wavelengths_nm : (bands,) ndarray of float64
+        Band centres, nm.
+    path_radiance : (bands,) ndarray of float64
+        ``L_path``, µW cm⁻² sr⁻¹ nm⁻¹.
+    gain : (bands,) ndarray of float64
+        ``A = E0 cos θs T↓ T↑ / π``, µW cm⁻² sr⁻¹ nm⁻¹ per unit reflectance.
+    spherical_albedo : (bands,) ndarray of float64
+        ``S``, unitless.
+    solar_zenith_deg, sensor_altitude_m, water_vapour_g_cm2 : float
+        The geometry and atmosphere the terms were computed for.
+    """
+
+    wavelengths_nm: Float64
+    path_radiance: Float64
+    gain: Float64
+    spherical_albedo: Float64
+    solar_zenith_deg: float
+    sensor_altitude_m: float
+    water_vapour_g_cm2: float
+
+    def apply(self, radiance: NDArray[np.floating[Any]]) -> Float32:
+        """Surface reflectance from radiance.
+
+        Parameters
+        ----------
+        radiance : (..., bands) ndarray
+            At-sensor radiance, µW cm⁻² sr⁻¹ nm⁻¹ (NaN for bad values).
+
+        Returns
+        -------
+        (..., bands) ndarray of float32
+            Reflectance, unitless; NaN where the radiance is NaN or the band is opaque
+            (gain below 0.1 % of its largest value).
+        """
+        usable = self.gain > 1e-3 * float(np.max(self.gain))
+        gain = np.where(usable, self.gain, np.nan)
+        y = (np.asarray(radiance, dtype=np.float64) - self.path_radiance) / gain
+        out: Float32 = (y / (1.0 + self.spherical_albedo * y)).astype(np.float32)
+        return out
+
+
+def _line_time(cube: xr.Dataset) -> datetime | None:
+    start = str(cube.attrs.get("time_coverage_start", "") or "")
+    end = str(cube.attrs.get("time_coverage_end", "") or "")
+    if not start:
+        return None
+    t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    if end:
+        t1 = datetime.fromisoformat(end.replace("Z", "+00:00"))
+        return t0 + (t1 - t0) / 2
+    return t0
+
+
+def _where(cube: xr.Dataset) -> str:
+    return f"line {cube.attrs.get('flight_line_id', '?')}"
+
+
+def _check_vswir(cube: xr.Dataset, what: str) -> float:
+    """Check the cube is VSWIR with known units; return the factor to µW cm⁻² sr⁻¹ nm⁻¹."""
+    where = _where(cube)
+    sensor = cube.attrs.get("sensor")
+    if sensor != "vswir":
+        raise InputError(
+            f"{where}: {what} needs a VSWIR (380–2500 nm) cube; this one's sensor is {sensor!r}"
+        )
+    if "radiance" not in cube.variables or "wavelengths" not in cube.variables:
+        raise InputError(f"{where}: the cube has no radiance or no wavelengths")
+    units = str(cube["radiance"].attrs.get("units", ""))
+    if not units:
+        raise InputError(f"{where}: radiance has no 'units' attribute; units are never assumed")
+    try:
+        return radiance_factor(units, VSWIR_UNITS)
+    except InputError as exc:
+        raise InputError(f"{where}: radiance units {units!r} are unknown") from exc
+
+
+def atmospheric_correction(
+    cube: xr.Dataset,
+    *,
+    solar_zenith_deg: float | None = None,
+    sensor_altitude_m: float | None = None,
+    water_vapour_g_cm2: float = 2.5,
+) -> AtmosphericCorrection:
+    """Atmospheric terms for a VSWIR cube from the packaged 6S tables.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A VSWIR radiance cube (:mod:`vigia.sense.cube`).
+    solar_zenith_deg : float, optional
+        Solar zenith angle, degrees. By default computed from the middle of the line's
+        time coverage and the mean of its lat/lon (:func:`vigia.world.world.solar_elevation`).
+    sensor_altitude_m : float, optional
+        Sensor height above ground, m; by default estimated from the pixel spacing
+        (:func:`vigia.detect.heat.estimate_sensor_altitude_m`), else 6 km. Clamped to the
+        table's 2–8 km.
+    water_vapour_g_cm2 : float
+        Column water vapour, g cm⁻² (table 1–4). The default 2.5 is the tables' middle; the
+        tarp and cellulose features used here lie between the water bands.
+
+    Returns
+    -------
+    AtmosphericCorrection
+        Per-band terms; :meth:`AtmosphericCorrection.apply` gives reflectance.
+
+    Raises
+    ------
+    InputError
+        If the cube is not VSWIR, has no time or location for the sun (and no angle is given),
+        or the geometry lies outside the tables (sun lower than 30° above the horizon).
+    """
+    _check_vswir(cube, "atmospheric correction")
+    where = _where(cube)
+    wl = np.asarray(cube["wavelengths"].values, dtype=np.float64)
+    fwhm = (
+        np.asarray(cube["fwhm"].values, dtype=np.float64)
+        if "fwhm" in cube.variables
+        else np.full(wl.shape, np.nan)
+    )
+    if not np.isfinite(fwhm).all():
+        step = float(np.median(np.abs(np.diff(wl)))) if wl.size > 1 else 5.0
+        fwhm = np.where(np.isfinite(fwhm), fwhm, step)
+    lat = np.asarray(cube["lat"].values, dtype=np.float64) if "lat" in cube.variables else None
+    lon = np.asarray(cube["lon"].values, dtype=np.float64) if "lon" in cube.variables else None
+    if solar_zenith_deg is None:
+        from vigia.world.world import solar_elevation  # the sun's position, nothing of truth
+
+        moment = _line_time(cube)
+        located = lat is not None and lon is not None and np.isfinite(lat).any()
+        if moment is None or not located or lon is None or lat is None:
+            raise InputError(
+                f"{where}: the cube has no time_coverage_start or no lat/lon, so the sun's "
+                "position is unknown; pass solar_zenith_deg"
+            )
+        solar_zenith_deg = 90.0 - solar_elevation(
+            float(np.nanmean(lon)), float(np.nanmean(lat)), moment
+        )
+    altitude = sensor_altitude_m or estimate_sensor_altitude_m(cube) or DEFAULT_ALTITUDE_M
+    altitude = float(np.clip(altitude, *_TABLE_ALTITUDE_M))
+    elev = np.asarray(cube["elev"].values, dtype=np.float64) if "elev" in cube.variables else None
+    ground = float(np.nanmedian(elev)) if elev is not None and np.isfinite(elev).any() else 0.0
+    ground = float(np.clip(ground, *_TABLE_ELEVATION_M))
+    try:
+        atm = vswir_atmosphere(
+            wl,
+            fwhm,
+            solar_zenith_deg=float(solar_zenith_deg),
+            sensor_altitude_m=altitude,
+            ground_elevation_m=ground,
+            water_vapour_g_cm2=water_vapour_g_cm2,
+        )
+    except InputError as exc:
+        raise InputError(f"{where}: atmospheric correction impossible: {exc}") from exc
+    mu = math.cos(math.radians(atm.solar_zenith_deg))
+    gain = atm.solar_irradiance * mu * atm.transmittance_down * atm.transmittance_up / math.pi
+    return AtmosphericCorrection(
+        wavelengths_nm=wl,
+        path_radiance=np.asarray(atm.path_radiance, dtype=np.float64),
+        gain=np.asarray(gain, dtype=np.float64),
+        spherical_albedo=np.asarray(atm.spherical_albedo, dtype=np.float64),
+        solar_zenith_deg=atm.solar_zenith_deg,
+        sensor_altitude_m=altitude,
+        water_vapour_g_cm2=atm.water_vapour_g_cm2,
+    )
+
+
+def surface_reflectance(
+    cube: xr.Dataset, *, correction: AtmosphericCorrection | None = None
+) -> Float32:
+    """Surface reflectance of a whole VSWIR cube (it must fit in memory).
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A VSWIR radiance cube.
+    correction : AtmosphericCorrection, optional
+        Terms to use; by default :func:`atmospheric_correction` of the cube.
+
+    Returns
+    -------
+    (downtrack, crosstrack, bands) ndarray of float32
+        Reflectance, unitless, NaN where the radiance is bad or the band opaque.
+    """
+    corr = correction or atmospheric_correction(cube)
+    return _reader(cube, corr)(slice(None))
+
+
+def _reader(cube: xr.Dataset, corr: AtmosphericCorrection) -> RowReader:
+    factor = _check_vswir(cube, "camouflage detection")
+    good = (
+        np.asarray(cube["good_wavelengths"].values) > 0
+        if "good_wavelengths" in cube.variables
+        else np.ones(cube.sizes["bands"], dtype=bool)
+    )
+    if not good.any():
+        raise InputError(f"{_where(cube)}: the radiance has no usable band (all NaN or masked)")
+
+    def read(rows: slice) -> Float32:
+        rad = np.asarray(cube["radiance"].isel(downtrack=rows).values, dtype=np.float32)
+        if factor != 1.0:
+            rad = rad * np.float32(factor)
+        out = corr.apply(rad)
+        out[..., ~good] = np.nan
+        return out
+
+    return read
+
+
+# ----------------------------------------------------------------------- shared objects
+
+
+@dataclass(frozen=True)
+class CamouflageObject:
+    """One tarp, cut-branch patch or clearing.
+
+    Attributes
+    ----------
+    kind : {"tarp", "branches", "clearing"}
+        What it looks like.
+    rows, cols : (n,) ndarray of int64
+        Pixel indices (downtrack, crosstrack).
+    score : float
+        0–1, higher is surer.
+    area_m2 : float
+        Estimated area, m² (tarps: abundance-weighted; branches and clearings: pixel count).
+    lon, lat : float
+        Centre, degrees WGS84 (NaN when the cube has no location).
+    reason : str
+        The evidence, in words.
+    details : dict of str to float or str
+        The numbers behind the reason (ACE values, best target, NDVI, CAI, ...).
+    """
+
+    kind: Kind
+    rows: NDArray[np.int64]
+    cols: NDArray[np.int64]
+    score: float
+    area_m2: float
+    lon: float
+    lat: float
+    reason: str
+    details: dict[str, float | str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the object as plain JSON-ready values (pixel indices as lists)."""
+        return {
+            "kind": self.kind,
+            "rows": self.rows.tolist(),
+            "cols": self.cols.tolist(),
+            "score": round(self.score, 4),
+            "area_m2": round(self.area_m2, 1),
+            "lon": None if not math.isfinite(self.lon) else round(self.lon, 7),
+            "lat": None if not math.isfinite(self.lat) else round(self.lat, 7),
+            "reason": self.reason,
+            "details": {
+                k: (round(v, 4) if isinstance(v, float) and math.isfinite(v) else v)
+                for k, v in self.details.items()
+            },
+        }
+
+
+def _centre(
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    weights: Float64,
+    lat: Float64 | None,
+    lon: Float64 | None,
+) -> tuple[float, float]:
+    if lat is None or lon is None:
+        return math.nan, math.nan
+    la, lo = lat[rows, cols], lon[rows, cols]
+    ok = np.isfinite(la) & np.isfinite(lo)
+    if not ok.any():
+        return math.nan, math.nan
+    w = np.where(ok, np.maximum(weights, 0.0), 0.0)
+    if w.sum() <= 0:
+        w = ok.astype(np.float64)
+    return float(np.sum(w * np.nan_to_num(lo)) / w.sum()), float(
+        np.sum(w * np.nan_to_num(la)) / w.sum()
+    )
+
+
+def _components(
+    seed: NDArray[np.bool_], grow: NDArray[np.bool_]
+) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """8-connected components of ``grow`` that contain a ``seed`` pixel (hysteresis)."""
+    labels, _ = ndimage.label(grow | seed, structure=np.ones((3, 3), dtype=bool))
+    keep = np.unique(labels[seed & (labels > 0)])
+    out = []
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None or k not in keep:
+            continue
+        rr, cc = np.nonzero(labels[sl] == k)
+        out.append(((rr + sl[0].start).astype(np.int64), (cc + sl[1].start).astype(np.int64)))
+    return out
+
+
+def _pixel_area(cube: xr.Dataset) -> Float64:
+    lat = np.asarray(cube["lat"].values, dtype=np.float64) if "lat" in cube.variables else None
+    lon = np.asarray(cube["lon"].values, dtype=np.float64) if "lon" in cube.variables else None
+    area = pixel_area_m2(lat, lon) if lat is not None and lon is not None else None
+    if area is None or not np.isfinite(area).any():
+        raise InputError(
+            f"{_where(cube)}: the cube has no usable lat/lon, so its pixel size (for the size "
+            "limits) is unknown"
+        )
+    return area
+
+
+def _location(cube: xr.Dataset) -> tuple[Float64 | None, Float64 | None]:
+    if "lat" not in cube.variables or "lon" not in cube.variables:
+        return None, None
+    return (
+        np.asarray(cube["lat"].values, dtype=np.float64),
+        np.asarray(cube["lon"].values, dtype=np.float64),
+    )
+
+
+# ----------------------------------------------------------------------------- tarps
+
+
+@dataclass(frozen=True)
+class TarpParams:
+    """Bands, thresholds and size limits of the tarp detector.
+
+    Attributes
+    ----------
+    range_nm : tuple of float
+        Spectral range used, nm.
+    exclude_nm : tuple of tuple of float
+        Ranges left out (the 1.4 and 1.9 µm water bands), nm.
+    ch_windows_nm : tuple of tuple of float
+        The C–H windows, nm; each is continuum-removed on its own.
+    bin_nm : float
+        Width of the spectral bins, nm (the tarp features are 25–55 nm wide).
+    score_threshold, grow_threshold : float
+        Hysteresis on the pixel score: objects start at pixels ≥ ``score_threshold`` and
+        take in 8-connected neighbours ≥ ``grow_threshold``. ACE on a Gaussian background of
+        p bands is Beta(½, (p − 1)/2) distributed (Kraut et al. 2001): for the ~170 full and
+        ~35 C–H bins, the 10⁻⁶ quantiles are 0.14 and 0.50, geometric mean 0.26; 0.3 leaves
+        a margin for clutter that is not Gaussian.
+    min_area_m2, max_area_m2 : float
+        Size limits on the abundance-weighted area, m².
+    """
+
+    range_nm: tuple[float, float] = (400.0, 2450.0)
+    exclude_nm: tuple[tuple[float, float], ...] = ((1320.0, 1480.0), (1780.0, 1990.0))
+    ch_windows_nm: tuple[tuple[float, float], ...] = ((1650.0, 1780.0), (2200.0, 2420.0))
+    bin_nm: float = 10.0
+    score_threshold: float = 0.3
+    grow_threshold: float = 0.15
+    min_area_m2: float = 5.0
+    max_area_m2: float = 1000.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.grow_threshold <= self.score_threshold < 1.0:
+            raise InputError("TarpParams: need 0 < grow_threshold ≤ score_threshold < 1")
+        if not 0.0 <= self.min_area_m2 < self.max_area_m2:
+            raise InputError("TarpParams: need 0 ≤ min_area_m2 < max_area_m2")
+        if self.bin_nm <= 0:
+            raise InputError("TarpParams.bin_nm must be > 0")
+
+
+@dataclass(frozen=True)
+class TarpResult:
+    """What the tarp detector found in one line.
+
+    Attributes
+    ----------
+    score : (downtrack, crosstrack) ndarray of float32
+        0–1 per pixel (geometric mean of the full-spectrum and C–H ACE of the best target);
+        NaN where the reflectance is bad.
+    abundance : (downtrack, crosstrack) ndarray of float32
+        Matched-filter estimate of the tarp's share of the pixel for the best target.
+    ace : (downtrack, crosstrack) ndarray of float32
+        Full-spectrum ACE of the best target (signed: negative when anti-correlated).
+    ace_ch : (downtrack, crosstrack) ndarray of float32
+        C–H-window ACE of the best target (signed).
+    target : (downtrack, crosstrack) ndarray of int16
+        Index of the best target in ``targets`` (−1 where undefined).
+    targets : list of str
+        Names of the library spectra matched.
+    objects : list of CamouflageObject
+        Tarps within the size limits, best first.
+    rejected : list of CamouflageObject
+        Tarp-like objects outside the size limits (kept for review, not detections).
+    """
+
+    score: Float32
+    abundance: Float32
+    ace: Float32
+    ace_ch: Float32
+    target: NDArray[np.int16]
+    targets: list[str]
+    objects: list[CamouflageObject]
+    rejected: list[CamouflageObject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Spaces:
+    """Band selection and binning: full space and continuum-removed C–H space."""
+
+    bands: NDArray[np.int64]  # cube bands used
+    binning: Float64  # (used bands, bins) averaging matrix
+    centres: Float64  # (bins,) nm
+    ch_bins: list[NDArray[np.int64]]  # bin indices of each C–H window
+
+    @property
+    def ch(self) -> NDArray[np.int64]:
+        return np.concatenate(self.ch_bins)
+
+    def full(self, rho: NDArray[np.floating[Any]]) -> Float64:
+        x = np.asarray(rho, dtype=np.float64)[..., self.bands]
+        out: Float64 = x @ self.binning
+        return out
+
+    def continuum_removed(self, binned: Float64) -> Float64:
+        """Each C–H window minus its linear continuum (a linear map of the spectrum)."""
+        parts = []
+        for idx in self.ch_bins:
+            seg = binned[..., idx]
+            wl = self.centres[idx]
+            left, right = seg[..., :2].mean(-1), seg[..., -2:].mean(-1)
+            wl_l, wl_r = wl[:2].mean(), wl[-2:].mean()
+            slope = (right - left) / (wl_r - wl_l)
+            cont = left[..., None] + slope[..., None] * (wl - wl_l)
+            # Subtracted, not divided: dividing by a dark pixel's continuum blows its noise
+            # up into features.
+            parts.append(seg - cont)
+        return np.concatenate(parts, axis=-1)
+
+
+def _spaces(wl: Float64, good: NDArray[np.bool_], p: TarpParams, where: str) -> _Spaces:
+    use = good & (wl >= p.range_nm[0]) & (wl <= p.range_nm[1])
+    for lo, hi in p.exclude_nm:
+        use &= ~((wl >= lo) & (wl <= hi))
+    bands = np.flatnonzero(use)
+    bin_of = np.floor((wl[bands] - p.range_nm[0]) / p.bin_nm).astype(np.int64)
+    uniq, inv = np.unique(bin_of, return_inverse=True)
+    binning = np.zeros((bands.size, uniq.size))
+    binning[np.arange(bands.size), inv] = 1.0
+    counts = binning.sum(axis=0)
+    binning /= np.where(counts > 0, counts, 1.0)
+    centres = (wl[bands] @ binning) if bands.size else np.zeros(0)
+    ch_bins = [np.flatnonzero((centres >= lo) & (centres <= hi)) for lo, hi in p.ch_windows_nm]
+    for (lo, hi), idx in zip(p.ch_windows_nm, ch_bins, strict=True):
+        if idx.size < 5:
+            raise InputError(
+                f"{where}: tarp detection needs good bands across the C–H window "
+                f"{lo:.0f}–{hi:.0f} nm (found {idx.size} bins of {p.bin_nm:.0f} nm)"
+            )
+    return _Spaces(bands, binning, centres, ch_bins)
+
+
+@dataclass
+class _Moments:
+    """Running sums for per-column means and the pooled covariance."""
+
+    n_cols: int
+    p: int
+    count: Float64 = field(init=False)
+    total: Float64 = field(init=False)
+    outer: Float64 = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.count = np.zeros(self.n_cols)
+        self.total = np.zeros((self.n_cols, self.p))
+        self.outer = np.zeros((self.p, self.p))
+
+    def add(self, x: Float64, mask: NDArray[np.bool_], sign: float = 1.0) -> None:
+        """Add (or with sign −1 remove) the pixels of ``x (rows, cols, p)`` where ``mask``."""
+        m = mask.astype(np.float64)
+        xm = np.where(mask[..., None], x, 0.0)
+        self.count += sign * m.sum(axis=0)
+        self.total += sign * xm.sum(axis=0)
+        flat = xm.reshape(-1, self.p)
+        self.outer += sign * (flat.T @ flat)
+
+    def stats(self) -> tuple[Float64, Float64, Float64]:
+        """(per-column means (cols, p), pooled covariance (p, p), global mean (p,))."""
+        n = self.count
+        ok = n > 0
+        mean = np.where(ok[:, None], self.total / np.where(ok, n, 1.0)[:, None], np.nan)
+        total_n = float(n.sum())
+        dof = max(total_n - float(ok.sum()), 1.0)
+        between = (np.nan_to_num(mean) * n[:, None]).T @ np.nan_to_num(mean)
+        cov = (self.outer - between) / dof
+        glob = self.total.sum(axis=0) / max(total_n, 1.0)
+        return mean, _oas(cov, total_n), glob
+
+
+def _oas(cov: Float64, n: float) -> Float64:
+    """Oracle-approximating shrinkage of the correlation matrix (Chen et al. 2010)."""
+    p = cov.shape[0]
+    d = np.sqrt(np.maximum(np.diag(cov), 1e-30))
+    r = cov / np.outer(d, d)
+    tr2 = float(np.sum(r * r))  # tr(R²); tr(R) = p
+    num = (1.0 - 2.0 / p) * tr2 + p * p
+    den = (n + 1.0 - 2.0 / p) * (tr2 - p)
+    rho = 1.0 if den <= 0 else min(1.0, num / den)
+    shrunk = (1.0 - rho) * r + rho * np.eye(p)
+    out: Float64 = shrunk * np.outer(d, d)
+    return out
+
+
+@dataclass(frozen=True)
+class _Detector:
+    """ACE in one space: each column's own background mean, one shared target direction."""
+
+    mean: Float64  # (cols, p) background mean of each column
+    whiten: Float64  # (p, p): W with W Σ Wᵀ = I
+    targets: Float64  # (k, p) unit whitened target directions W (t − μ̄) / ||·||
+    norms: Float64  # (k,) ||W (t − μ̄)||
+
+    def scores(self, x: Float64) -> tuple[Float64, Float64]:
+        """(signed ACE, abundance), each (rows, cols, k), for x (rows, cols, p)."""
+        z = (x - self.mean[None, :, :]) @ self.whiten.T
+        norm2 = np.sum(z * z, axis=-1, keepdims=True)
+        proj = z @ self.targets.T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ace = np.sign(proj) * proj**2 / norm2
+        return ace, proj / self.norms
+
+
+def _detector(moments: _Moments, targets: Float64) -> _Detector:
+    # The target direction is t − μ̄ with μ̄ the line's mean: a per-column t − μ_c would carry
+    # each column's detector offset into the target, which for dark tarps is larger than the
+    # land-cover difference between columns that the shared direction ignores.
+    mean, cov, glob = moments.stats()
+    mean = np.where(np.isfinite(mean), mean, glob)  # columns without data
+    whiten = np.linalg.inv(np.linalg.cholesky(cov))
+    s = (targets - glob) @ whiten.T
+    norms = np.linalg.norm(s, axis=1)
+    norms = np.where(norms > 0, norms, 1.0)
+    return _Detector(mean, whiten, s / norms[:, None], norms)
+
+
+def tarp_scores(
+    reflectance: NDArray[np.floating[Any]],
+    wavelengths_nm: NDArray[np.floating[Any]],
+    fwhm_nm: NDArray[np.floating[Any]],
+    *,
+    good_bands: NDArray[np.bool_] | None = None,
+    pixel_area: NDArray[np.floating[Any]] | float,
+    lat: NDArray[np.floating[Any]] | None = None,
+    lon: NDArray[np.floating[Any]] | None = None,
+    params: TarpParams | None = None,
+    where: str = "<arrays>",
+) -> TarpResult:
+    """Match the packaged tarp spectra against a reflectance cube held in memory.
+
+    Parameters
+    ----------
+    reflectance : (downtrack, crosstrack, bands) array
+        Surface reflectance, unitless; NaN marks bad values.
+    wavelengths_nm, fwhm_nm : (bands,) array
+        Band centres and widths, nm.
+    good_bands : (bands,) bool array, optional
+        Usable bands (all if not given).
+    pixel_area : (downtrack, crosstrack) array or float
+        Ground area of each pixel, m².
+    lat, lon : (downtrack, crosstrack) array, optional
+        Pixel-centre coordinates, degrees.
+    params : TarpParams, optional
+        Bands, thresholds and size limits.
+    where : str
+        Name of the input for error messages.
+
+    Returns
+    -------
+    TarpResult
+        Score, abundance and ACE maps and the tarp objects.
+
+    Raises
+    ------
+    InputError
+        If the shapes disagree, a C–H window has no good bands, or every pixel is NaN.
+    """
+    rho = np.asarray(reflectance)
+    if rho.ndim != 3:
+        raise InputError(f"{where}: reflectance must be (downtrack, crosstrack, bands)")
+    return _tarps(
+        lambda rows: rho[rows],
+        rho.shape[:2],
+        np.asarray(wavelengths_nm, dtype=np.float64),
+        np.asarray(fwhm_nm, dtype=np.float64),
+        np.ones(rho.shape[2], dtype=bool) if good_bands is None else np.asarray(good_bands) > 0,
+        np.broadcast_to(np.asarray(pixel_area, dtype=np.float64), rho.shape[:2]),
+        None if lat is None else np.asarray(lat, dtype=np.float64),
+        None if lon is None else np.asarray(lon, dtype=np.float64),
+        params or TarpParams(),
+        where,
+    )
+
+
+def _tarps(
+    read: RowReader,
+    shape: tuple[int, ...],
+    wl: Float64,
+    fwhm: Float64,
+    good: NDArray[np.bool_],
+    area: Float64,
+    lat: Float64 | None,
+    lon: Float64 | None,
+    p: TarpParams,
+    where: str,
+) -> TarpResult:
+    rows_n, cols_n = int(shape[0]), int(shape[1])
+    sp = _spaces(wl, good, p, where)
+    fw = np.where(np.isfinite(fwhm) & (fwhm > 0), fwhm, p.bin_nm / 2.0)
+    library = tarp_spectra()
+    names = [s.name for s in library]
+    lib = np.stack([s.resample(wl, fw) for s in library])
+    lib_full = sp.full(lib)
+    lib_ch = sp.continuum_removed(lib_full)
+    chunks = [slice(a, min(rows_n, a + _CHUNK_ROWS)) for a in range(0, rows_n, _CHUNK_ROWS)]
+
+    def features(span: slice) -> tuple[Float64, Float64, NDArray[np.bool_]]:
+        full = sp.full(read(span))
+        ch = sp.continuum_removed(full)
+        ok = np.asarray(np.isfinite(full).all(axis=-1) & np.isfinite(ch).all(axis=-1))
+        return np.nan_to_num(full), np.nan_to_num(ch), ok
+
+    # Pass 1: statistics of every valid pixel.
+    m_full = _Moments(cols_n, sp.centres.size)
+    m_ch = _Moments(cols_n, sp.ch.size)
+    for span in chunks:
+        full, ch, ok = features(span)
+        m_full.add(full, ok)
+        m_ch.add(ch, ok)
+    if m_full.count.sum() < sp.centres.size + 2:
+        raise InputError(
+            f"{where}: too few valid pixels for background statistics "
+            f"({int(m_full.count.sum())}; all NaN?)"
+        )
+
+    def score_pass(
+        d_full: _Detector, d_ch: _Detector, flag: float | None
+    ) -> tuple[list[Float64], ...]:
+        out: tuple[list[Float64], ...] = ([], [], [], [], [])
+        for span in chunks:
+            full, ch, ok = features(span)
+            a_full, ab = d_full.scores(full)
+            a_ch, _ = d_ch.scores(ch)
+            both = np.sqrt(np.clip(a_full, 0, 1) * np.clip(a_ch, 0, 1))
+            best = np.argmax(np.nan_to_num(both, nan=-1.0), axis=-1)
+            pick = best[..., None]
+            score = np.take_along_axis(both, pick, -1)[..., 0]
+            if flag is not None:
+                # Take the tarp-like pixels out of the background statistics.
+                hit = ok & (np.nan_to_num(score) >= flag)
+                m_full.add(full, hit, sign=-1.0)
+                m_ch.add(ch, hit, sign=-1.0)
+            nan = ~ok
+            out[0].append(np.where(nan, np.nan, score))
+            out[1].append(np.where(nan, np.nan, np.take_along_axis(ab, pick, -1)[..., 0]))
+            out[2].append(np.where(nan, np.nan, np.take_along_axis(a_full, pick, -1)[..., 0]))
+            out[3].append(np.where(nan, np.nan, np.take_along_axis(a_ch, pick, -1)[..., 0]))
+            out[4].append(np.where(nan, -1, best).astype(np.float64))
+        return out
+
+    # Pass 2: preliminary scores; tarp-like pixels leave the background.
+    score_pass(_detector(m_full, lib_full), _detector(m_ch, lib_ch), p.grow_threshold)
+    # Pass 3: final scores against the clean background.
+    parts = score_pass(_detector(m_full, lib_full), _detector(m_ch, lib_ch), None)
+    score, abundance, ace, ace_ch, best = (np.concatenate(x, axis=0) for x in parts)
+
+    seed = np.nan_to_num(score) >= p.score_threshold
+    grow = np.nan_to_num(score) >= p.grow_threshold
+    objects: list[CamouflageObject] = []
+    rejected: list[CamouflageObject] = []
+    for rows, cols in _components(seed, grow):
+        frac = np.clip(np.nan_to_num(abundance[rows, cols]), 0.0, 1.0)
+        est = float(np.sum(frac * area[rows, cols]))
+        i = int(np.argmax(np.nan_to_num(score[rows, cols])))
+        r, c = int(rows[i]), int(cols[i])
+        k = int(best[r, c])
+        lo, la = _centre(rows, cols, frac, lat, lon)
+        name = names[k] if k >= 0 else "?"
+        ok_size = p.min_area_m2 <= est <= p.max_area_m2
+        size_note = (
+            f"about {est:.0f} m² from the sub-pixel abundance"
+            if ok_size
+            else f"about {est:.0f} m², outside the {p.min_area_m2:.0f}–{p.max_area_m2:.0f} m² "
+            "of a tarp"
+        )
+        reason = (
+            f"matches {name} (parametric): ACE {ace[r, c]:.2f} over the spectrum and "
+            f"{ace_ch[r, c]:.2f} over the continuum-removed C–H bands at 1.73 and 2.31 µm; "
+            f"{size_note}"
+        )
+        obj = CamouflageObject(
+            kind="tarp",
+            rows=rows,
+            cols=cols,
+            score=float(score[r, c]),
+            area_m2=est,
+            lon=lo,
+            lat=la,
+            reason=reason,
+            details={
+                "target": name,
+                "ace": float(ace[r, c]),
+                "ace_ch": float(ace_ch[r, c]),
+                "abundance_peak": float(abundance[r, c]),
+                "pixels": float(rows.size),
+            },
+        )
+        (objects if ok_size else rejected).append(obj)
+    objects.sort(key=lambda o: -o.score)
+    return TarpResult(
+        score=score.astype(np.float32),
+        abundance=abundance.astype(np.float32),
+        ace=ace.astype(np.float32),
+        ace_ch=ace_ch.astype(np.float32),
+        target=best.astype(np.int16),
+        targets=names,
+        objects=objects,
+        rejected=rejected,
+    )
+
+
+def detect_tarps(
+    cube: xr.Dataset,
+    *,
+    params: TarpParams | None = None,
+    correction: AtmosphericCorrection | None = None,
+) -> TarpResult:
+    """Find polyethylene tarps in a VSWIR radiance cube.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A VSWIR cube in the EMIT L1B layout (:mod:`vigia.sense.cube`) with ``lat``/``lon``
+        and a ``time_coverage_start``. It is read in runs of rows, three times.
+    params : TarpParams, optional
+        Bands, thresholds and size limits (defaults documented on :class:`TarpParams`).
+    correction : AtmosphericCorrection, optional
+        Atmospheric terms; by default :func:`atmospheric_correction` of the cube.
+
+    Returns
+    -------
+    TarpResult
+        Score, abundance and ACE maps and the tarp objects.
+
+    Raises
+    ------
+    InputError
+        If the cube is not VSWIR, its units are unknown, it has no time or location, a C–H
+        window has no good bands, or its radiance is all NaN.
+    """
+    corr = correction or atmospheric_correction(cube)
+    lat, lon = _location(cube)
+    return _tarps(
+        _reader(cube, corr),
+        (cube.sizes["downtrack"], cube.sizes["crosstrack"]),
+        np.asarray(cube["wavelengths"].values, dtype=np.float64),
+        np.asarray(cube["fwhm"].values, dtype=np.float64)
+        if "fwhm" in cube.variables
+        else np.full(cube.sizes["bands"], np.nan),
+        np.asarray(cube["good_wavelengths"].values) > 0
+        if "good_wavelengths" in cube.variables
+        else np.ones(cube.sizes["bands"], dtype=bool),
+        _pixel_area(cube),
+        lat,
+        lon,
+        params or TarpParams(),
+        _where(cube),
+    )
+
+
+# ------------------------------------------------------------------ branches, clearings
+
+
+@dataclass(frozen=True)
+class BranchParams:
+    """Indices, context and thresholds of the cut-branch and clearing detector.
+
+    Attributes
+    ----------
+    red_nm, nir_nm : tuple of float
+        NDVI bands, nm.
+    cai_nm : tuple of tuple of float
+        CAI bands (2.0, 2.1 and 2.2 µm), nm (Nagler et al. 2003).
+    context_m : tuple of float
+        Inner and outer half-widths of the context annulus, m.
+    green_ndvi : float
+        Context NDVI that means green canopy (PROSAIL canopies of LAI ≥ 2 reach 0.8–0.95;
+        shrub 0.55–0.85; dry grass and soil stay below 0.5).
+    ndvi_drop : float
+        How far below its context a pixel's NDVI must fall.
+    cai_dry : float
+        CAI above which a patch holds dry plant matter (green leaves ≤ 0.3, soils < 0,
+        litter and cut branches 1–7, Nagler et al. 2003).
+    min_area_m2, max_area_m2 : float
+        Size limits of an object, m² (a clearing of 8–25 m radius is 200–2,000 m²; a cover
+        of branches 40–300 m²).
+    max_cover_m2 : float
+        Largest dry core taken for cut branches, m²; a larger one is a dry field.
+    max_elongation : float
+        Objects whose principal axes differ more than this are roads or stream beds.
+    """
+
+    red_nm: tuple[float, float] = (640.0, 680.0)
+    nir_nm: tuple[float, float] = (840.0, 880.0)
+    cai_nm: tuple[tuple[float, float], ...] = (
+        (2000.0, 2050.0),
+        (2080.0, 2130.0),
+        (2190.0, 2240.0),
+    )
+    context_m: tuple[float, float] = (30.0, 60.0)
+    green_ndvi: float = 0.6
+    ndvi_drop: float = 0.3
+    cai_dry: float = 1.0
+    min_area_m2: float = 20.0
+    max_area_m2: float = 3000.0
+    max_cover_m2: float = 600.0
+    max_elongation: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.context_m[0] < self.context_m[1]:
+            raise InputError("BranchParams.context_m must be (inner, outer) m with inner < outer")
+        if not 0.0 <= self.min_area_m2 < self.max_area_m2:
+            raise InputError("BranchParams: need 0 ≤ min_area_m2 < max_area_m2")
+
+
+@dataclass(frozen=True)
+class BranchResult:
+    """What the cut-branch and clearing detector found in one line.
+
+    Attributes
+    ----------
+    score : (downtrack, crosstrack) ndarray of float32
+        0–1 per pixel, higher is surer of a dry or bare patch inside green canopy.
+    ndvi, cai, context_ndvi : (downtrack, crosstrack) ndarray of float32
+        NDVI, Cellulose Absorption Index (reflectance %), and the mean NDVI of the context
+        annulus.
+    objects : list of CamouflageObject
+        ``branches`` and ``clearing`` objects within the size limits, best first.
+    """
+
+    score: Float32
+    ndvi: Float32
+    cai: Float32
+    context_ndvi: Float32
+    objects: list[CamouflageObject]
+
+
+def _band_mean(
+    rho: NDArray[np.floating[Any]],
+    wl: Float64,
+    good: NDArray[np.bool_],
+    rng: tuple[float, float],
+    where: str,
+) -> Float64:
+    idx = np.flatnonzero(good & (wl >= rng[0]) & (wl <= rng[1]))
+    if idx.size == 0:
+        raise InputError(
+            f"{where}: branch and clearing detection needs good bands in {rng[0]:.0f}–"
+            f"{rng[1]:.0f} nm"
+        )
+    out: Float64 = np.asarray(rho, dtype=np.float64)[..., idx].mean(axis=-1)
+    return out
+
+
+def _ramp(x: Float64, at: float, width: float) -> Float64:
+    out: Float64 = 0.5 * (1.0 + np.tanh((x - at) / width))
+    return out
+
+
+def _elongation(rows: NDArray[np.int64], cols: NDArray[np.int64], step: float) -> float:
+    """Ratio of the principal axes of a pixel set (1 for a disc or square, large for a road)."""
+    if rows.size < 4:
+        return 1.0
+    xy = np.column_stack([rows, cols]).astype(np.float64) * step
+    cov = np.cov(xy.T) + np.eye(2) * step**2 / 12.0  # a pixel's own extent
+    ev = np.linalg.eigvalsh(cov)
+    return float(math.sqrt(ev[1] / max(ev[0], 1e-12)))
+
+
+def _enclosure(rows: NDArray[np.int64], cols: NDArray[np.int64], bare: NDArray[np.bool_]) -> float:
+    """Share of the 2-pixel ring around a pixel set that is bare ground."""
+    if rows.size == 0:
+        return 0.0
+    core = np.zeros(bare.shape, dtype=bool)
+    core[rows, cols] = True
+    ring = ndimage.binary_dilation(core, structure=np.ones((3, 3), dtype=bool), iterations=2)
+    ring &= ~core
+    return float(bare[ring].mean()) if ring.any() else 0.0
+
+
+def branch_scores(
+    ndvi: NDArray[np.floating[Any]],
+    cai: NDArray[np.floating[Any]],
+    *,
+    pixel_area: NDArray[np.floating[Any]] | float,
+    lat: NDArray[np.floating[Any]] | None = None,
+    lon: NDArray[np.floating[Any]] | None = None,
+    params: BranchParams | None = None,
+) -> BranchResult:
+    """Score dry or bare patches inside green canopy from NDVI and CAI maps.
+
+    Parameters
+    ----------
+    ndvi : (downtrack, crosstrack) array
+        Normalised difference vegetation index, unitless (NaN where unknown).
+    cai : (downtrack, crosstrack) array
+        Cellulose Absorption Index, reflectance % (NaN where unknown).
+    pixel_area : (downtrack, crosstrack) array or float
+        Ground area of each pixel, m².
+    lat, lon : (downtrack, crosstrack) array, optional
+        Pixel-centre coordinates, degrees.
+    params : BranchParams, optional
+        Context and thresholds.
+
+    Returns
+    -------
+    BranchResult
+        Score, NDVI, CAI and context maps and the objects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ndvi = np.full((40, 40), 0.85); cai = np.full((40, 40), -0.2)
+    >>> ndvi[19:22, 19:22] = 0.2; cai[19:22, 19:22] = 4.0   # 3 × 3 px of dry branches
+    >>> r = branch_scores(ndvi, cai, pixel_area=36.0)
+    >>> [(o.kind, round(o.area_m2)) for o in r.objects]
+    [('branches', 324)]
+    """
+    p = params or BranchParams()
+    nd = np.asarray(ndvi, dtype=np.float64)
+    ca = np.asarray(cai, dtype=np.float64)
+    area = np.broadcast_to(np.asarray(pixel_area, dtype=np.float64), nd.shape)
+    ok = np.isfinite(nd) & np.isfinite(ca)
+    step = math.sqrt(float(np.nanmedian(area))) if np.isfinite(area).any() else 1.0
+    inner = 2 * max(1, round(p.context_m[0] / step)) + 1
+    outer = max(inner + 2, 2 * max(1, round(p.context_m[1] / step)) + 1)
+
+    def box(x: Float64, size: int) -> Float64:
+        out: Float64 = ndimage.uniform_filter(x, size=size, mode="constant") * size * size
+        return out
+
+    w = ok.astype(np.float64)
+    v = np.where(ok, nd, 0.0)
+    n_ring = box(w, outer) - box(w, inner)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        context = np.where(n_ring >= 4, (box(v, outer) - box(v, inner)) / n_ring, np.nan)
+    green = _ramp(np.nan_to_num(context, nan=-1.0), p.green_ndvi, 0.05)
+    drop = _ramp(np.nan_to_num(context - nd, nan=-1.0), p.ndvi_drop, 0.05)
+    dry = _ramp(np.nan_to_num(ca, nan=-10.0), p.cai_dry, 0.3)
+    patch = np.where(ok, green * drop, np.nan)
+    bare_px = ok & (drop >= 0.5) & (dry < 0.5)
+    # Dry matter in green is the stronger evidence; bare ground in green scores up to 0.6.
+    score = patch * (0.6 + 0.4 * dry)
+    lat_a = None if lat is None else np.asarray(lat, dtype=np.float64)
+    lon_a = None if lon is None else np.asarray(lon, dtype=np.float64)
+    seed = np.nan_to_num(patch) >= 0.5
+    objects: list[CamouflageObject] = []
+    for rows, cols in _components(seed, seed):
+        est = float(np.sum(area[rows, cols]))
+        if not p.min_area_m2 <= est <= p.max_area_m2:
+            continue
+        elongation = _elongation(rows, cols, step)
+        if elongation > p.max_elongation:
+            continue  # a road or a stream bed, not a clearing
+        is_dry = dry[rows, cols] >= 0.5
+        dry_m2 = float(np.sum(area[rows, cols][is_dry]))
+        bare_m2 = est - dry_m2
+        ctx = float(np.nanmean(context[rows, cols]))
+        if p.min_area_m2 <= dry_m2 <= p.max_cover_m2:
+            kind: Kind = "branches"
+            core = is_dry
+            # Cut branches heaped on a cleared patch: how much of a 2-pixel ring around the
+            # dry core is bare ground (low NDVI, no cellulose).
+            enclosure = _enclosure(rows[core], cols[core], bare_px)
+            weight = 0.7 + 0.3 * enclosure
+        elif bare_m2 >= p.min_area_m2:
+            kind = "clearing"
+            core = ~is_dry
+            enclosure = math.nan
+            weight = 0.6
+        else:
+            continue  # a large dry field, not a cover
+        s = weight * float(np.nanmax(patch[rows, cols]))
+        lo, la = _centre(rows, cols, core.astype(np.float64), lat_a, lon_a)
+        mean_ndvi = float(np.mean(nd[rows, cols]))
+        core_cai = float(np.mean(ca[rows, cols][core]))
+        what = (
+            f"{dry_m2:.0f} m² of dry plant matter (CAI {core_cai:.1f} % ≥ {p.cai_dry:.1f}: "
+            "cellulose and lignin absorption at 2.1 µm)"
+            + (f" on {bare_m2:.0f} m² of bare ground" if bare_m2 >= p.min_area_m2 else "")
+            if kind == "branches"
+            else f"bare ground (CAI {core_cai:.1f} %, no cellulose feature)"
+        )
+        reason = (
+            f"{est:.0f} m² compact patch (elongation {elongation:.1f}) of NDVI {mean_ndvi:.2f} "
+            f"inside green canopy (NDVI {ctx:.2f} {p.context_m[0]:.0f}–"
+            f"{p.context_m[1]:.0f} m around): {what}"
+        )
+        objects.append(
+            CamouflageObject(
+                kind=kind,
+                rows=rows,
+                cols=cols,
+                score=s,
+                area_m2=est,
+                lon=lo,
+                lat=la,
+                reason=reason,
+                details={
+                    "ndvi": mean_ndvi,
+                    "cai": core_cai,
+                    "context_ndvi": ctx,
+                    "dry_m2": dry_m2,
+                    "bare_m2": bare_m2,
+                    "elongation": elongation,
+                    "enclosure": enclosure,
+                    "pixels": float(rows.size),
+                },
+            )
+        )
+    objects.sort(key=lambda o: -o.score)
+    return BranchResult(
+        score=score.astype(np.float32),
+        ndvi=nd.astype(np.float32),
+        cai=ca.astype(np.float32),
+        context_ndvi=context.astype(np.float32),
+        objects=objects,
+    )
+
+
+def detect_branches(
+    cube: xr.Dataset,
+    *,
+    params: BranchParams | None = None,
+    correction: AtmosphericCorrection | None = None,
+) -> BranchResult:
+    """Find cut-branch cover and clearings inside green canopy in a VSWIR radiance cube.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A VSWIR cube in the EMIT L1B layout with ``lat``/``lon`` and a time.
+    params : BranchParams, optional
+        Bands, context and thresholds.
+    correction : AtmosphericCorrection, optional
+        Atmospheric terms; by default :func:`atmospheric_correction` of the cube.
+
+    Returns
+    -------
+    BranchResult
+        Score, NDVI, CAI and context maps and the objects.
+
+    Raises
+    ------
+    InputError
+        If the cube is not VSWIR, has no time or location, lacks the NDVI or CAI bands, or is
+        all NaN.
+    """
+    p = params or BranchParams()
+    corr = correction or atmospheric_correction(cube)
+    read = _reader(cube, corr)
+    where = _where(cube)
+    wl = np.asarray(cube["wavelengths"].values, dtype=np.float64)
+    good = (
+        np.asarray(cube["good_wavelengths"].values) > 0
+        if "good_wavelengths" in cube.variables
+        else np.ones(wl.size, dtype=bool)
+    )
+    ranges = [p.red_nm, p.nir_nm, *p.cai_nm]
+    for rng in ranges:  # fail before reading anything
+        if not (good & (wl >= rng[0]) & (wl <= rng[1])).any():
+            _band_mean(np.zeros((1, wl.size)), wl, good, rng, where)
+    n = cube.sizes["downtrack"]
+    ndvi_parts, cai_parts = [], []
+    for a in range(0, n, _CHUNK_ROWS):
+        rho = read(slice(a, min(n, a + _CHUNK_ROWS)))
+        red, nir, r20, r21, r22 = (_band_mean(rho, wl, good, rng, where) for rng in ranges)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ndvi_parts.append((nir - red) / (nir + red))
+        cai_parts.append(100.0 * (0.5 * (r20 + r22) - r21))
+    ndvi = np.concatenate(ndvi_parts, axis=0)
+    cai = np.concatenate(cai_parts, axis=0)
+    if not (np.isfinite(ndvi) & np.isfinite(cai)).any():
+        raise InputError(f"{where}: no pixel has valid reflectance in the NDVI and CAI bands")
+    lat, lon = _location(cube)
+    return branch_scores(ndvi, cai, pixel_area=_pixel_area(cube), lat=lat, lon=lon, params=p)
+
+
+@dataclass(frozen=True)
+class CamouflageResult:
+    """Both camouflage detectors on one line.
+
+    Attributes
+    ----------
+    tarps : TarpResult
+        Tarp detector output.
+    branches : BranchResult
+        Cut-branch and clearing detector output.
+    correction : AtmosphericCorrection
+        The atmospheric terms both used.
+    """
+
+    tarps: TarpResult
+    branches: BranchResult
+    correction: AtmosphericCorrection
+
+    @property
+    def objects(self) -> list[CamouflageObject]:
+        """All objects of both detectors, best first."""
+        return sorted(self.tarps.objects + self.branches.objects, key=lambda o: -o.score)
+
+
+def detect_camouflage(
+    cube: xr.Dataset,
+    *,
+    tarp_params: TarpParams | None = None,
+    branch_params: BranchParams | None = None,
+    correction: AtmosphericCorrection | None = None,
+) -> CamouflageResult:
+    """Run the tarp and the cut-branch/clearing detectors on one VSWIR cube.
+
+    Parameters
+    ----------
+    cube : xarray.Dataset
+        A VSWIR radiance cube with ``lat``/``lon`` and a time.
+    tarp_params, branch_params : optional
+        Parameters of each detector.
+    correction : AtmosphericCorrection, optional
+        Atmospheric terms; by default :func:`atmospheric_correction` of the cube.
+
+    Returns
+    -------
+    CamouflageResult
+        Both results and the correction they shared.
+
+    Raises
+    ------
+    InputError
+        As :func:`detect_tarps` and :func:`detect_branches`.
+    """
+    corr = correction or atmospheric_correction(cube)
+    return CamouflageResult(
+        tarps=detect_tarps(cube, params=tarp_params, correction=corr),
+        branches=detect_branches(cube, params=branch_params, correction=corr),
+        correction=corr,
+    )
