@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vigia.detect.files import detect_files
+from vigia.evaluation.files import evaluate_files
 from vigia.plan.mission import Mission, RestrictedZone
 from vigia.plan.planner import flight_params, gather_restrictions, plan_areas
 from vigia.platform import load_platform
@@ -51,6 +53,11 @@ class DemoRun:
     mission: Mission | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    cubes: list[Path] = field(default_factory=list)
+    weather: Path | None = None
+    truth: Path | None = None
+    detections: Path | None = None
+    on_detail: Callable[[str], None] | None = None
 
 
 Step = tuple[str, Callable[[DemoRun], None]]
@@ -112,10 +119,32 @@ def _simulate(run: DemoRun) -> None:
     platform = load_platform("mq9")
     result = simulate_mission(world, mission, platform, run.out_dir, lines=lines)
     run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
-    if result.truth_geojson is not None:
-        run.files.append(result.truth_geojson)
+    run.cubes = [p for ln in result.lines for p in (ln.vswir, ln.lwir)]
+    run.truth, run.weather = result.truth_geojson, result.weather
+    run.files.extend(p for p in (result.truth_geojson, result.weather) if p is not None)
     run.summary["simulated_lines"] = [ln.line_id for ln in result.lines]
     run.files.extend(write_sensing_figures(world, platform, run.out_dir / "figures"))
+
+
+def _detect(run: DemoRun) -> None:
+    # The detectors read the cubes and the weather analysis, never the truth.
+    out = detect_files(
+        run.cubes, run.out_dir / "detections", weather=run.weather, on_step=run.on_detail
+    )
+    run.detections = out.detections_path
+    run.files.extend(out.files)
+    counts: dict[str, int] = {}
+    for d in out.detections:
+        counts[d.kind] = counts.get(d.kind, 0) + 1
+    run.summary["detections"] = {"by_kind": counts, "skipped": out.skipped}
+
+
+def _evaluate(run: DemoRun) -> None:
+    # The only place truth meets detections (simulated world: scores are of the simulator).
+    assert run.truth is not None and run.detections is not None
+    _, summary, files = evaluate_files(run.truth, run.detections, run.out_dir / "evaluation")
+    run.files.extend(files)
+    run.summary["evaluation"] = summary
 
 
 def demo_steps() -> list[Step]:
@@ -126,4 +155,6 @@ def demo_steps() -> list[Step]:
         ("Plan sorties (coverage, routing, endurance, revisits)", _plan),
         ("Write exports, map and summary", _write_plan),
         ("Fly lines over the simulated world (VSWIR + LWIR, truth, figures)", _simulate),
+        ("Detect plumes, heat and camouflage (no truth read)", _detect),
+        ("Score detections against the simulated truth", _evaluate),
     ]

@@ -33,10 +33,27 @@ def demo_command(
         task = progress.add_task("Vigía demo", total=len(steps))
         for label, step in steps:
             progress.update(task, description=label)
+            run.on_detail = lambda s, label=label: progress.update(
+                task, description=f"{label} — {s}"
+            )
             step(run)
             progress.advance(task)
     if run.summary:
         console.print(summary_table(run.summary))
         cov = ", ".join(f"{a['area']} {100 * a['covered']:.2f} %" for a in run.summary["areas"])
         console.print(f"Imaged: {cov}")
+    det = run.summary.get("detections")
+    if det:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(det["by_kind"].items())) or "nothing"
+        console.print(f"Detected on the lines flown: {kinds}")
+    ev = run.summary.get("evaluation")
+    if ev:
+        by_kind = ", ".join(
+            f"{k} {v['detected']}/{v['expected']}" for k, v in sorted(ev["by_kind"].items())
+        )
+        console.print(
+            f"Against the simulated truth (modelled world): found {by_kind}; "
+            f"{ev['false_detections']} false detections "
+            f"({ev['false_per_100km2']} per 100 km² searched)"
+        )
     console.print(f"Demo outputs ({len(run.files)} files) in [bold]{run.out_dir}[/bold]")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vigia import __version__
-from vigia.cli import demo, evaluate, plan, scenario, simulate
+from vigia.cli import demo, detect, evaluate, plan, scenario, simulate
 from vigia.errors import VigiaError
 
 __all__ = ["app", "run"]
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.command("plan")(plan.plan_command)
 app.command("demo")(demo.demo_command)
 app.command("simulate")(simulate.simulate_command)
+app.command("detect")(detect.detect_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(scenario.app, name="scenario")
 

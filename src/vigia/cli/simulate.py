@@ -32,6 +32,14 @@ def simulate_command(
         int | None, typer.Option("--crosstrack", help="Render only N central columns.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the world and the instruments.")] = 0,
+    passes: Annotated[
+        int,
+        typer.Option(
+            "--passes",
+            min=1,
+            help="Fly the lines this many times, the scenario's revisit interval apart.",
+        ),
+    ] = 1,
     compress: Annotated[
         int | None,
         typer.Option(
@@ -63,7 +71,7 @@ def simulate_command(
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("Rendering lines", total=n)
+        task = progress.add_task("Rendering lines", total=n * passes)
         result = simulate_mission(
             world,
             mission,
@@ -75,6 +83,7 @@ def simulate_command(
             seed=seed,
             on_line=lambda _: progress.advance(task),
             compression_level=compress,
+            passes=passes,
         )
     with console.status("Drawing the sensing figures…"):
         figures = write_sensing_figures(world, platform, out_dir / "figures", seed=seed)

@@ -48,6 +48,10 @@ class SpeciesFinding(BaseModel):
         default=None, description="Column × thermal contrast, ppm·m·K (LWIR)."
     )
     reason: str = Field(default="", description="Why no column is given, or how it was found.")
+    emission_kg_h: float | None = Field(
+        default=None, description="Emission rate of this species (IME), kg/h, where defined."
+    )
+    emission_kg_h_sigma: float | None = None
 
 
 class Detection(BaseModel):
@@ -86,6 +90,10 @@ class Detection(BaseModel):
     wind_from_deg: float | None = None
     wind_source: Literal["given", "none"] = "none"
     reasons: list[str] = Field(default_factory=list)
+    linked: list[str] = Field(
+        default_factory=list,
+        description="Ids of detections of the same place by the line's other instrument.",
+    )
     chips: dict[str, str] = Field(
         default_factory=dict, description="Image chips, paths relative to the file."
     )

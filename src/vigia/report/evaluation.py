@@ -96,7 +96,7 @@ def draw_score_map(
     scores : xarray.Dataset
         ``(downtrack, crosstrack)`` score variables with ``lat`` and ``lon``.
     truth_points : list of (lon, lat, label)
-        Truth sites (source points) to outline.
+        Truth sites (source points) to outline; empty outside an evaluation.
     detections : list of (lon, lat, label)
         Detections to mark.
     title : str
@@ -141,9 +141,11 @@ def draw_score_map(
         ax.set_title(str(var.attrs.get("long_name", name)), fontsize=8)
         ax.set_xlabel("crosstrack pixel")
     axes[0].set_ylabel("downtrack frame")
-    fig.suptitle(
-        f"{title}: cyan circles truth sites, green crosses detections\n{_SOURCE}", fontsize=9
-    )
+    if truth_points:
+        legend = f"cyan circles truth sites, green crosses detections\n{_SOURCE}"
+    else:
+        legend = "green crosses detections\nsource: Vigía detectors on the line's own radiance"
+    fig.suptitle(f"{title}: {legend}", fontsize=9)
     return fig
 
 

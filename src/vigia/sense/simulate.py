@@ -27,7 +27,13 @@ from vigia.platform import Platform
 from vigia.sense.io import CubeWriter, open_cube
 from vigia.sense.render import Instrument, LineRenderer
 from vigia.sense.thermal import brightness_temperature
-from vigia.world.world import Overpass, World, solar_elevation, truth_geojson
+from vigia.world.world import (
+    Overpass,
+    World,
+    solar_elevation,
+    truth_geojson,
+    weather_analysis,
+)
 
 __all__ = [
     "SimulatedLine",
@@ -60,6 +66,7 @@ class SimulationResult:
 
     lines: list[SimulatedLine] = field(default_factory=list)
     truth_geojson: Path | None = None
+    weather: Path | None = None
 
 
 def daylight_departure(mission: Mission, start: datetime, end: datetime) -> datetime:
@@ -281,6 +288,7 @@ def simulate_mission(
     on_line: Callable[[str], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
     compression_level: int | None = None,
+    passes: int = 1,
 ) -> SimulationResult:
     """Fly a mission's imaging lines over a world and write what both instruments record.
 
@@ -294,8 +302,8 @@ def simulate_mission(
         Aircraft and sensors.
     out_dir : Path
         Output directory: ``lines/LINE_vswir.nc``, ``lines/LINE_lwir.nc``,
-        ``lines/LINE.png``, ``truth/LINE.nc`` (VSWIR grid), ``truth/LINE_lwir.nc`` (LWIR grid)
-        and ``truth.geojson``.
+        ``lines/LINE.png``, ``truth/LINE.nc`` (VSWIR grid), ``truth/LINE_lwir.nc`` (LWIR grid),
+        ``truth.geojson`` and ``weather.json`` (a simulated wind analysis per line, not truth).
     max_lines : int, optional
         Fly only the first lines.
     max_frames : int, optional
@@ -313,6 +321,9 @@ def simulate_mission(
     compression_level : int or None
         gzip level of the cubes, or None to store them uncompressed (as EMIT L1B); see
         :class:`vigia.sense.io.CubeWriter`.
+    passes : int
+        Fly the lines this many times, a scenario revisit interval apart (the same hour of
+        day); with more than one pass, pass k's lines are named ``LINE-Pk``.
 
     Returns
     -------
@@ -324,9 +335,24 @@ def simulate_mission(
     lines = lines[: max_lines if max_lines is not None else None]
     if not lines:
         raise InputError("the mission has no imaging line to fly")
+    if passes < 1:
+        raise InputError(f"passes must be ≥ 1, got {passes}")
     sc = world.scenario
     departure = daylight_departure(mission, sc.window_start, sc.window_end)
-    times = line_times(mission, departure, lines)
+    times: dict[str, datetime] = {}
+    flown: list[ImagingLine] = []
+    for k in range(passes):
+        t_k = line_times(mission, departure + timedelta(hours=k * sc.revisit_hours), lines)
+        for ln in lines:
+            new_id = ln.line_id if passes == 1 else f"{ln.line_id}-P{k + 1}"
+            if t_k[ln.line_id] > sc.window_end:
+                raise InputError(
+                    f"pass {k + 1} of line {ln.line_id} would fly after the scenario window "
+                    f"ends ({sc.window_end:%Y-%m-%dT%H:%MZ}): fewer passes"
+                )
+            times[new_id] = t_k[ln.line_id]
+            flown.append(dataclasses.replace(ln, line_id=new_id))
+    lines = flown
     vs = [s.name for s in platform.sensors if s.kind == "vswir"]
     lw = [s.name for s in platform.sensors if s.kind == "lwir"]
     if not vs or not lw:
@@ -379,4 +405,10 @@ def simulate_mission(
     except OSError as exc:
         raise ExportError(f"{gj}: cannot write: {exc.strerror or exc}") from None
     result.truth_geojson = gj
+    wx = out_dir / "weather.json"
+    try:
+        wx.write_text(json.dumps(weather_analysis(world, overpasses, seed), indent=1))
+    except OSError as exc:
+        raise ExportError(f"{wx}: cannot write: {exc.strerror or exc}") from None
+    result.weather = wx
     return result

@@ -22,7 +22,7 @@ from vigia.world.landcover import LandCoverModel, land_cover_model
 from vigia.world.scenario import Scenario
 from vigia.world.sites import Site, generate_sites
 
-__all__ = ["Overpass", "Wind", "World", "build_world", "truth_geojson"]
+__all__ = ["Overpass", "Wind", "World", "build_world", "truth_geojson", "weather_analysis"]
 
 Stability = Literal["A", "B", "C", "D", "E", "F"]
 
@@ -275,4 +275,54 @@ def truth_geojson(world: World, overpasses: Sequence[Overpass] = ()) -> dict[str
             "source": "Vigía simulated world: sites, rates and schedules are modelling "
             "assumptions (see vigia.world.sites), not observations",
         },
+    }
+
+
+# Errors of a 10 m wind analysis (a reanalysis or a nearby station) against the true wind:
+# speed ~1 m/s at 4 m/s, direction ~15° (order of magnitude of reported RMSEs, e.g. ERA5 and
+# HRRR 10 m wind verification); the detector is told the speed sigma.
+ANALYSIS_SPEED_SIGMA = (0.5, 0.2)  # max(absolute m/s, relative)
+ANALYSIS_DIRECTION_SIGMA_DEG = 15.0
+
+
+def weather_analysis(world: World, overpasses: Sequence[Overpass], seed: int = 0) -> dict[str, Any]:
+    """Build a weather file for the lines flown: the wind a forecaster would hand the analyst.
+
+    The world's wind at each line's time plus a seeded analysis error, so that detectors see
+    the wind as uncertain as a real one and never the truth itself.
+
+    Parameters
+    ----------
+    world : World
+        The simulated world.
+    overpasses : sequence of Overpass
+        Lines flown (id and mid-line time).
+    seed : int
+        Seed of the analysis errors.
+
+    Returns
+    -------
+    dict
+        ``{"lines": {line_id: {"time", "wind_speed_m_s", "wind_speed_sigma_m_s",
+        "wind_from_deg"}}, "source": ...}`` (read by :func:`vigia.detect.files.read_weather`).
+    """
+    lines: dict[str, dict[str, Any]] = {}
+    for o in overpasses:
+        w = world.wind_at(o.time)
+        rng = np.random.default_rng([world.seed, seed, zlib.crc32(o.line_id.encode())])
+        sigma = max(ANALYSIS_SPEED_SIGMA[0], ANALYSIS_SPEED_SIGMA[1] * w.speed_m_s)
+        speed = max(0.5, w.speed_m_s + float(rng.normal(0.0, sigma)))
+        direction = (w.from_deg + float(rng.normal(0.0, ANALYSIS_DIRECTION_SIGMA_DEG))) % 360.0
+        lines[o.line_id] = {
+            "time": _iso(o.time),
+            "wind_speed_m_s": round(speed, 2),
+            "wind_speed_sigma_m_s": round(sigma, 2),
+            "wind_from_deg": round(direction, 1),
+        }
+    return {
+        "lines": lines,
+        "source": "simulated weather analysis: the world's 10 m wind plus a seeded analysis "
+        f"error (speed sigma max({ANALYSIS_SPEED_SIGMA[0]} m/s, "
+        f"{ANALYSIS_SPEED_SIGMA[1]:.0%}), direction sigma {ANALYSIS_DIRECTION_SIGMA_DEG:.0f} "
+        "deg); modelled, not the truth",
     }

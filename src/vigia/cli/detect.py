@@ -1,0 +1,89 @@
+"""``vigia detect``: find plumes, heat and camouflage in radiance cubes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vigia.cli.options import console, err_console
+from vigia.detect.files import detect_files, group_cubes
+from vigia.detect.line import wind_at
+
+__all__ = ["detect_command"]
+
+
+def detect_command(
+    cubes: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Radiance cubes: Vigía or EMIT L1B NetCDF, ENVI (AVIRIS-NG, HyTES); "
+            "a VSWIR cube, an LWIR cube or both for each line.",
+            show_default=False,
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write.")] = Path(
+        "detections"
+    ),
+    wind_speed: Annotated[
+        float | None,
+        typer.Option("--wind-speed", help="10 m wind speed, m/s, for every line (> 0)."),
+    ] = None,
+    wind_from: Annotated[
+        float | None,
+        typer.Option("--wind-from", help="Direction the wind blows from, degrees from north."),
+    ] = None,
+    weather: Annotated[
+        Path | None,
+        typer.Option(
+            "--weather",
+            help="Weather file with the wind at each line (JSON, as vigia simulate writes).",
+        ),
+    ] = None,
+    chips: Annotated[
+        bool, typer.Option("--chips/--no-chips", help="Write an image chip per detection.")
+    ] = True,
+) -> None:
+    """Detect gas plumes (CH4; LWIR solvents and NH3), heat and camouflage; write GeoJSON."""
+    wind = wind_at(wind_speed, wind_from)
+    n_lines = len(group_cubes(cubes))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} lines"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Detecting", total=n_lines)
+        run = detect_files(
+            cubes,
+            out_dir,
+            wind=wind,
+            weather=weather,
+            chips=chips,
+            on_line=lambda _: progress.advance(task),
+            on_step=lambda s: progress.update(task, description=f"Detecting — {s}"),
+        )
+    table = Table(title=f"Detections ({run.detections_path})")
+    for col in ("line", "sensor", "plume", "thermal", "tarp", "clearing"):
+        table.add_column(col, justify="left" if col in ("line", "sensor") else "right")
+    for ln in run.lines:
+        counts = Counter(
+            d.kind for d in run.detections if d.line_id == ln.line_id and d.sensor == ln.sensor
+        )
+        table.add_row(
+            ln.line_id,
+            ln.sensor,
+            *(str(counts.get(k, 0)) for k in ("plume", "thermal", "tarp", "clearing")),
+        )
+    console.print(table)
+    for why in run.skipped:
+        err_console.print(f"[yellow]skipped[/yellow] {why}")
+    console.print(
+        f"{len(run.detections)} detections on {len(run.lines)} cubes; "
+        f"wrote {len(run.files)} files to [bold]{out_dir}[/bold]"
+    )
