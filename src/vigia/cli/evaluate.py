@@ -49,4 +49,43 @@ def evaluate_command(
         f"{summary['median_location_error_m']} m ({summary['median_location_error_px']} px); "
         f"median |emission error| {summary['median_abs_emission_error_pct']} %"
     )
+    sites = summary.get("sites") or {}
+    if sites.get("fused"):
+        t = Table(
+            title=f"Sites against truth ({sites['passes']} passes, confidence ≥ "
+            f"{sites['report_at']})"
+        )
+        for col in (
+            "",
+            "reported",
+            "matched",
+            "recall",
+            "precision",
+            "median error m",
+            "class right",
+            "lab right",
+        ):
+            t.add_column(col, justify="right")
+        for name in ("single_pass", "fused"):
+            r = sites[name]
+            t.add_row(
+                "each pass alone" if name == "single_pass" else "all passes fused",
+                str(r["reported"]),
+                f"{r['matched']}/{r['observable']}",
+                *(
+                    "–"
+                    if r[k] is None
+                    else f"{r[k]:.2f}"
+                    if k != "median_location_error_m"
+                    else f"{r[k]:.0f}"
+                    for k in (
+                        "recall",
+                        "precision",
+                        "median_location_error_m",
+                        "class_accuracy",
+                        "lab_accuracy",
+                    )
+                ),
+            )
+        console.print(t)
     console.print(f"Wrote {len(files)} files to [bold]{out_dir}[/bold]")

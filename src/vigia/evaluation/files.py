@@ -9,6 +9,7 @@ from typing import Any
 from vigia.detect.detection import read_detections
 from vigia.errors import ExportError, FileFormatError
 from vigia.evaluation.scores import Evaluation, evaluate
+from vigia.evaluation.sites import evaluate_sites
 from vigia.report.evaluation import write_evaluation_figures
 
 __all__ = ["evaluate_files"]
@@ -47,6 +48,7 @@ def evaluate_files(
     detections, lines = read_detections(detections_path)
     ev = evaluate(truth, detections, lines)
     summary = ev.summary()
+    summary["sites"] = evaluate_sites(truth, detections, lines)
     summary["truth"] = str(truth_path)
     summary["detections"] = str(detections_path)
     summary["source"] = "Vigía evaluation against simulated truth (modelled world)"

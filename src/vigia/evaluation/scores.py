@@ -33,6 +33,7 @@ __all__ = [
     "Expected",
     "PdFit",
     "evaluate",
+    "expected_signals",
     "fit_pd",
 ]
 
@@ -209,7 +210,21 @@ def _active(props: dict[str, Any], line_id: str) -> tuple[bool, dict[str, Any] |
     return False, None
 
 
-def _expected_for(props: dict[str, Any], line: SearchedLine) -> list[Expected]:
+def expected_signals(props: dict[str, Any], line: SearchedLine) -> list[Expected]:
+    """List what a line could show of a truth site: plumes per species, heat, cover.
+
+    Parameters
+    ----------
+    props : dict
+        The site's properties in the truth file.
+    line : SearchedLine
+        The line (its sensor decides what it can see; its id picks the overpass).
+
+    Returns
+    -------
+    list of Expected
+        One per signal; empty when the line could show nothing of the site.
+    """
     active, overpass = _active(props, line.line_id)
     wind = None if overpass is None else overpass.get("wind_speed_m_s")
     base = dict(
@@ -280,7 +295,7 @@ def evaluate(
         for f in sites:
             lon, lat = site_points[str(f["properties"]["site_id"])]
             if fp.covers(Point(lon, lat)):
-                expected.extend(_expected_for(f["properties"], ln))
+                expected.extend(expected_signals(f["properties"], ln))
     # Match each detection to the nearest site on its line within the gate.
     matched: dict[str, str] = {}
     distances: dict[str, tuple[float, float]] = {}

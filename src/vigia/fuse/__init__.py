@@ -1,0 +1,1 @@
+"""Fusion: detections from many passes, lines and sensors become sites with confidence."""

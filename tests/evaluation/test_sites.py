@@ -1,0 +1,142 @@
+"""Sites against truth: fusing several passes must beat each pass alone."""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from vigia.detect.detection import Detection, SearchedLine
+from vigia.evaluation.sites import evaluate_sites
+
+T0 = datetime(2025, 3, 4, 17, 0, tzinfo=UTC)
+LON, LAT = -107.30, 25.00
+M = 1.0 / 111_195.0
+
+
+def at(dx_m: float, dy_m: float) -> tuple[float, float]:
+    return LON + dx_m * M / math.cos(math.radians(LAT)), LAT + dy_m * M
+
+
+def site(sid: str, kind: str, dx: float, dy: float, passes: list[str], **p: object) -> dict:
+    lon, lat = at(dx, dy)
+    props = {
+        "site_id": sid,
+        "kind": kind,
+        "emissions_kg_h": {},
+        "heat_k": None,
+        "heat_area_m2": 0.0,
+        "camouflage": "none",
+        "clearing_radius_m": 0.0,
+        "overpasses": [{"line_id": q, "active": True, "wind_speed_m_s": 3.0} for q in passes],
+        **p,
+    }
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": props,
+    }
+
+
+def line(line_id: str, sensor: str, t: datetime) -> SearchedLine:
+    d = 1500 * M
+    ring = [
+        [LON - d, LAT - d],
+        [LON + d, LAT - d],
+        [LON + d, LAT + d],
+        [LON - d, LAT + d],
+        [LON - d, LAT - d],
+    ]
+    iso = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return SearchedLine(
+        line_id=line_id,
+        sensor=sensor,
+        time_start=iso,
+        time_end=iso,  # type: ignore[arg-type]
+        footprint={"type": "Polygon", "coordinates": [ring]},
+        area_km2=9.0,
+        pixel_size_m=6.0 if sensor == "vswir" else 10.0,
+        shape=(500, 500),
+    )
+
+
+def det(
+    i: str,
+    kind: str,
+    ln: str,
+    sensor: str,
+    dx: float,
+    dy: float,
+    t: datetime,
+    score: float = 0.9,
+    species: list[str] | None = None,
+) -> Detection:
+    lon, lat = at(dx, dy)
+    return Detection(
+        id=i,
+        kind=kind,
+        line_id=ln,
+        sensor=sensor,
+        time=t,
+        lon=lon,
+        lat=lat,  # type: ignore[arg-type]
+        score=score,
+        species=species or [],
+        area_m2=144.0,
+        pixel_row=0,
+        pixel_col=0,
+        n_pixels=4,
+        footprint={"type": "Point", "coordinates": [lon, lat]},
+    )
+
+
+def test_fused_passes_beat_single_passes_on_precision_and_location() -> None:
+    passes = ["P1", "P2", "P3"]
+    times = [T0 + timedelta(days=3 * k) for k in range(3)]
+    truth = {
+        "type": "FeatureCollection",
+        "features": [
+            site(
+                "lab",
+                "rural_lab",
+                0,
+                0,
+                passes,
+                heat_k=700.0,
+                heat_area_m2=2.0,
+                camouflage="tarp",
+                emissions_kg_h={"acetone": 2.0},
+            ),
+            site("tarp", "farm_tarp", 600, 300, passes, camouflage="tarp"),
+        ],
+    }
+    rng = np.random.default_rng(1)
+    lines, dets = [], []
+    for k, (p, t) in enumerate(zip(passes, times, strict=True)):
+        lines += [line(p, "vswir", t), line(p, "lwir", t)]
+        e = rng.normal(0, 9, (3, 2))  # each pass places things a little differently
+        dets += [
+            det(f"{p}-f", "thermal", p, "lwir", *e[0], t),
+            det(f"{p}-t", "tarp", p, "vswir", *e[1], t),
+            det(f"{p}-g", "tarp", p, "vswir", 600 + e[2, 0], 300 + e[2, 1], t),
+            # A false fire somewhere different on every pass: sure on its own pass, missed by
+            # the others.
+            det(f"{p}-x", "thermal", p, "lwir", -900 + 300 * k, -700, t, score=1.0),
+        ]
+    res = evaluate_sites(truth, dets, lines)
+    fused, single = res["fused"], res["single_pass"]
+    assert res["passes"] == 3
+    assert fused["recall"] == 1.0
+    assert fused["false_sites"] < single["false_sites"]
+    assert fused["precision"] > single["precision"]
+    assert fused["median_location_error_m"] < single["median_location_error_m"]
+    assert fused["class_accuracy"] == 1.0
+
+
+def test_a_truth_site_nobody_could_see_is_not_held_against_recall() -> None:
+    truth = {
+        "type": "FeatureCollection",
+        "features": [site("far", "kiln", 9000, 0, ["P1"], heat_k=1000.0, heat_area_m2=5.0)],
+    }
+    lines = [line("P1", "lwir", T0)]
+    res = evaluate_sites(truth, [], lines)
+    assert res["fused"]["observable"] == 0 and res["fused"]["recall"] is None

@@ -1,0 +1,245 @@
+"""Fusion: detections of one place become one site; evidence adds up, fades, and is explained."""
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vigia.detect.detection import Detection, SearchedLine
+from vigia.fuse.association import cluster_detections, distance_m, location_sigma_m
+from vigia.fuse.classify import classify_site
+from vigia.fuse.confidence import Look, looks_at, site_evidence
+from vigia.fuse.sites import fuse, revisit_requests
+
+T0 = datetime(2025, 3, 4, 17, 0, tzinfo=UTC)
+LON, LAT = -107.30, 25.00
+M = 1.0 / 111_195.0  # a metre of latitude, degrees
+
+
+def det(
+    i: str,
+    kind: str,
+    line: str,
+    sensor: str = "vswir",
+    dx_m: float = 0.0,
+    dy_m: float = 0.0,
+    t: datetime = T0,
+    score: float = 0.9,
+    species: list[str] | None = None,
+) -> Detection:
+    lon = LON + dx_m * M / math.cos(math.radians(LAT))
+    lat = LAT + dy_m * M
+    return Detection(
+        id=i,
+        kind=kind,  # type: ignore[arg-type]
+        line_id=line,
+        sensor=sensor,  # type: ignore[arg-type]
+        time=t,
+        lon=lon,
+        lat=lat,
+        score=score,
+        species=species or [],
+        area_m2=36.0 * 4,
+        pixel_row=0,
+        pixel_col=0,
+        n_pixels=4,
+        footprint={"type": "Point", "coordinates": [lon, lat]},
+    )
+
+
+def line(line_id: str, sensor: str, t: datetime = T0, half_km: float = 1.0) -> SearchedLine:
+    d = half_km * 1000 * M
+    ring = [
+        [LON - d, LAT - d],
+        [LON + d, LAT - d],
+        [LON + d, LAT + d],
+        [LON - d, LAT + d],
+        [LON - d, LAT - d],
+    ]
+    iso = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return SearchedLine(
+        line_id=line_id,
+        sensor=sensor,  # type: ignore[arg-type]
+        time_start=iso,
+        time_end=iso,
+        footprint={"type": "Polygon", "coordinates": [ring]},
+        area_km2=4 * half_km**2,
+        pixel_size_m=6.0 if sensor == "vswir" else 10.0,
+        shape=(100, 100),
+    )
+
+
+def test_detections_of_one_place_on_several_passes_and_sensors_make_one_site() -> None:
+    dets = [
+        det("a", "plume", "P1", "lwir", dx_m=8, species=["acetone"]),
+        det("b", "thermal", "P1", "lwir", dx_m=-5),
+        det("c", "tarp", "P1", "vswir", dy_m=6),
+        det("d", "tarp", "P2", "vswir", dy_m=-4, t=T0 + timedelta(days=3)),
+    ]
+    clusters = cluster_detections(dets)
+    assert len(clusters) == 1
+    assert {d.id for d in clusters[0].members} == {"a", "b", "c", "d"}
+
+
+def test_a_lab_that_moved_a_few_hundred_metres_is_a_new_site_not_the_old_one() -> None:
+    old = [det(f"o{k}", "thermal", f"P{k}", "lwir", t=T0 + timedelta(days=3 * k)) for k in (1, 2)]
+    new = [
+        det(f"n{k}", "thermal", f"P{k}", "lwir", dx_m=400, t=T0 + timedelta(days=3 * k))
+        for k in (3, 4)
+    ]
+    clusters = cluster_detections(old + new)
+    assert len(clusters) == 2
+    assert sorted(sorted(d.id for d in c.members) for c in clusters) == [
+        ["n3", "n4"],
+        ["o1", "o2"],
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-2000, 2000),
+            st.floats(-2000, 2000),
+            st.sampled_from(["plume", "thermal", "tarp", "clearing"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_every_detection_belongs_to_exactly_one_site_within_its_gate(points) -> None:
+    dets = [det(f"d{i}", k, f"P{i % 3}", dx_m=x, dy_m=y) for i, (x, y, k) in enumerate(points)]
+    clusters = cluster_detections(dets)
+    ids = [d.id for c in clusters for d in c.members]
+    assert sorted(ids) == sorted(d.id for d in dets)
+    for c in clusters:
+        for d, s in zip(c.members, c.sigmas, strict=True):
+            # Each member was within the gate when it joined; the mean moves towards it.
+            assert distance_m(d.lon, d.lat, c.lon, c.lat) <= 3 * math.hypot(s, 100) + 25 + 1e-6
+
+
+def test_plumes_are_located_less_precisely_than_fires() -> None:
+    assert location_sigma_m(det("p", "plume", "L"), 6.0) > location_sigma_m(
+        det("f", "thermal", "L"), 6.0
+    )
+
+
+def test_repeat_sightings_raise_confidence_and_misses_of_a_persistent_tarp_lower_it() -> None:
+    t = T0
+    one = site_evidence([Look("P1", ("vswir",), t, {"tarp": 0.9}, ())], t)
+    two = site_evidence(
+        [
+            Look("P1", ("vswir",), t, {"tarp": 0.9}, ()),
+            Look("P2", ("vswir",), t, {"tarp": 0.9}, ()),
+        ],
+        t,
+    )
+    missed = site_evidence(
+        [
+            Look("P1", ("vswir",), t, {"tarp": 0.9}, ()),
+            Look("P2", ("vswir",), t, {}, ()),
+        ],
+        t,
+    )
+    assert two.confidence > one.confidence > missed.confidence
+    assert two.reasons[0] == "tarp on 2 of 2 passes"
+    assert missed.reasons[0] == "tarp on 1 of 2 passes"
+
+
+def test_a_missed_plume_costs_less_than_a_missed_tarp_because_labs_vent_intermittently() -> None:
+    t = T0
+
+    def after_miss(kind: str) -> float:
+        seen = site_evidence([Look("P1", ("vswir",), t, {kind: 0.9}, ())], t)
+        both = site_evidence(
+            [Look("P1", ("vswir",), t, {kind: 0.9}, ()), Look("P2", ("vswir",), t, {}, ())], t
+        )
+        return seen.log_odds - both.log_odds
+
+    assert after_miss("plume") < after_miss("tarp")
+
+
+def test_old_evidence_fades_towards_the_prior() -> None:
+    look = [Look("P1", ("lwir",), T0, {"thermal": 1.0}, ())]
+    fresh = site_evidence(look, T0).confidence
+    old = site_evidence(look, T0 + timedelta(days=60)).confidence
+    assert fresh > old > 0.18
+    assert "last seen 60 days ago" in site_evidence(look, T0 + timedelta(days=60)).reasons
+
+
+def test_lines_that_covered_the_place_count_as_passes_even_when_they_saw_nothing() -> None:
+    lines = [line("P1", "vswir"), line("P1", "lwir"), line("P2", "vswir", T0 + timedelta(days=3))]
+    looks = looks_at(LON, LAT, [det("a", "tarp", "P1")], lines)
+    assert [(lk.line_id, lk.sensors) for lk in looks] == [
+        ("P1", ("lwir", "vswir")),
+        ("P2", ("vswir",)),
+    ]
+    assert looks[1].seen == {}
+
+
+@pytest.mark.parametrize(
+    ("seen", "species", "sensors", "expected"),
+    [
+        (
+            {"plume": 0.9, "thermal": 0.9, "tarp": 0.9},
+            ("NH3", "acetone"),
+            ("lwir", "vswir"),
+            "rural_lab",
+        ),
+        ({"tarp": 0.9}, (), ("lwir", "vswir"), "farm_tarp"),
+        ({"thermal": 0.95}, (), ("lwir", "vswir"), "kiln"),
+        ({"plume": 0.9}, ("CH4",), ("lwir", "vswir"), "landfill"),
+        ({"plume": 0.9}, ("toluene", "acetone"), ("lwir", "vswir"), "paint_shop"),
+        (
+            {"plume": 0.9, "thermal": 0.9},
+            ("NH3", "chloroform"),
+            ("lwir", "vswir"),
+            "industrial_lab",
+        ),
+    ],
+)
+def test_the_class_follows_the_evidence_and_decoys_are_named(
+    seen, species, sensors, expected
+) -> None:
+    c = classify_site([Look("P1", sensors, T0, seen, species)])
+    assert c.site_class == expected
+    assert any(expected in r for r in c.reasons)
+
+
+def test_with_no_thermal_pass_a_tarp_alone_is_not_called_a_farm_tarp_with_certainty() -> None:
+    # Without an LWIR look nothing is known of heat or solvents: a tarp could be a lab's.
+    c = classify_site([Look("P1", ("vswir",), T0, {"tarp": 0.9}, ())])
+    assert c.posterior["farm_tarp"] < 0.9
+    assert "heat" not in c.observed
+
+
+def test_fusion_reports_sites_with_reasons_and_uncertain_ones_get_revisits() -> None:
+    lines = [line("P1", "vswir"), line("P1", "lwir")]
+    dets = [
+        det("a", "plume", "P1", "lwir", species=["NH3", "acetone"]),
+        det("b", "thermal", "P1", "lwir", dx_m=5),
+        det("c", "tarp", "P1", "vswir", dy_m=5),
+        det("z", "clearing", "P1", "vswir", dx_m=900, score=0.9),
+    ]
+    sites = fuse(dets, lines, T0)
+    assert len(sites) == 2
+    lab, glade = sites
+    assert lab.classification.site_class == "rural_lab"
+    assert lab.confidence > 0.99
+    assert 0.3 < glade.confidence < 0.5
+    assert any("plume on 1 of 1 pass" in r for r in lab.reasons)
+    # The glade is uncertain: another look would settle it; the lab is sure and fresh.
+    assert [r.key for r in revisit_requests(sites, T0)] == [glade.key]
+    # A week later the sure lab is stale: is it still there?
+    later = revisit_requests(sites, T0 + timedelta(days=8))
+    assert [r.reason.split(":")[0] for r in later if r.key == lab.key] == ["stale"]
+
+
+def test_fusion_is_deterministic_and_keys_are_stable() -> None:
+    lines = [line("P1", "vswir")]
+    dets = [det("a", "tarp", "P1"), det("b", "tarp", "P1", dx_m=500)]
+    a = fuse(dets, lines, T0)
+    b = fuse(list(reversed(dets)), lines, T0)
+    assert [s.key for s in a] == [s.key for s in b]
