@@ -8,12 +8,16 @@ inherits the builtin it resembles, so callers that catch ``ValueError`` keep wor
     │   └── UnknownNameError (KeyError)     a scenario, platform or sensor that does not exist
     ├── InputError (ValueError)             bad user input: files, units, numbers out of range
     │   ├── FileFormatError                 a file that cannot be parsed as what it claims to be
-    │   └── GeometryError                   polygons that do not close or self-intersect,
-    │                                       swapped axes, places outside the partner country
+    │   ├── GeometryError                   polygons that do not close or self-intersect,
+    │   │                                   swapped axes, places outside the partner country
+    │   ├── LifecycleError                  a site transition the lifecycle does not allow
+    │   └── NotFoundError (LookupError)     a site, detection or request id that is not stored
     ├── PlanningError (RuntimeError)        a valid request that cannot be planned
     │   ├── UnreachableError                no flyable path within endurance or around restrictions
     │   └── CoverageError                   restrictions leave nothing of an area to image
-    └── ExportError (RuntimeError)          an export that could not be written or does not verify
+    ├── ExportError (RuntimeError)          an export that could not be written or does not verify
+    └── StoreError (RuntimeError)           the database cannot be reached, is not migrated, or
+                                            refused a write
 
 The CLI turns any ``VigiaError`` into one line on stderr and exit code 2 for input errors,
 1 otherwise. The core never prints or exits.
@@ -28,7 +32,10 @@ __all__ = [
     "FileFormatError",
     "GeometryError",
     "InputError",
+    "LifecycleError",
+    "NotFoundError",
     "PlanningError",
+    "StoreError",
     "UnknownNameError",
     "UnreachableError",
     "VigiaError",
@@ -68,6 +75,14 @@ class GeometryError(InputError):
     """Geometry that is invalid, does not close, self-intersects or lies in the wrong place."""
 
 
+class LifecycleError(InputError):
+    """A site transition that the lifecycle does not allow (state, action or role)."""
+
+
+class NotFoundError(InputError, LookupError):
+    """A site, detection or request id that the store does not hold."""
+
+
 class PlanningError(VigiaError, RuntimeError):
     """A valid request that cannot be planned."""
 
@@ -84,3 +99,7 @@ class CoverageError(PlanningError):
 
 class ExportError(VigiaError, RuntimeError):
     """An export that could not be written or does not verify."""
+
+
+class StoreError(VigiaError, RuntimeError):
+    """The database cannot be reached, is not at the code's revision, or refused a write."""

@@ -1,0 +1,252 @@
+"""Engines and sessions: SQLite in the data directory by default, PostgreSQL as the server.
+
+``VIGIA_DATABASE_URL`` picks the back end (``sqlite:///path.db`` or
+``postgresql+psycopg://user:password@host/db``; a bare ``postgresql://`` URL is given the
+psycopg 3 driver). Unset, the store is ``vigia.db`` in ``VIGIA_DATA_DIR``, in WAL mode with
+foreign keys enforced.
+
+Reads use ``with factory() as session:``; writes that belong together go through
+:func:`write_session`, one transaction that commits on success and leaves the database as it
+was on any error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from vigia.errors import ConfigError, StoreError, VigiaError
+from vigia.settings import Settings, load_settings
+
+__all__ = [
+    "SessionFactory",
+    "database_url",
+    "describe_url",
+    "make_engine",
+    "open_store",
+    "read_session",
+    "session_factory",
+    "write_session",
+]
+
+SessionFactory = sessionmaker[Session]
+
+_WRITE = "vigia_write"
+"""Execution option that makes SQLite take its write lock at BEGIN (``BEGIN IMMEDIATE``)."""
+
+
+def database_url(settings: Settings) -> URL:
+    """Return the database URL in force, with the psycopg 3 driver for bare PostgreSQL URLs.
+
+    Parameters
+    ----------
+    settings : Settings
+        Settings (``VIGIA_DATABASE_URL``, ``VIGIA_DATA_DIR``).
+
+    Returns
+    -------
+    sqlalchemy.engine.URL
+        The URL.
+
+    Raises
+    ------
+    ConfigError
+        If the URL cannot be parsed or names a back end Vigía does not support.
+    """
+    return _parse_url(settings.resolved_database_url)
+
+
+def _parse_url(text: str | URL) -> URL:
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise ConfigError(f"database URL {text!r} cannot be parsed: {exc}") from None
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"database URL {describe_url(url)}: Vigía stores to sqlite or postgresql only"
+        )
+    return url
+
+
+def describe_url(url: str | URL) -> str:
+    """Render a database URL with its password hidden (for messages)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # The sqlite3 module's own transaction handling defers BEGIN and commits before DDL;
+    # SQLAlchemy's recipe hands BEGIN to us so transactions (and migrations) are whole.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer takes the write lock at BEGIN, so a read-then-write transaction cannot lose
+    # a race to another writer half-way (SQLITE_BUSY_SNAPSHOT in WAL mode).
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str | URL) -> Engine:
+    """Create an engine for a database URL, with Vigía's settings for each back end.
+
+    Parameters
+    ----------
+    url : str or URL
+        ``sqlite:///…`` or ``postgresql[+psycopg]://…``.
+
+    Returns
+    -------
+    Engine
+        The engine (SQLite: WAL mode, foreign keys on, transactions begun by Vigía).
+
+    Raises
+    ------
+    ConfigError
+        If the URL is not a SQLite or PostgreSQL URL.
+    """
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30.0})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> SessionFactory:
+    """Return the session factory for an engine (objects stay readable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def open_store(
+    settings: Settings | None = None, *, url: str | URL | None = None, upgrade: bool = True
+) -> SessionFactory:
+    """Open the store named by the settings, at the code's schema revision.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Settings in force (read from the environment when not given).
+    url : str or URL, optional
+        A database URL that wins over the settings.
+    upgrade : bool
+        Apply pending migrations (default). When false, a database behind the code's revision
+        is an error.
+
+    Returns
+    -------
+    SessionFactory
+        Sessions on the store.
+
+    Raises
+    ------
+    StoreError
+        If the database cannot be reached or (``upgrade=False``) is not at the head revision.
+    """
+    from vigia.store import schema
+
+    engine = make_engine(url if url is not None else database_url(settings or load_settings()))
+    try:
+        head = schema.head_revision()
+        current = schema.current_revision(engine)
+        if current != head:
+            if not upgrade:
+                raise StoreError(
+                    f"database {describe_url(engine.url)} is at revision {current or 'none'}, "
+                    f"the code needs {head}: run `vigia db upgrade`"
+                )
+            schema.upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return session_factory(engine)
+
+
+def _store_error(exc: SQLAlchemyError, engine_url: URL | None) -> StoreError:
+    where = f"database {describe_url(engine_url)}" if engine_url is not None else "database"
+    detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    message = " ".join(str(detail).split())
+    hint = ""
+    if "no such table" in message or ("relation" in message and "does not exist" in message):
+        hint = " (run `vigia db upgrade`)"
+    return StoreError(f"{where}: {message}{hint}")
+
+
+@contextmanager
+def write_session(factory: SessionFactory) -> Iterator[Session]:
+    """Open one write transaction: commit when the block ends, roll back on any error.
+
+    On SQLite the transaction takes the write lock when it begins (``BEGIN IMMEDIATE``), so
+    that what it read stays true until it commits.
+
+    Parameters
+    ----------
+    factory : SessionFactory
+        From :func:`open_store` or :func:`session_factory`.
+
+    Yields
+    ------
+    Session
+        The session; do not commit it yourself.
+
+    Raises
+    ------
+    StoreError
+        If the database refuses the transaction (the database is as it was).
+    """
+    with factory() as session:
+        try:
+            session.connection(execution_options={_WRITE: True})
+            yield session
+            session.commit()
+        except VigiaError:
+            session.rollback()
+            raise
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise _store_error(exc, _url_of(session)) from exc
+
+
+@contextmanager
+def read_session(factory: SessionFactory) -> Iterator[Session]:
+    """Open a session for reading; database errors become :class:`StoreError`.
+
+    Parameters
+    ----------
+    factory : SessionFactory
+        From :func:`open_store` or :func:`session_factory`.
+
+    Yields
+    ------
+    Session
+        The session (rolled back when the block ends).
+    """
+    with factory() as session:
+        try:
+            yield session
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, _url_of(session)) from exc
+
+
+def _url_of(session: Session) -> URL | None:
+    bind = session.get_bind()
+    return bind.url if isinstance(bind, Engine) else None

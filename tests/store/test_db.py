@@ -1,0 +1,85 @@
+"""Engines, settings and transactions."""
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from vigia.errors import ConfigError, StoreError
+from vigia.settings import load_settings
+from vigia.store import (
+    SessionFactory,
+    current_revision,
+    database_url,
+    head_revision,
+    list_sites,
+    make_engine,
+    open_store,
+    write_session,
+)
+from vigia.store.models import Ingest
+
+from .conftest import T0, row_counts
+
+
+def test_the_default_store_is_sqlite_in_the_data_directory_in_wal_mode_with_foreign_keys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("VIGIA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("VIGIA_DATA_DIR", str(tmp_path / "data"))
+    url = database_url(load_settings())
+    assert url.get_backend_name() == "sqlite"
+    assert url.database == str(tmp_path / "data" / "vigia.db")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_the_database_url_setting_picks_the_back_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIA_DATABASE_URL", "postgresql://vigia:pw@db.example/vigia")
+    assert database_url(load_settings()).drivername == "postgresql+psycopg"
+    monkeypatch.setenv("VIGIA_DATABASE_URL", "mysql://vigia@db.example/vigia")
+    with pytest.raises(ConfigError, match="sqlite or postgresql only"):
+        database_url(load_settings())
+    monkeypatch.setenv("VIGIA_DATABASE_URL", "::not a url::")
+    with pytest.raises(ConfigError, match="cannot be parsed"):
+        database_url(load_settings())
+
+
+def test_a_store_behind_the_code_is_upgraded_or_refused(empty_engine: Engine) -> None:
+    with pytest.raises(StoreError, match="run `vigia db upgrade`"):
+        open_store(url=empty_engine.url, upgrade=False)
+    assert current_revision(empty_engine) is None
+    store = open_store(url=empty_engine.url)
+    assert current_revision(empty_engine) == head_revision()
+    assert list_sites(store) == []
+    store.kw["bind"].dispose()
+
+
+def test_a_write_block_that_fails_leaves_the_database_as_it_was(store: SessionFactory) -> None:
+    with pytest.raises(RuntimeError, match="half-way"):
+        with write_session(store) as s:
+            s.add(Ingest(sha256="0" * 64, file_name="x", ingested_at=T0, n_lines=0, n_detections=0))
+            s.flush()
+            raise RuntimeError("half-way")
+    assert sum(row_counts(store).values()) == 0
+
+
+def test_a_naive_time_never_reaches_the_database(store: SessionFactory, engine: Engine) -> None:
+    with pytest.raises(StoreError, match="naive datetime"):
+        with write_session(store) as s:
+            s.add(
+                Ingest(
+                    sha256="1" * 64,
+                    file_name="x",
+                    ingested_at=datetime(2025, 3, 4, 12),
+                    n_lines=0,
+                    n_detections=0,
+                )
+            )
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ingests")).scalar() == 0
