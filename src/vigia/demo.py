@@ -25,6 +25,12 @@ from vigia.sense.simulate import (
     lines_over_sites,
     simulate_mission,
 )
+from vigia.settings import Settings
+from vigia.store.db import SessionFactory, open_store
+from vigia.store.fusion import refresh_sites
+from vigia.store.ingest import ingest_detections
+from vigia.store.review import DEMO_ACTOR, DEMO_POLICY, awaiting_review, decide, demo_decision
+from vigia.store.sites import list_sites
 from vigia.world.airspace import airport
 from vigia.world.scenario import Scenario, load_scenario
 from vigia.world.world import build_world
@@ -58,6 +64,8 @@ class DemoRun:
     truth: Path | None = None
     detections: Path | None = None
     on_detail: Callable[[str], None] | None = None
+    settings: Settings | None = None
+    store: SessionFactory | None = None
 
 
 Step = tuple[str, Callable[[DemoRun], None]]
@@ -147,6 +155,31 @@ def _evaluate(run: DemoRun) -> None:
     run.summary["evaluation"] = summary
 
 
+def _store(run: DemoRun) -> None:
+    # The configured store (SQLite in the data dir by default): ingesting the same file again
+    # changes nothing, so the demo can run twice over one data dir.
+    assert run.detections is not None
+    run.store = open_store(run.settings)
+    ingest_detections(run.store, run.detections)
+    out = refresh_sites(run.store)
+    run.summary["sites"] = {"total": len(out.site_ids), "new": len(out.new)}
+
+
+def _review(run: DemoRun) -> None:
+    assert run.store is not None
+    decisions: dict[str, int] = {}
+    for site in awaiting_review(list_sites(run.store)):
+        decision, reason = demo_decision(site)
+        if decision is None:
+            continue
+        decide(run.store, site.id, decision, analyst=DEMO_ACTOR, reason=reason)
+        decisions[decision] = decisions.get(decision, 0) + 1
+    states: dict[str, int] = {}
+    for site in list_sites(run.store):
+        states[site.state] = states.get(site.state, 0) + 1
+    run.summary["review"] = {"policy": DEMO_POLICY, "decisions": decisions, "states": states}
+
+
 def demo_steps() -> list[Step]:
     """Return the demo's steps in order, each a label and a function of the run state."""
     return [
@@ -157,4 +190,6 @@ def demo_steps() -> list[Step]:
         ("Fly lines over the simulated world (VSWIR + LWIR, truth, figures)", _simulate),
         ("Detect plumes, heat and camouflage (no truth read)", _detect),
         ("Score detections against the simulated truth", _evaluate),
+        ("Store detections and fuse them into sites", _store),
+        ("Review sites (DEMO POLICY: automatic, not a person)", _review),
     ]

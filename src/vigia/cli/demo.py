@@ -20,7 +20,7 @@ def demo_command(
 ) -> None:
     """Run every stage that exists on a built-in scenario; outputs go to DATA_DIR/demo."""
     settings = load_settings(data_dir)
-    run = DemoRun(out_dir=settings.data_dir / "demo", scenario_name=scenario)
+    run = DemoRun(out_dir=settings.data_dir / "demo", scenario_name=scenario, settings=settings)
     steps = demo_steps()
     with Progress(
         SpinnerColumn(),
@@ -56,4 +56,10 @@ def demo_command(
             f"{ev['false_detections']} false detections "
             f"({ev['false_per_100km2']} per 100 km² searched)"
         )
+    rv = run.summary.get("review")
+    if rv:
+        console.print(f"[bold yellow]{rv['policy']}[/bold yellow]")
+        made = ", ".join(f"{n} {k}" for k, n in sorted(rv["decisions"].items())) or "none"
+        states = ", ".join(f"{n} {k}" for k, n in sorted(rv["states"].items()))
+        console.print(f"Demo-policy decisions: {made}; sites now: {states} (vigia site list)")
     console.print(f"Demo outputs ({len(run.files)} files) in [bold]{run.out_dir}[/bold]")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from vigia import __version__
-from vigia.cli import demo, detect, evaluate, plan, scenario, simulate
+from vigia.cli import db, demo, detect, evaluate, ingest, plan, review, scenario, simulate, site
 from vigia.errors import VigiaError
 
 __all__ = ["app", "run"]
@@ -26,6 +26,10 @@ app.command("simulate")(simulate.simulate_command)
 app.command("detect")(detect.detect_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(scenario.app, name="scenario")
+app.command("ingest")(ingest.ingest_command)
+app.add_typer(site.app, name="site")
+app.add_typer(review.app, name="review")
+app.add_typer(db.app, name="db")
 
 
 @app.command("version")

@@ -8,11 +8,16 @@ from typing import Annotated
 
 import typer
 
-from vigia.cli.options import console, summary_table
+from vigia.cli.options import DataDir, console, summary_table
 from vigia.errors import InputError
 from vigia.plan.planner import flight_params, plan_areas
+from vigia.plan.revisit import revisit_areas
 from vigia.platform import load_platform
 from vigia.report.plan import write_plan
+from vigia.settings import load_settings
+from vigia.store.db import open_store
+from vigia.store.records import StoredRevisit
+from vigia.store.sites import list_open_revisits, set_revisit_status
 from vigia.world.aoi import read_areas, read_zones
 from vigia.world.scenario import load_scenario
 
@@ -87,9 +92,21 @@ def plan_command(
     fly_over_holes: Annotated[
         bool, typer.Option(help="Allow flying over holes of areas (default: avoid them).")
     ] = False,
+    revisits: Annotated[
+        bool,
+        typer.Option(
+            "--revisits",
+            help="Plan a revisit sortie over the store's open revisit requests (with "
+            "--scenario: its base, exclusions and window).",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Plan surveillance sorties: coverage lines, flyable routes, exports and a map."""
-    if (aoi is None) == (scenario is None):
+    if revisits:
+        if aoi is not None:
+            raise InputError("--revisits plans the store's revisit requests: give no AOI file")
+    elif (aoi is None) == (scenario is None):
         raise InputError("give either an AOI file or --scenario NAME (not both)")
     plat = load_platform(platform)
     params = flight_params(
@@ -104,8 +121,28 @@ def plan_command(
     )
     zones = [z for p in (no_fly or []) for z in read_zones(p)]
     radii = parse_radii(airport_radii) if airport_radii else None
+    requests: list[StoredRevisit] = []
+    factory = None
+    if revisits:
+        factory = open_store(load_settings(data_dir))
+        requests = list_open_revisits(factory)
+        if not requests:
+            raise InputError("the store has no open revisit request: nothing to plan")
     with console.status("Planning sorties…"):
-        if scenario is not None:
+        if revisits:
+            sc = load_scenario(scenario) if scenario is not None else None
+            mission = plan_areas(
+                "revisit",
+                sc.partner if sc is not None else partner.upper(),
+                revisit_areas([(r.site_id, r.lon, r.lat) for r in requests]),
+                params,
+                base_icao=base or (sc.base_icao if sc is not None else None),
+                exclusions=[*(sc.exclusions if sc is not None else []), *zones],
+                airports=airports,
+                airport_radii=radii,
+                holes_restricted=not fly_over_holes,
+            )
+        elif scenario is not None:
             sc = load_scenario(scenario)
             mission = plan_areas(
                 sc.name,
@@ -134,6 +171,12 @@ def plan_command(
                 holes_restricted=not fly_over_holes,
             )
         paths, summary = write_plan(mission, out_dir)
+    if factory is not None:
+        for r in requests:
+            set_revisit_status(factory, r.id, "planned")
+        console.print(
+            f"{len(requests)} revisit requests planned: {', '.join(r.site_id for r in requests)}"
+        )
     console.print(summary_table(summary))
     cov = ", ".join(f"{a['area']} {100 * a['covered']:.2f} %" for a in summary["areas"])
     console.print(f"Imaged: {cov}")

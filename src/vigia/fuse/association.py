@@ -147,19 +147,48 @@ def cluster_detections(
     sig = [location_sigma_m(d, px.get((d.line_id, d.sensor))) for d in detections]
     order = sorted(range(len(detections)), key=lambda i: (sig[i], -detections[i].score, i))
     clusters: list[Cluster] = []
+    # A grid of cells as wide as the widest gate, so each detection looks at the clusters of
+    # its own and the eight neighbouring cells only.
+    cell_m = max((GATE_SIGMA * math.hypot(s, s) + SITE_EXTENT_M for s in sig), default=1.0)
+    grid: dict[tuple[int, int], list[Cluster]] = {}
+    where: dict[int, tuple[int, int]] = {}
+    rank_of: dict[int, int] = {}
+
+    def cell(lon: float, lat: float) -> tuple[int, int]:
+        y = lat * _EARTH_M_PER_DEG
+        x = lon * _EARTH_M_PER_DEG * math.cos(math.radians(lat))
+        return (math.floor(x / cell_m), math.floor(y / cell_m))
+
+    def place(c: Cluster) -> None:
+        old = where.get(id(c))
+        new = cell(c.lon, c.lat)
+        if old == new:
+            return
+        if old is not None:
+            grid[old].remove(c)
+        grid.setdefault(new, []).append(c)
+        where[id(c)] = new
+
     for i in order:
         d, s = detections[i], sig[i]
-        best: tuple[float, Cluster] | None = None
-        for c in clusters:
-            dist = distance_m(d.lon, d.lat, c.lon, c.lat)
-            if dist <= c.gate_m(s):
-                norm = dist / math.hypot(s, c.sigma_m)
-                if best is None or norm < best[0]:
-                    best = (norm, c)
+        cx, cy = cell(d.lon, d.lat)
+        best: tuple[float, int, Cluster] | None = None
+        for gx in (cx - 1, cx, cx + 1):
+            for gy in (cy - 1, cy, cy + 1):
+                for c in grid.get((gx, gy), ()):
+                    dist = distance_m(d.lon, d.lat, c.lon, c.lat)
+                    if dist <= c.gate_m(s):
+                        norm = dist / math.hypot(s, c.sigma_m)
+                        rank = rank_of[id(c)]
+                        if best is None or (norm, rank) < (best[0], best[1]):
+                            best = (norm, rank, c)
         if best is None:
             c = Cluster()
             c.add(d, s)
+            rank_of[id(c)] = len(clusters)
             clusters.append(c)
         else:
-            best[1].add(d, s)
+            c = best[2]
+            c.add(d, s)
+        place(c)
     return clusters

@@ -18,16 +18,16 @@ landfill            0.03    0.10   0.95   0.05   0.05   0.20
 paint_shop          0.90    0.02   0.02   0.10   0.02   0.02
 =================  ======  =====  =====  =====  =====  =========
 
-Each entry is P(the feature shows on a site of that kind | the site was imaged by an
-instrument that sees it), counting that rural cooks vent a few hours a day (a pass often finds
-a rural lab quiet) while industrial labs run most of the time: solvents (LWIR: acetone, toluene, methanol, dichloromethane,
-isopropanol, ethyl acetate, chloroform …) and NH₃ are the process chemicals of meth and fentanyl
-synthesis; CH₄ comes from waste, carbonisation and industry, not from labs; heat from cooking
-fires, kilns and smouldering mounds; polyethylene tarps and clearings under canopy from rural
-camouflage and from farming. A feature counts only if an instrument that could show it imaged
-the site (no LWIR pass: no verdict on solvents). The class is the kind with the highest
-posterior (uniform prior over kinds); below ``MIN_POSTERIOR`` it is ``unknown``. Decoys are
-classified and kept, never dropped.
+Each entry is P(the feature shows on a site of that kind | the site was imaged by an instrument
+that sees it), counting that rural cooks vent a few hours a day (a pass often finds a rural lab
+quiet) while industrial labs run most of the time: solvents (LWIR: acetone, toluene, methanol,
+dichloromethane, isopropanol, ethyl acetate, chloroform …) and NH₃ are the process chemicals of
+meth and fentanyl synthesis; CH₄ comes from waste, carbonisation and industry, not from labs;
+heat from cooking fires, kilns and smouldering mounds; polyethylene tarps and clearings under
+canopy from rural camouflage and from farming. A feature counts only if an instrument that
+could show it imaged the site (no LWIR pass: no verdict on solvents). The class is the kind
+with the highest posterior (uniform prior over kinds); below ``MIN_POSTERIOR`` it is
+``unknown``. Decoys are classified and kept, never dropped.
 """
 
 from __future__ import annotations
