@@ -58,6 +58,7 @@ __all__ = [
     "cfar_mask",
     "column_normalised",
     "find_plumes",
+    "quantify_plume",
 ]
 
 MOLAR_MASS_KG_MOL: Final[Mapping[str, float]] = {
@@ -582,6 +583,88 @@ def find_plumes(
         )
     plumes.sort(key=lambda p: -p.score)
     return plumes
+
+
+def quantify_plume(
+    mask: ArrayLike,
+    enhancement: ArrayLike,
+    sigma: ArrayLike,
+    lat: ArrayLike,
+    lon: ArrayLike,
+    *,
+    species: str,
+    molar_mass_kg_mol: float | None = None,
+    score: ArrayLike | None = None,
+    wind: Wind | None = None,
+    calibration: IMECalibration | None = None,
+    settings: SegmentationSettings | None = None,
+) -> Plume:
+    """Locate and quantify one plume whose pixels were found by another detector.
+
+    The same source, length, IME and emission-rate estimates as :func:`find_plumes`, for a
+    region segmented elsewhere (an LWIR plume object, say) on a column map of one species.
+
+    Parameters
+    ----------
+    mask : (downtrack, crosstrack) bool
+        The plume's pixels.
+    enhancement, sigma : (downtrack, crosstrack) float
+        Column enhancement of the species and its one-sigma noise, ppm·m (NaN where unknown).
+    lat, lon : (downtrack, crosstrack) float
+        Pixel centres, degrees.
+    species : str
+        Gas name.
+    molar_mass_kg_mol : float, optional
+        Molar mass, kg/mol (default :data:`MOLAR_MASS_KG_MOL` [species]).
+    score : (downtrack, crosstrack) float, optional
+        Significance map (default ``enhancement / sigma``).
+    wind, calibration, settings
+        As :func:`find_plumes`.
+
+    Returns
+    -------
+    Plume
+
+    Raises
+    ------
+    InputError
+        Mismatched shapes, an empty mask, no finite column in the mask, or no molar mass.
+    """
+    region = np.asarray(mask, dtype=bool)
+    e = np.asarray(enhancement, dtype=np.float64)
+    sd = np.asarray(sigma, dtype=np.float64)
+    if region.shape != e.shape or sd.shape != e.shape or e.ndim != 2:
+        raise InputError(
+            f"mask, enhancement and sigma must be matching 2-D maps, got {region.shape}, "
+            f"{e.shape} and {sd.shape}"
+        )
+    usable = np.isfinite(e) & np.isfinite(sd)
+    region = region & usable
+    if not region.any():
+        raise InputError(f"the {species} plume has no pixel with a finite column")
+    mm = molar_mass_kg_mol if molar_mass_kg_mol is not None else MOLAR_MASS_KG_MOL.get(species)
+    if mm is None or not (math.isfinite(mm) and mm > 0):
+        raise InputError(f"no usable molar mass for species {species!r}")
+    grid = PixelGrid.from_lonlat(lat, lon)
+    if grid.x_m.shape != e.shape:
+        raise InputError(f"lat/lon have shape {grid.x_m.shape} but the map has {e.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.asarray(score, dtype=np.float64) if score is not None else e / sd
+    return _quantify(
+        1,
+        region,
+        region,
+        usable,
+        np.where(usable, e, 0.0),
+        np.where(usable, sd, 0.0),
+        z,
+        grid,
+        species,
+        float(ppm_m_to_mass(1.0, mm)),
+        wind,
+        calibration or IMECalibration(),
+        settings or SegmentationSettings(),
+    )
 
 
 def _quantify(
