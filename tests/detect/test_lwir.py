@@ -21,11 +21,16 @@ import xarray as xr
 
 from vigia.detect.lwir import (
     LwirDetection,
+    LwirIdentification,
+    LwirPlumeScan,
     detect_lwir,
     find_lwir_plumes,
     identify_lwir,
     identify_objects,
+    identify_plume_candidates,
     lwir_library,
+    plume_kernel,
+    scan_lwir_plumes,
     segment_lwir,
     statistic_threshold,
 )
@@ -33,6 +38,7 @@ from vigia.errors import InputError
 from vigia.platform import load_platform
 from vigia.sense.atmosphere import lwir_atmosphere
 from vigia.sense.cube import make_cube
+from vigia.sense.detector import apply_detector, lwir_detector
 from vigia.sense.gas import lwir_absorbance
 from vigia.sense.plume import column_ppm_m
 from vigia.sense.render import MOLAR_MASS_KG_MOL, RenderedLine, render_line, sensor_bands
@@ -76,7 +82,7 @@ def render(world: World, site: Site, time: datetime) -> RenderedLine:
         platform=PLATFORM,
         sensor_name="hytes",
         altitude_m=ALTITUDE_M,
-        max_frames=240,
+        max_frames=160,
         crosstrack_pixels=80,
         seed=7,
     )
@@ -221,18 +227,23 @@ def test_dichloromethane_is_named_where_clutter_does_not_hide_it() -> None:
     assert 0.4 * truth < finding.column_ppm_m < 2.5 * truth
 
 
+def on_plume(obj: LwirIdentification, column: np.ndarray) -> float:
+    """Share of an object on the plume (column > 0.5 ppm·m), weighted by its template if any."""
+    on = column[np.array(obj.rows), np.array(obj.cols)] > 0.5
+    w = np.ones(on.shape) if obj.template is None else np.array(obj.template)
+    return float(np.sum(w * on) / np.sum(w))
+
+
 def test_a_two_solvent_mixture_is_reported_as_both(scene: Scene) -> None:
     rates = {"acetone": TEST_RATES["acetone"], "isopropanol": TEST_RATES["isopropanol"]}
     cube, columns = implant(scene, rates)
-    _, _, plumes = find_lwir_plumes(cube, sensor_altitude_m=ALTITUDE_M)
+    _, labels, plumes = find_lwir_plumes(cube, sensor_altitude_m=ALTITUDE_M)
     column = columns["acetone"] + columns["isopropanol"]
-    on_plume = [
-        p for p in plumes if np.mean(column[np.array(p.rows), np.array(p.cols)] > 0.5) > 0.5
-    ]
-    assert len(on_plume) == len(plumes) >= 1, "every plume found lies on the mixture"
-    best = max(on_plume, key=lambda o: len(o.rows))
-    assert set(best.species) == {"acetone", "isopropanol"}
-    assert all(set(p.species) <= {"acetone", "isopropanol"} for p in on_plume)
+    assert plumes, "the mixture is found"
+    assert all(on_plume(p, column) >= 0.5 for p in plumes), "every plume found lies on it"
+    assert set(plumes[0].species) == {"acetone", "isopropanol"}
+    assert all(set(p.species) <= {"acetone", "isopropanol"} for p in plumes)
+    assert int(labels.max()) == len(plumes)
 
 
 def test_ammonia_is_named_with_a_shape_only_reason_instead_of_a_column(scene: Scene) -> None:
@@ -288,9 +299,16 @@ def flat_scene(
     return cube, column
 
 
-def test_the_same_plume_over_warmer_ground_is_found() -> None:
+@pytest.fixture(scope="module")
+def warm_flat() -> tuple[LwirDetection, np.ndarray]:
     cube, column = flat_scene(ground_k=303.0)
-    det = detect_lwir(cube, sensor_altitude_m=ALTITUDE_M, air_temperature_k=295.0)
+    return detect_lwir(cube, sensor_altitude_m=ALTITUDE_M, air_temperature_k=295.0), column
+
+
+def test_the_same_plume_over_warmer_ground_is_found(
+    warm_flat: tuple[LwirDetection, np.ndarray],
+) -> None:
+    det, column = warm_flat
     on_plume = plume_objects(det, column)
     assert on_plume and on_plume[0].species == ("acetone",)
     assert on_plume[0].detectable
@@ -364,3 +382,199 @@ def test_an_unknown_species_is_refused() -> None:
 def test_false_alarm_rates_outside_0_1_are_refused() -> None:
     with pytest.raises(InputError, match="pfa"):
         statistic_threshold(0.0, 3)
+
+
+# --- plume-shaped spatial matched filter --------------------------------------------------------
+
+GSD_M = 10.0
+WEDGE_SOURCE = (40, 32)  # (row, col) of the source in wedge_scene
+WEDGE_WIND_FROM = 200.0  # the plume travels towards 20°
+
+
+def wedge_scene(
+    rate_kg_h: float, *, seed: int = 3, stripes: bool = False
+) -> tuple[xr.Dataset, np.ndarray]:
+    """A mean Gaussian plume (class B, 3 m/s) over a 303 K blackbody ground, air at 295 K.
+
+    160 × 64 pixels of 10 m, rows towards the north; NEDT 0.2 K; georeferenced.
+    """
+    wl, fwhm = sensor_bands(PLATFORM.sensor("hytes"))
+    atm = lwir_atmosphere(wl, fwhm, sensor_altitude_m=ALTITUDE_M)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:160, :64]
+    x, y = cols * GSD_M, rows * GSD_M
+    column = np.zeros(rows.shape)
+    if rate_kg_h > 0:
+        column = column_ppm_m(
+            x,
+            y,
+            emission_rate_kg_s=rate_kg_h / 3600.0,
+            wind_speed_m_s=3.0,
+            wind_from_deg=WEDGE_WIND_FROM,
+            stability="B",
+            molar_mass_kg_mol=MOLAR_MASS_KG_MOL["acetone"],
+            source_xy_m=(WEDGE_SOURCE[1] * GSD_M + 3.0, WEDGE_SOURCE[0] * GSD_M + 3.0),
+        )
+    ground = 303.0 + rng.normal(0.0, 0.3, rows.shape)
+    tau_p = np.exp(-column[..., None] * lwir_absorbance("acetone", wl, fwhm))
+    leaving = tau_p * planck_radiance(wl, ground) + (1.0 - tau_p) * planck_radiance(wl, 295.0)
+    radiance = atm.transmittance * leaving + atm.path_radiance
+    if stripes:
+        # Pushbroom column gains and offsets 4 times the sensor model's default.
+        model = lwir_detector(64, wl, nedt_k=0.2, gain_sd=0.02, offset_sd=0.04, seed=seed)
+        radiance = apply_detector(radiance, model, rng).astype(np.float64)
+    else:
+        nedt = planck_radiance(wl, 303.1) - planck_radiance(wl, 302.9)
+        radiance += nedt * rng.normal(0.0, 1.0, radiance.shape)
+    lat = 25.0 + y / 111_195.0
+    lon = -107.3 + x / (111_195.0 * math.cos(math.radians(25.0)))
+    cube = make_cube(
+        radiance,
+        wl,
+        fwhm=fwhm,
+        units="W m-2 sr-1 um-1",
+        sensor="lwir",
+        flight_line_id="T-WEDGE",
+        lat=lat,
+        lon=lon,
+    )
+    return cube, column
+
+
+def wedge_detection(rate_kg_h: float, **options: bool) -> tuple[LwirDetection, np.ndarray]:
+    cube, column = wedge_scene(rate_kg_h, **options)
+    return detect_lwir(cube, sensor_altitude_m=ALTITUDE_M, air_temperature_k=295.0), column
+
+
+@pytest.fixture(scope="module")
+def faint() -> tuple[LwirDetection, np.ndarray, LwirPlumeScan]:
+    # 60 kg/h: no pixel is past the per-pixel threshold, the plume as a whole is.
+    det, column = wedge_detection(60.0)
+    return det, column, scan_lwir_plumes(det)
+
+
+@pytest.fixture(scope="module")
+def empty() -> tuple[LwirDetection, LwirPlumeScan]:
+    # Plume-free, with pushbroom column gains and offsets 4 times the sensor model's.
+    det, _ = wedge_detection(0.0, stripes=True)
+    return det, scan_lwir_plumes(det)
+
+
+def test_a_plume_kernel_widens_downwind_with_the_same_mass_across_it() -> None:
+    k = plume_kernel(90.0, 30.0, 0.2)  # towards the east: along the columns
+    r, c = k.shape[0] // 2, k.shape[1] // 2  # the source
+    assert k[r, c + 10] > 0 and k[r, c - 10] == 0, "downwind only"
+    crosswind = [k[:, c + s] for s in (10, 20, 30)]
+    width = [np.sum(p > 0.5 * p.max()) for p in crosswind]
+    assert width[0] < width[1] < width[2]
+    mass = [p.sum() for p in crosswind]  # mass flux: ∫ column dn the same at every distance
+    assert max(mass) / min(mass) < 1.1
+
+
+def test_a_plume_kernel_follows_the_ground_axes_of_the_pixels() -> None:
+    north = plume_kernel(0.0, 20.0, 0.1)  # default: rows towards the north
+    south_rows = plume_kernel(0.0, 20.0, 0.1, pixel_axes=[[0.0, -10.0], [10.0, 0.0]])
+    r, c = north.shape[0] // 2, north.shape[1] // 2
+    assert north[r + 15, c] > 0 and north[r - 15, c] == 0
+    r, c = south_rows.shape[0] // 2, south_rows.shape[1] // 2
+    assert south_rows[r - 15, c] > 0 and south_rows[r + 15, c] == 0
+    with pytest.raises(InputError, match="pixel_axes"):
+        plume_kernel(0.0, 20.0, 0.1, pixel_axes=[[1.0, 0.0], [2.0, 0.0]])
+    with pytest.raises(InputError, match="opening"):
+        plume_kernel(0.0, 20.0, 0.0)
+
+
+def test_the_scan_finds_and_names_a_plume_no_single_pixel_shows(
+    faint: tuple[LwirDetection, np.ndarray, LwirPlumeScan],
+) -> None:
+    det, column, scan = faint
+    pixel_chain = identify_objects(det, segment_lwir(det))
+    assert [o.species for o in pixel_chain if o.findings] == [], "below the per-pixel chain"
+    plumes = [o for o in identify_plume_candidates(det, scan) if o.findings]
+    assert len(plumes) == 1
+    best = plumes[0]
+    assert best.species == ("acetone",)
+    assert best.kernel is not None and best.scan_statistic is not None
+    assert best.scan_statistic > scan.threshold
+    assert on_plume(best, column) > 0.5
+    assert math.dist(best.peak, WEDGE_SOURCE) <= 4.0, "anchored at the source"
+    towards = (WEDGE_WIND_FROM + 180.0) % 360.0
+    assert abs((best.kernel.bearing_deg - towards + 180.0) % 360.0 - 180.0) <= 30.0
+    finding = best.findings[0]
+    assert finding.column_contrast_ppm_m_k < 0, "cooler plume over warmer ground"
+    truth = float(np.mean(column[np.array(best.rows), np.array(best.cols)]))
+    assert finding.column_ppm_m is not None
+    assert 0.5 * truth < finding.column_ppm_m < 2.0 * truth
+
+
+def test_a_plume_free_striped_line_gives_no_candidate_past_the_threshold(
+    empty: tuple[LwirDetection, LwirPlumeScan],
+) -> None:
+    det, scan = empty
+    assert float(np.nanmax(scan.statistic)) < scan.threshold
+    assert identify_plume_candidates(det, scan) == []
+    assert np.all(scan.tail_scale < 1.25), "noise alone: a normal tail"
+
+
+def test_the_threshold_follows_the_target_false_alarm_rate(
+    empty: tuple[LwirDetection, LwirPlumeScan],
+) -> None:
+    det, scan = empty
+    strict = scan_lwir_plumes(det, false_alarms_per_100_km2=0.01)
+    assert strict.threshold > scan.threshold
+    assert strict.pixel_size_m == pytest.approx(GSD_M, rel=0.01)
+    # Bonferroni: the per-test rate times the tests per 100 km² is the target.
+    area = det.valid.size * GSD_M**2 / 1e8
+    target = scan.false_alarms_per_100_km2
+    assert scan.p_test * scan.n_tests / area == pytest.approx(target, rel=0.02)
+
+
+def test_a_wind_keeps_the_templates_downwind_and_still_finds_the_plume(
+    faint: tuple[LwirDetection, np.ndarray, LwirPlumeScan],
+) -> None:
+    det, column, scan = faint
+    windy = scan_lwir_plumes(det, wind=(3.0, WEDGE_WIND_FROM), wind_uncertainty_deg=30.0)
+    towards = (WEDGE_WIND_FROM + 180.0) % 360.0
+    off = [abs((k.bearing_deg - towards + 180.0) % 360.0 - 180.0) for k in windy.kernels]
+    assert max(off) <= 30.0 + 1e-9
+    assert len(windy.kernels) < len(scan.kernels) / 4
+    assert windy.threshold < scan.threshold, "fewer tests, lower threshold"
+    plumes = [o for o in identify_plume_candidates(det, windy) if o.findings]
+    assert plumes and plumes[0].species == ("acetone",)
+    assert on_plume(plumes[0], column) > 0.5
+
+
+def test_a_wind_needs_a_georeferenced_cube(warm_flat: tuple[LwirDetection, np.ndarray]) -> None:
+    det, _ = warm_flat
+    assert det.pixel_axes_m is None
+    with pytest.raises(InputError, match="georeferenced"):
+        scan_lwir_plumes(det, wind=(3.0, 200.0))
+    with pytest.raises(InputError, match="false_alarms_per_100_km2"):
+        scan_lwir_plumes(det, false_alarms_per_100_km2=0.0)
+
+
+def test_a_species_mimicked_all_over_the_line_gets_a_higher_threshold(
+    faint: tuple[LwirDetection, np.ndarray, LwirPlumeScan],
+) -> None:
+    # Thirty 3 × 3 patches of acetone-like absorption scattered over the line (as the edges
+    # of a river mimic a weak signature): acetone's scan map has a heavy tail, and one plume
+    # does not.
+    cube, _ = wedge_scene(0.0)
+    wl, fwhm = cube["wavelengths"].values, cube["fwhm"].values
+    atm = lwir_atmosphere(wl, fwhm, sensor_altitude_m=ALTITUDE_M)
+    radiance = cube["radiance"].values.astype(np.float64)
+    patches = np.zeros(radiance.shape[:2])
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        r, c = int(rng.integers(3, 157)), int(rng.integers(3, 61))
+        patches[r - 1 : r + 2, c - 1 : c + 2] = 300.0
+    ground = (radiance - atm.path_radiance) / atm.transmittance
+    depth = patches[..., None] * lwir_absorbance("acetone", wl, fwhm)
+    radiance += atm.transmittance * -np.expm1(-depth) * (planck_radiance(wl, 295.0) - ground)
+    cube["radiance"] = (cube["radiance"].dims, radiance.astype(np.float32))
+    cube["radiance"].attrs["units"] = "W m-2 sr-1 um-1"
+    det = detect_lwir(cube, sensor_altitude_m=ALTITUDE_M, air_temperature_k=295.0)
+    scan = scan_lwir_plumes(det)
+    j = det.species.index("acetone")
+    assert scan.tail_scale[j] > 1.5
+    assert faint[2].tail_scale[j] < 1.1, "a single plume does not raise its own threshold"

@@ -489,7 +489,9 @@ def _lwir(
     layers: dict[str, tuple[tuple[str, str], NDArray[np.float32], dict[str, str]]] = {}
     on_step("gas plumes (LWIR)")
     try:
-        det, _, idents = find_lwir_plumes(cube)
+        det, _, idents = find_lwir_plumes(
+            cube, wind=None if wind is None else (wind.speed_m_s, wind.from_deg)
+        )
     except InputError as exc:
         out.skipped.append(f"{where}: gas plumes: {exc}")
     else:

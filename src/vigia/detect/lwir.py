@@ -67,6 +67,26 @@ Method (standard tools; no threshold is fitted to Vigía's simulator)
    spatially coherent clutter does not pass for gas. A two-solvent mixture is reported as both,
    a single solvent without spurious extras. The object's score is the probability that the
    background alone would not put a spatially summed peak as strong anywhere in the line.
+10. **Plume scan** (:func:`scan_lwir_plumes`; what :func:`find_lwir_plumes` runs). A plume's
+   signal is spread over many pixels each below the noise; a spatial matched filter sums the
+   calibrated z maps with plume-shaped weights: a wedge from a candidate source, column
+   ∝ exp(−n²/2σ_y²)/σ_y (mass conservation), σ_y/s from Briggs' open-country spreads, lengths
+   6, 18, 54, … pixels up to 1 km (long ones on block-pooled pixels), at every bearing or
+   within ± 30° of a given wind. Each pixel's z is weighted by a_ij = ΔT_ij/σ_ij (its expected
+   z per ppm·m) and by 1/λ_i, its residual energy no gas explains (a scale-mixture
+   background: pixels the model describes badly count less). Each map is standardised by its
+   own median and robust spread over background positions (empirical CFAR; each column's z
+   first, against striping), each species' best-template map is divided by the factor by
+   which its upper tail is heavier than normal away from its maximum (clutter that mimics a
+   weak signature: water edges for toluene), and the threshold is Bonferroni over positions,
+   templates and species for a target of false candidates per 100 km².
+11. **Candidates**: local maxima above the threshold, strongest first, not touching a
+   stronger one of the same species nor drawing most of their evidence from one; each is
+   identified by the stepwise regression of step 9 on its template-weighted spectrum
+   (weighted least squares of a plume of that shape, column ≥ 0), with κ from the scan. A
+   candidate whose departure from the background lies mostly outside every gas signature
+   (compared with the same template placed over background) is a surface, not gas, and is
+   reported without findings.
 
 References
 ----------
@@ -80,6 +100,12 @@ Hulley, G. C. et al. (2016). High spatial resolution imaging of methane and othe
 with the airborne Hyperspectral Thermal Emission Spectrometer (HyTES). AMT 9, 2393–2408.
 Chen, Y., Wiesel, A., Eldar, Y. C. & Hero, A. O. (2010). Shrinkage algorithms for MMSE
 covariance estimation. IEEE Trans. Signal Processing 58(10), 5016–5029.
+Seinfeld, J. H. & Pandis, S. N. (2016). Atmospheric Chemistry and Physics, 3rd ed., §18.4
+(Gaussian plume); Briggs, G. A. (1973), Diffusion estimation for small emissions, ATDL-106.
+Kraut, S., Scharf, L. L. & McWhorter, L. T. (2001). Adaptive subspace detectors. IEEE Trans.
+Signal Processing 49(1), 1–16 (scale-mixture background, ACE).
+Gandhi, P. P. & Kassam, S. A. (1988). Analysis of CFAR processors in non-homogeneous
+background. IEEE Trans. Aerospace and Electronic Systems 24(4), 427–445.
 """
 
 from __future__ import annotations
@@ -93,6 +119,7 @@ from typing import Any, Final
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
+from scipy import fft as sfft
 from scipy import linalg, ndimage, signal, stats
 from scipy.constants import Boltzmann, Planck, speed_of_light
 
@@ -109,11 +136,16 @@ __all__ = [
     "LwirFinding",
     "LwirIdentification",
     "LwirLibrary",
+    "LwirPlumeScan",
+    "PlumeKernel",
     "detect_lwir",
     "find_lwir_plumes",
     "identify_lwir",
     "identify_objects",
+    "identify_plume_candidates",
     "lwir_library",
+    "plume_kernel",
+    "scan_lwir_plumes",
     "segment_lwir",
     "smoothed_z",
     "statistic_threshold",
@@ -149,6 +181,20 @@ _AIR_PERCENTILE: Final = 5.0
 _NATURAL_EMISSIVITY: Final = 0.97
 _MIN_BANDS: Final = 8
 _C2: Final = Planck * speed_of_light / Boltzmann  # second radiation constant, m K
+_EARTH_RADIUS_M: Final = 6_371_008.8  # mean radius (IUGG)
+# Plume templates (scan_lwir_plumes): crosswind spread at the source (the pixel footprint),
+# shortest length, the length a pooled template spans on its pooled grid, pixels.
+_KERNEL_SIGMA0_PX: Final = 0.7
+_SHORT_LENGTH_PX: Final = 6.0
+_POOLED_LENGTH_PX: Final = 18.0
+_NOMINAL_PIXEL_M: Final = 10.0  # pixel size assumed without georeferencing
+_MIN_COLUMN_ROWS: Final = 20
+_CFAR_SAMPLES: Final = 8_000
+_MIN_CFAR_SAMPLES: Final = 200
+_MISFIT_PLACEMENTS: Final = 40
+_MISFIT_Z: Final = 1.645  # one-sided 5 % of the background placements' spread
+_TAIL_LEVELS: Final = (4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
+_TAIL_MIN_COUNT: Final = 10
 
 
 @dataclass(frozen=True)
@@ -356,6 +402,10 @@ class LwirDetection:
         1 − Šidák p-value of ``statistic`` over the species, in [0, 1] (higher is surer).
     rx : (downtrack, crosstrack) float32
         Mahalanobis distance² of the residual over its median (anomaly, e.g. fires).
+    residual : (downtrack, crosstrack) float32
+        Whitened residual energy that no gas signature explains, over its median on the
+        background (≈ 1 for background pixels, large for surfaces the background model does
+        not describe). Spatial plume filters weight pixels by its inverse.
     anomalous : (downtrack, crosstrack) bool
         Pixels whose Mahalanobis residual, after the best single gas is fitted, is still a
         χ² outlier (p < 1e-3): roofs, fires, water, surfaces the background does not
@@ -378,6 +428,10 @@ class LwirDetection:
         Per-pixel false-alarm rate used for ``min_detectable_column``.
     atmosphere : LwirAtmosphere
         Atmosphere on the cube's bands.
+    pixel_axes_m : (2, 2) float64 or None
+        Ground displacement (east, north), m, of one step down the track (row 0) and one step
+        across it (row 1), from the cube's ``lat``/``lon``; None when the cube is not
+        georeferenced.
     """
 
     line_id: str
@@ -394,6 +448,7 @@ class LwirDetection:
     statistic: F32
     score: F32
     rx: F32
+    residual: F32
     anomalous: Mask
     background_mask: Mask
     ground_temperature_k: F32
@@ -404,6 +459,7 @@ class LwirDetection:
     pfa: float
     atmosphere: LwirAtmosphere
     _background: _Background
+    pixel_axes_m: F64 | None = None
 
     @property
     def species(self) -> tuple[str, ...]:
@@ -478,6 +534,30 @@ def _band_setup(cube: xr.Dataset, line_id: str) -> tuple[F64, F64, Mask]:
             f"at least {_MIN_BANDS} are needed",
         )
     return wl, fwhm, inside
+
+
+def _pixel_axes(cube: xr.Dataset) -> F64 | None:
+    """Ground step (east, north), m, per row and per column, from ``lat``/``lon`` (or None)."""
+    if "lat" not in cube.variables or "lon" not in cube.variables:
+        return None
+    lat = np.radians(np.asarray(cube["lat"].values, dtype=np.float64))
+    lon = np.radians(np.asarray(cube["lon"].values, dtype=np.float64))
+    if lat.ndim != 2 or min(lat.shape) < 2 or not np.isfinite(lat).any():
+        return None
+    # Local equirectangular frame; a line spans a few km, where its error is negligible.
+    cos_lat = math.cos(float(np.nanmedian(lat)))
+    steps = []
+    for axis in (0, 1):
+        d_north = np.diff(lat, axis=axis) * _EARTH_RADIUS_M
+        d_east = np.diff(lon, axis=axis) * _EARTH_RADIUS_M * cos_lat
+        ok = np.isfinite(d_north) & np.isfinite(d_east)
+        if not ok.any():
+            return None
+        steps.append([float(np.median(d_east[ok])), float(np.median(d_north[ok]))])
+    axes = np.asarray(steps, dtype=np.float64)
+    if not abs(float(np.linalg.det(axes))) > 1e-6:
+        return None
+    return axes
 
 
 def _oas_correlation(cov: F64, n: int) -> F64:
@@ -672,6 +752,7 @@ def detect_lwir(
     z_map = np.full(shape3, np.nan, dtype=np.float32)
     ace_map = np.full(shape3, np.nan, dtype=np.float32)
     rx_map = np.full((n_rows, n_cols), np.nan, dtype=np.float32)
+    residual = np.full((n_rows, n_cols), np.nan, dtype=np.float32)
     anomalous = np.zeros((n_rows, n_cols), dtype=bool)
     t_eff = np.full(shape3, np.nan)  # ground-leaving brightness temperature in j's bands
     background = np.zeros((n_rows, n_cols), dtype=bool)
@@ -715,7 +796,9 @@ def detect_lwir(
         # Goodness of fit (module notes, step 7): a pixel unlike the background once every
         # gas is fitted (roof, fire, water) cannot be judged for gas.
         left = fit.unexplained
-        anomalous[rows, cc] = left > rx_limit * float(np.median(left[keep[ok]]))
+        left_med = float(np.median(left[keep[ok]]))
+        anomalous[rows, cc] = left > rx_limit * left_med
+        residual[rows, cc] = left / max(left_med, 1e-300)
         # Per-species ground-leaving radiance in the species' own bands → ΔT (step 3).
         l_g = (x[ok] - l_up) / tau  # (n_ok, b)
         l_eff = l_g @ weights.T  # (n_ok, J)
@@ -755,6 +838,7 @@ def detect_lwir(
         statistic=statistic,
         score=score,
         rx=rx_map,
+        residual=residual,
         anomalous=anomalous,
         background_mask=background,
         ground_temperature_k=t_ground.astype(np.float32),
@@ -764,6 +848,7 @@ def detect_lwir(
         min_contrast_k=float(min_contrast_k),
         pfa=float(pfa),
         atmosphere=atmosphere,
+        pixel_axes_m=_pixel_axes(cube),
         _background=_Background(
             radiance=rad,
             mean=mean,
@@ -1132,6 +1217,474 @@ def smoothed_z(detection: LwirDetection, smooth_px: int = 3) -> F64:
     return out
 
 
+# --- Spatial matched filter for plumes ------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PlumeKernel:
+    """A plume-shaped spatial template: a wedge widening downwind from a source.
+
+    The mean column of a Gaussian plume at downwind distance s and crosswind offset n is
+    ∝ exp(−n²/2σ_y²)/σ_y (Seinfeld & Pandis 2016, §18.4, integrated over height): the mass
+    flux through every cross-section is the same, so the column falls as the plume widens.
+    Here σ_y(s) = √(σ₀² + (a s)²), with ``opening`` a = σ_y/s (Briggs 1973 open-country
+    a_y: 0.04 for class F to 0.22 for class A) and σ₀ the pixel footprint.
+
+    Attributes
+    ----------
+    bearing_deg : float
+        Direction the plume travels towards, compass degrees (pixel-grid degrees, rows
+        increasing = 0°, when the cube is not georeferenced).
+    length_px : float
+        Length downwind, full-resolution pixels.
+    opening : float
+        σ_y / s, dimensionless.
+    pool : int
+        Side of the pixel blocks the template is applied to (1 = full resolution).
+    weights : (h, w) float64
+        Template on the pooled grid, source at the centre element; odd sides.
+    """
+
+    bearing_deg: float
+    length_px: float
+    opening: float
+    pool: int
+    weights: F64
+
+
+@dataclass(frozen=True, eq=False)
+class LwirPlumeScan:
+    """Plume-shaped matched filter over a line: the best template at each candidate source.
+
+    Attributes
+    ----------
+    statistic : (downtrack, crosstrack) float32
+        Largest standardised filter output over templates and species for a source at the
+        pixel (standard normal over the background for each template and species);
+        −inf where no template was evaluated.
+    species_index : (downtrack, crosstrack) int16
+        Species (index into ``detection.species``) that gave ``statistic``; −1 where none.
+    kernel_index : (downtrack, crosstrack) int32
+        Template (index into ``kernels``) that gave ``statistic``; −1 where none.
+    kernels : tuple of PlumeKernel
+        Templates tried.
+    scale : (species, kernels) float64
+        Robust spread (1.4826 × MAD) over the background of each raw filter output, which
+        would be 1 for spatially independent pixels: κ of spatially coherent clutter.
+    tail_scale : (species,) float64
+        Factor (≥ 1) each species' statistic was divided by, because its upper tail over
+        the line is heavier than the normal model gives (:func:`scan_lwir_plumes`).
+    threshold : float
+        Threshold on ``statistic`` for ``false_alarms_per_100_km2``.
+    p_test : float
+        False-alarm probability of one test (one source position, template and species).
+    n_tests : float
+        Tests in the line: source positions × templates × species (pooled templates count
+        their pooled positions).
+    false_alarms_per_100_km2 : float
+        Target rate of false plume candidates.
+    pixel_size_m : float or None
+        Ground sampling distance used for the area, m (None: not georeferenced, rates per
+        10⁶ pixels instead).
+    wind : (float, float) or None
+        Wind speed (m/s) and direction it blows from (compass degrees) the templates were
+        aligned with; None when every direction was scanned.
+    """
+
+    statistic: F32
+    species_index: NDArray[np.int16]
+    kernel_index: NDArray[np.int32]
+    kernels: tuple[PlumeKernel, ...]
+    scale: F64
+    tail_scale: F64
+    threshold: float
+    p_test: float
+    n_tests: float
+    false_alarms_per_100_km2: float
+    pixel_size_m: float | None
+    wind: tuple[float, float] | None
+    _evidence: F32 | None = None  # (species, downtrack, crosstrack) a z / λ per pixel
+
+
+def plume_kernel(
+    bearing_deg: float,
+    length_px: float,
+    opening: float,
+    *,
+    pixel_axes: ArrayLike | None = None,
+    sigma0_px: float = _KERNEL_SIGMA0_PX,
+) -> F64:
+    """Plume template on a pixel grid, source at the centre element.
+
+    Parameters
+    ----------
+    bearing_deg : float
+        Direction the plume travels towards, compass degrees.
+    length_px : float
+        Length downwind, pixels (> 0).
+    opening : float
+        σ_y / s, the plume's spread per distance downwind (> 0).
+    pixel_axes : (2, 2) array_like, optional
+        Ground displacement (east, north) of one row step and of one column step, any unit
+        (only directions and the ratio of lengths count); default square pixels with rows
+        towards the north and columns towards the east.
+    sigma0_px : float, default 0.7
+        Crosswind spread at the source, pixels (the pixel footprint).
+
+    Returns
+    -------
+    (h, w) float64
+        Column shape ∝ exp(−n²/2σ_y²)/σ_y inside 0 ≤ s ≤ ``length_px`` (tapered upwind of
+        the source over σ₀); odd sides; values below 1 % of the peak set to 0.
+
+    Raises
+    ------
+    InputError
+        If ``length_px``, ``opening`` or ``sigma0_px`` is not positive, or the axes are
+        degenerate.
+
+    Examples
+    --------
+    >>> k = plume_kernel(90.0, 6.0, 0.2)  # towards the east: along the columns
+    >>> k.shape[0] % 2 == 1 and k.shape[1] % 2 == 1
+    True
+    >>> c = k.shape[0] // 2
+    >>> bool(k[c, c + 3] > 0.0 and k[c, c - 3] == 0.0)
+    True
+    """
+    for name, value in (("length_px", length_px), ("opening", opening), ("sigma0_px", sigma0_px)):
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    axes = np.eye(2)[::-1] if pixel_axes is None else np.asarray(pixel_axes, dtype=np.float64)
+    det = float(np.linalg.det(axes)) if axes.shape == (2, 2) else 0.0
+    if not (math.isfinite(det) and abs(det) > 1e-12):
+        raise InputError(f"pixel_axes must be a non-degenerate (2, 2) array, got {axes!r}")
+    unit = axes / math.sqrt(abs(det))
+    theta = math.radians(bearing_deg)
+    along = np.array([math.sin(theta), math.cos(theta)])
+    across = np.array([along[1], -along[0]])
+    reach = math.hypot(length_px, 3.0 * math.hypot(sigma0_px, opening * length_px))
+    step = float(min(np.linalg.norm(unit[0]), np.linalg.norm(unit[1])))
+    half = math.ceil(reach / step) + 1
+    r, c = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
+    east = r * unit[0, 0] + c * unit[1, 0]
+    north = r * unit[0, 1] + c * unit[1, 1]
+    s = east * along[0] + north * along[1]
+    n = east * across[0] + north * across[1]
+    sigma = np.sqrt(sigma0_px**2 + (opening * np.maximum(s, 0.0)) ** 2)
+    k = np.exp(-0.5 * (n / sigma) ** 2) / sigma
+    k *= np.where(s < 0.0, np.exp(-0.5 * (s / sigma0_px) ** 2), 1.0) * (s <= length_px)
+    k[k < 0.01 * k.max()] = 0.0
+    nz_r, nz_c = np.nonzero(k)
+    hr = int(max(half - nz_r.min(), nz_r.max() - half))
+    hc = int(max(half - nz_c.min(), nz_c.max() - half))
+    out: F64 = k[half - hr : half + hr + 1, half - hc : half + hc + 1]
+    return out
+
+
+def _plume_kernels(
+    axes: F64,
+    lengths_px: Sequence[float],
+    openings: Sequence[float],
+    bearings: tuple[float, float] | None,
+) -> list[PlumeKernel]:
+    """Templates: each length and opening, at bearings dense enough for its angular width.
+
+    Adjacent bearings are 1.5 × the template's angular half-width apart (the larger of the
+    opening and 1/length): a plume between two of them keeps ≥ ~85 % of its filter output.
+    Long templates are applied to block-pooled pixels, where they span ~``_POOLED_LENGTH_PX``
+    pooled pixels (a plume's width grows with its length, so blocks lose little).
+    """
+    out: list[PlumeKernel] = []
+    for length in lengths_px:
+        pool = max(1, int(length // _POOLED_LENGTH_PX))
+        for opening in openings if length > _SHORT_LENGTH_PX else openings[-1:]:
+            half_width = max(opening, 1.0 / length)
+            if bearings is None:
+                n = max(8, math.ceil(2.0 * math.pi / (1.5 * half_width)))
+                angles = [360.0 * i / n for i in range(n)]
+            else:
+                centre, spread = bearings
+                n = max(1, math.ceil(2.0 * math.radians(spread) / (1.5 * half_width)))
+                angles = [centre + spread * (2.0 * i / n - 1.0) for i in range(n + 1)]
+            for bearing in angles:
+                weights = plume_kernel(bearing, length / pool, opening, pixel_axes=axes)
+                out.append(PlumeKernel(bearing % 360.0, float(length), opening, pool, weights))
+    return out
+
+
+def _pool(a: F64, f: int) -> F64:
+    """Sum over f × f blocks (edges padded with zeros)."""
+    if f == 1:
+        return a
+    r, c = a.shape
+    pr, pc = -r % f, -c % f
+    padded = np.pad(a, ((0, pr), (0, pc)))
+    out: F64 = padded.reshape((r + pr) // f, f, (c + pc) // f, f).sum(axis=(1, 3))
+    return out
+
+
+def _column_standardised_z(detection: LwirDetection) -> tuple[F64, Mask]:
+    """Calibrated z with each column's median and robust spread over its rows taken out.
+
+    Residual gains and offsets of a pushbroom column (striping) make a column's z drift
+    together; a plume-shaped sum along the track would add it up.
+    """
+    z = detection.z.astype(np.float64)
+    ok = np.isfinite(z) & detection.valid[None] & ~detection.anomalous[None]
+    bg = ok & detection.background_mask[None]
+    enough = bg.sum(axis=1) >= _MIN_COLUMN_ROWS  # (J, C)
+    # Columns with too few background rows keep their z (a dummy row of 0 avoids all-NaN).
+    zs = np.where(bg & enough[:, None, :], z, np.nan)
+    zs[:, 0][~enough] = 0.0
+    med = np.where(enough, np.nanmedian(zs, axis=1), 0.0)
+    mad = np.where(enough, 1.4826 * np.nanmedian(np.abs(zs - med[:, None]), axis=1), 1.0)
+    mad = np.where(mad > 0.0, mad, 1.0)
+    out: F64 = np.where(ok, (z - med[:, None]) / mad[:, None], 0.0)
+    return out, ok
+
+
+def _tail_scale(best: F32, n_kernels: int, reach_px: float) -> float:
+    """Factor by which a species' best-template map has a heavier upper tail than normal.
+
+    Per source position the map is the largest of ``n_kernels`` standardised outputs, so
+    that P(> t) ≤ n_kernels Φ̄(t) if each is normal. At each level t = 4, 5, … with at
+    least ``_TAIL_MIN_COUNT`` positions above it, the rate observed is matched to a normal
+    of spread c_t: c_t = t / Φ̄⁻¹(rate / n_kernels); the factor is the largest c_t, floored
+    at 1 (an empirical CFAR on the tail, not only on the core, of the score map). Positions
+    within ``reach_px`` (the longest template) of the line's maximum are left out, so that
+    one plume does not raise its own threshold; clutter that mimics a species (the edges of
+    a river, ponds) makes many patches over the line.
+    """
+    finite = np.isfinite(best)
+    if not finite.any():
+        return 1.0
+    top = np.unravel_index(int(np.argmax(np.where(finite, best, -np.inf))), best.shape)
+    rows, cols = np.ogrid[: best.shape[0], : best.shape[1]]
+    finite &= (rows - top[0]) ** 2 + (cols - top[1]) ** 2 > reach_px**2
+    n = int(finite.sum())
+    if n == 0:
+        return 1.0
+    factor = 1.0
+    for level in _TAIL_LEVELS:
+        count = int(np.sum(finite & (best > level)))
+        if count < _TAIL_MIN_COUNT:
+            break
+        quantile = float(stats.norm.isf(min(count / n / n_kernels, 0.5)))
+        factor = max(factor, level / max(quantile, 1e-3))
+    return factor
+
+
+def scan_lwir_plumes(
+    detection: LwirDetection,
+    *,
+    wind: tuple[float, float] | None = None,
+    wind_uncertainty_deg: float = 30.0,
+    openings: Sequence[float] = (0.1, 0.25),
+    max_length_m: float = 1000.0,
+    false_alarms_per_100_km2: float = 0.1,
+    pixel_size_m: float | None = None,
+) -> LwirPlumeScan:
+    """Plume-shaped spatial matched filter on the calibrated per-species z maps.
+
+    A plume spreads its signal over many pixels that are each below the noise; summing them
+    with the plume's shape as weights recovers it (the spatial part of a space-time matched
+    filter; Manolakis et al. 2014, §"detection"; the plume shape of Seinfeld & Pandis 2016,
+    §18.4). For a source at pixel x₀, template K (:class:`PlumeKernel`) and species j, with
+    z_ij the calibrated z of pixel i, a_ij = ΔT_ij / σ_ij its expected z per ppm·m and λ_i its
+    residual energy (``detection.residual``, ≥ 0.5: pixels the background model describes
+    badly count less, as in a scale-mixture background),
+
+        T = Σ_i K(i − x₀) a_ij z_ij / λ_i  /  √(Σ_i K(i − x₀)² a_ij² / λ_i) ,
+
+    standard normal for spatially independent background pixels. Each map is standardised
+    by its own median and robust spread over background positions (an empirical CFAR: the
+    spread is κ, the inflation by spatially coherent clutter), after each column's z is
+    standardised over its rows (column striping). Templates: lengths from 6 pixels growing
+    ×3 up to ``max_length_m``, each ``openings``, at every bearing (no wind) or within
+    ± ``wind_uncertainty_deg`` of the downwind direction. The threshold gives
+    ``false_alarms_per_100_km2`` false candidates with a Bonferroni count of positions,
+    templates and species (conservative: neighbouring tests are correlated).
+
+    Parameters
+    ----------
+    detection : LwirDetection
+        Output of :func:`detect_lwir`.
+    wind : (float, float), optional
+        Wind speed, m/s, and the direction it blows from, compass degrees (a weather model,
+        a sounding, the aircraft's own estimate). Needs a georeferenced cube.
+    wind_uncertainty_deg : float, default 30
+        Half-width of the band of bearings tried around the downwind direction, degrees.
+    openings : sequence of float, default (0.1, 0.25)
+        σ_y / s of the templates: Briggs a_y for slightly unstable (C) and very unstable (A)
+        air, when labs are flown by day (a narrower instantaneous plume meanders within).
+    max_length_m : float, default 1000
+        Longest template, m (pixels without georeferencing are taken as 10 m).
+    false_alarms_per_100_km2 : float, default 0.1
+        Target rate of false candidates (positions × templates × species, Bonferroni) under
+        the normal model; the default sits 10× below the goal of one false object per
+        100 km² because clutter tails are heavier than normal far out (measured on
+        development lines, ``bench/lwir_pd.py``).
+    pixel_size_m : float, optional
+        Ground sampling distance, m; default from the cube's ``lat``/``lon``. Without either,
+        the rate is per 10⁶ pixels.
+
+    Returns
+    -------
+    LwirPlumeScan
+        Best standardised statistic per source pixel, with its species and template.
+
+    Raises
+    ------
+    InputError
+        If a wind is given for a cube that is not georeferenced, or a parameter is out of
+        range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vigia.sense.cube import make_cube
+    >>> from vigia.sense.thermal import planck_radiance
+    >>> wl = np.linspace(7500.0, 12000.0, 64)
+    >>> rng = np.random.default_rng(0)
+    >>> t = 300.0 + rng.normal(0.0, 2.0, (60, 40))
+    >>> rad = planck_radiance(wl, t) * 0.7 + 2.5 + rng.normal(0.0, 0.02, (60, 40, 64))
+    >>> cube = make_cube(rad, wl, fwhm=np.full(64, 70.0), units="W m-2 sr-1 um-1",
+    ...                  sensor="lwir", flight_line_id="L1")
+    >>> det = detect_lwir(cube, species=["acetone"], air_temperature_k=295.0)
+    >>> scan = scan_lwir_plumes(det, max_length_m=200.0)
+    >>> bool(np.nanmax(scan.statistic) < scan.threshold)
+    True
+    """
+    if not (math.isfinite(false_alarms_per_100_km2) and false_alarms_per_100_km2 > 0):
+        raise InputError(f"false_alarms_per_100_km2 must be > 0, got {false_alarms_per_100_km2!r}")
+    if not (math.isfinite(max_length_m) and max_length_m > 0):
+        raise InputError(f"max_length_m must be > 0, got {max_length_m!r}")
+    if not (math.isfinite(wind_uncertainty_deg) and 0.0 <= wind_uncertainty_deg <= 180.0):
+        raise InputError(f"wind_uncertainty_deg must lie in [0, 180], got {wind_uncertainty_deg!r}")
+    if not openings or not all(math.isfinite(o) and 0.0 < o < 2.0 for o in openings):
+        raise InputError(f"openings must be numbers in (0, 2), got {openings!r}")
+    axes = detection.pixel_axes_m
+    bearings: tuple[float, float] | None = None
+    if wind is not None:
+        speed, from_deg = (float(v) for v in wind)
+        if not (math.isfinite(speed) and speed >= 0 and math.isfinite(from_deg)):
+            raise InputError(f"wind must be (speed m/s ≥ 0, from-direction deg), got {wind!r}")
+        if axes is None:
+            raise InputError(
+                f"line {detection.line_id}: a wind direction needs a georeferenced cube "
+                "(lat/lon), to know which way the pixels face"
+            )
+        bearings = ((from_deg + 180.0) % 360.0, wind_uncertainty_deg)
+    gsd = pixel_size_m
+    if gsd is None and axes is not None:
+        gsd = math.sqrt(abs(float(np.linalg.det(axes))))
+    if gsd is not None and not (math.isfinite(gsd) and gsd > 0):
+        raise InputError(f"pixel_size_m must be > 0, got {gsd!r}")
+    grid = axes if axes is not None else np.eye(2)[::-1]
+    n_rows, n_cols = detection.valid.shape
+    longest = min(max_length_m / (gsd or _NOMINAL_PIXEL_M), float(max(n_rows, n_cols)))
+    lengths = [_SHORT_LENGTH_PX]
+    while lengths[-1] * 3.0 <= longest:
+        lengths.append(lengths[-1] * 3.0)
+    if longest > lengths[-1] * 1.5:
+        lengths.append(longest)
+    kernels = _plume_kernels(grid, lengths, tuple(sorted(openings)), bearings)
+
+    z, ok = _column_standardised_z(detection)
+    lam = np.clip(np.nan_to_num(detection.residual.astype(np.float64), nan=1.0), 0.5, None)
+    contrast = np.nan_to_num(detection.thermal_contrast_k.astype(np.float64), nan=0.0)
+    sigma = np.nan_to_num(detection.column_contrast_sigma.astype(np.float64), nan=0.0)
+    n_sp = z.shape[0]
+    best = np.full((n_sp, n_rows, n_cols), -np.inf, dtype=np.float32)
+    best_k = np.full((n_sp, n_rows, n_cols), -1, dtype=np.int32)
+    evidence = np.zeros((n_sp, n_rows, n_cols), dtype=np.float32)
+    scale = np.ones((n_sp, len(kernels)))
+    background = detection.background_mask & detection.valid & ~detection.anomalous
+    rng = np.random.default_rng(0)  # which background positions standardise: fixed, not data
+    positions = 0.0
+    for f in sorted({k.pool for k in kernels}):
+        members = [i for i, k in enumerate(kernels) if k.pool == f]
+        shape_f = _pool(np.zeros((n_rows, n_cols)), f).shape
+        positions += len(members) * shape_f[0] * shape_f[1]
+        half = max(max(kernels[i].weights.shape) for i in members) // 2
+        fft_shape = (
+            sfft.next_fast_len(shape_f[0] + 2 * half, real=True),
+            sfft.next_fast_len(shape_f[1] + 2 * half, real=True),
+        )
+        spectra = []
+        for i in members:
+            w = kernels[i].weights[::-1, ::-1]
+            spectra.append((sfft.rfft2(w, fft_shape), sfft.rfft2(w * w, fft_shape), w.shape))
+        bg_f = _pool(background.astype(np.float64), f) >= 0.5 * f * f
+        bg_idx = np.flatnonzero(bg_f)
+        if bg_idx.size < _MIN_CFAR_SAMPLES:
+            continue
+        sample = rng.choice(bg_idx, min(bg_idx.size, _CFAR_SAMPLES), replace=False)
+        for j in range(n_sp):
+            a = np.zeros((n_rows, n_cols))
+            np.divide(contrast[j], sigma[j], out=a, where=ok[j] & (sigma[j] > 0))
+            evidence[j] = a * z[j] / lam
+            num_f = sfft.rfft2(_pool(a * z[j] / lam, f), fft_shape)
+            den_f = sfft.rfft2(_pool(a * a / lam, f), fft_shape)
+            best_f = np.full(shape_f, -np.inf, dtype=np.float32)
+            arg_f = np.full(shape_f, -1, dtype=np.int32)
+            for i, (k_f, k2_f, (kh, kw)) in zip(members, spectra, strict=True):
+                crop = (slice(kh // 2, kh // 2 + shape_f[0]), slice(kw // 2, kw // 2 + shape_f[1]))
+                num = sfft.irfft2(num_f * k_f, fft_shape)[crop]
+                den = sfft.irfft2(den_f * k2_f, fft_shape)[crop]
+                # Enough of the template on judged pixels: a quarter of its typical energy.
+                den_s = den.ravel()[sample]
+                enough_s = den_s > 0.25 * float(np.median(den_s))
+                if int(enough_s.sum()) < _MIN_CFAR_SAMPLES:
+                    continue
+                limit = 0.25 * float(np.median(den_s))
+                t = num / np.sqrt(np.maximum(den, limit))
+                ref = t.ravel()[sample][enough_s]
+                med = float(np.median(ref))
+                mad = 1.4826 * float(np.median(np.abs(ref - med)))
+                scale[j, i] = mad if mad > 0 else 1.0
+                t = ((t - med) / scale[j, i]).astype(np.float32)
+                t[den <= limit] = -np.inf
+                better = t > best_f
+                np.copyto(best_f, t, where=better)
+                np.copyto(arg_f, np.int32(i), where=better)
+            if f > 1:
+                best_f = np.repeat(np.repeat(best_f, f, axis=0), f, axis=1)[:n_rows, :n_cols]
+                arg_f = np.repeat(np.repeat(arg_f, f, axis=0), f, axis=1)[:n_rows, :n_cols]
+            better = best_f > best[j]
+            np.copyto(best[j], best_f, where=better)
+            np.copyto(best_k[j], arg_f, where=better)
+    best[:, ~detection.valid] = -np.inf
+    tail = np.array([_tail_scale(best[j], len(kernels), lengths[-1]) for j in range(n_sp)])
+    scaled = best / tail[:, None, None].astype(np.float32)
+    best_sp = np.argmax(scaled, axis=0).astype(np.int16)
+    statistic = np.take_along_axis(scaled, best_sp[None].astype(np.intp), axis=0)[0]
+    kernel_index = np.take_along_axis(best_k, best_sp[None].astype(np.intp), axis=0)[0]
+    none = ~np.isfinite(statistic)
+    best_sp[none] = -1
+    kernel_index[none] = -1
+    n_tests = positions * n_sp
+    # Tests per 100 km² (per 10⁶ pixels without georeferencing): Bonferroni over them.
+    tests_per_100_km2 = n_tests / (n_rows * n_cols) * 1e8 / ((gsd or _NOMINAL_PIXEL_M) ** 2)
+    p_test = min(0.5, false_alarms_per_100_km2 / tests_per_100_km2)
+    return LwirPlumeScan(
+        statistic=statistic.astype(np.float32),
+        species_index=best_sp,
+        kernel_index=kernel_index.astype(np.int32),
+        kernels=tuple(kernels),
+        scale=scale,
+        tail_scale=tail,
+        threshold=float(stats.norm.isf(p_test)),
+        p_test=p_test,
+        n_tests=float(n_tests),
+        false_alarms_per_100_km2=float(false_alarms_per_100_km2),
+        pixel_size_m=gsd,
+        wind=None if wind is None else (float(wind[0]), float(wind[1])),
+        _evidence=evidence,
+    )
+
+
 @dataclass(frozen=True)
 class LwirFinding:
     """One species identified in a plume object.
@@ -1203,7 +1756,22 @@ class LwirIdentification:
     rows, cols : tuple of int
         Pixel indices (downtrack, crosstrack) of the object.
     peak : tuple of int
-        (downtrack, crosstrack) of the object's strongest spatially summed z.
+        (downtrack, crosstrack) of the object's strongest spatially summed z; for a plume
+        candidate of :func:`scan_lwir_plumes`, its source pixel.
+    kernel : PlumeKernel or None
+        The plume template of a scan candidate (its bearing, length and opening); None for
+        an object given as a mask.
+    scan_statistic : float or None
+        The candidate's standardised scan statistic (compare with
+        ``LwirPlumeScan.threshold``); None for an object given as a mask.
+    misfit : float or None
+        For a scan candidate: how unlike the background its template-weighted spectrum is
+        in the directions no gas signature takes, in robust standard units of the same
+        template's background placements (≈ N(0, 1) for gas over background); None for an
+        object given as a mask.
+    template : tuple of float or None
+        For a scan candidate: the template's weight at each of ``rows``, ``cols`` (column
+        shape, arbitrary scale); None for an object given as a mask.
     """
 
     findings: tuple[LwirFinding, ...]
@@ -1216,6 +1784,10 @@ class LwirIdentification:
     rows: tuple[int, ...]
     cols: tuple[int, ...]
     peak: tuple[int, int]
+    kernel: PlumeKernel | None = None
+    scan_statistic: float | None = None
+    misfit: float | None = None
+    template: tuple[float, ...] | None = None
 
     @property
     def species(self) -> tuple[str, ...]:
@@ -1320,20 +1892,39 @@ def identify_objects(
 def find_lwir_plumes(
     cube: xr.Dataset,
     *,
-    pfa: float = 1e-6,
     alpha: float = 1e-3,
+    wind: tuple[float, float] | None = None,
+    wind_uncertainty_deg: float = 30.0,
+    false_alarms_per_100_km2: float = 0.1,
+    max_objects: int = 20,
+    pfa: float | None = None,
     **detect_options: Any,
 ) -> tuple[LwirDetection, NDArray[np.int32], list[LwirIdentification]]:
-    """Run the whole chain on one line: detect, segment, identify; keep objects with a finding.
+    """Run the whole chain on one line: detect, scan for plumes, identify; keep named ones.
+
+    :func:`detect_lwir` gives calibrated per-pixel z maps; :func:`scan_lwir_plumes` sums them
+    with plume-shaped templates and thresholds the result for a false-alarm rate per area;
+    :func:`identify_plume_candidates` runs the stepwise regression over each candidate's
+    template-weighted spectrum. Objects with no species identified are dropped.
 
     Parameters
     ----------
     cube : xarray.Dataset
         LWIR radiance cube (see :func:`detect_lwir`).
-    pfa : float, default 1e-6
-        Per-pixel false-alarm rate of the segmentation seeds (:func:`segment_lwir`).
     alpha : float, default 1e-3
         Family-wise false-identification rate (:func:`identify_lwir`).
+    wind : (float, float), optional
+        Wind speed, m/s, and the direction it blows from, compass degrees; without it every
+        direction is scanned (:func:`scan_lwir_plumes`).
+    wind_uncertainty_deg : float, default 30
+        Half-width of the bearings tried around the downwind direction, degrees.
+    false_alarms_per_100_km2 : float, default 0.1
+        Target rate of false plume candidates under the normal model
+        (:func:`scan_lwir_plumes`).
+    max_objects : int, default 20
+        Most candidates identified per line, strongest first.
+    pfa : float, optional
+        Ignored; kept for callers of the earlier per-pixel chain (:func:`segment_lwir`).
     **detect_options
         Passed to :func:`detect_lwir` (``sensor_altitude_m``, ``air_temperature_k``, …).
 
@@ -1342,20 +1933,311 @@ def find_lwir_plumes(
     detection : LwirDetection
         Per-pixel maps (score, per-species amounts).
     labels : (downtrack, crosstrack) int32
-        Objects from :func:`segment_lwir`, 0 for background.
+        Footprints of the plumes returned (1, 2, … in their order), 0 elsewhere; where two
+        overlap the stronger keeps the pixel.
     plumes : list of LwirIdentification
-        Objects with at least one species identified, strongest score first.
+        Candidates with at least one species identified, strongest score first.
 
     Raises
     ------
     InputError
-        As :func:`detect_lwir`.
+        As :func:`detect_lwir` and :func:`scan_lwir_plumes`.
     """
+    del pfa
     detection = detect_lwir(cube, **detect_options)
-    labels = segment_lwir(detection, pfa=pfa)
-    plumes = [o for o in identify_objects(detection, labels, alpha=alpha) if o.findings]
-    plumes.sort(key=lambda o: -o.score)
+    scan = scan_lwir_plumes(
+        detection,
+        wind=wind,
+        wind_uncertainty_deg=wind_uncertainty_deg,
+        false_alarms_per_100_km2=false_alarms_per_100_km2,
+    )
+    plumes = [
+        o
+        for o in identify_plume_candidates(detection, scan, alpha=alpha, max_objects=max_objects)
+        if o.findings
+    ]
+    plumes.sort(key=lambda o: (-o.score, -(o.scan_statistic or 0.0)))
+    labels = np.zeros(detection.valid.shape, dtype=np.int32)
+    for i, o in reversed(list(enumerate(plumes))):
+        labels[np.asarray(o.rows, dtype=np.intp), np.asarray(o.cols, dtype=np.intp)] = i + 1
     return detection, labels, plumes
+
+
+def _place(kernel: PlumeKernel, row: int, col: int, shape: tuple[int, int]) -> F64:
+    """Full-resolution weights of a template whose source is at pixel (row, col)."""
+    f = kernel.pool
+    w = kernel.weights if f == 1 else np.kron(kernel.weights, np.ones((f, f)))
+    kh, kw = kernel.weights.shape
+    top = (row // f - kh // 2) * f
+    left = (col // f - kw // 2) * f
+    out = np.zeros(shape)
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + w.shape[0], shape[0]), min(left + w.shape[1], shape[1])
+    if r1 > r0 and c1 > c0:
+        out[r0:r1, c0:c1] = w[r0 - top : r1 - top, c0 - left : c1 - left]
+    return out
+
+
+def identify_plume_candidates(
+    detection: LwirDetection,
+    scan: LwirPlumeScan,
+    *,
+    alpha: float = 1e-3,
+    max_species: int = 4,
+    max_objects: int = 20,
+) -> list[LwirIdentification]:
+    """Identify the species at each plume candidate of a scan.
+
+    Candidates are the local maxima of ``scan.statistic`` above ``scan.threshold``,
+    strongest first; a candidate whose source lies inside the footprint of a stronger one is
+    the same plume and is skipped. For each, the template K placed at its source weights a
+    stepwise regression (as :func:`identify_lwir`) of
+
+        y = Σ_i K_i ΔT_i r̃_i / λ_i  on  x_j = Σ_i K_i ΔT_i · K_i ΔT_ij s̃_ij / λ_i
+
+    (ΔT_i the window contrast, ΔT_ij species j's, λ_i the residual energy, r̃ and s̃ the
+    whitened, interference-projected residual and signature): the weighted least-squares
+    fit of a plume of that shape whose column scale β_j (ppm·m) must be positive. F
+    statistics are deflated by κ_j², the spread of that template's sums over the line's
+    background (``scan.scale``). The object's score is the probability that the background
+    alone would not reach the candidate's statistic anywhere in the scan (Šidák over
+    ``scan.n_tests``).
+
+    Parameters
+    ----------
+    detection : LwirDetection
+        Output of :func:`detect_lwir`.
+    scan : LwirPlumeScan
+        Output of :func:`scan_lwir_plumes` for ``detection``.
+    alpha : float, default 1e-3
+        Family-wise false-identification rate per step (Bonferroni over the library).
+    max_species : int, default 4
+        Most species reported per candidate.
+    max_objects : int, default 20
+        Most candidates identified.
+
+    Returns
+    -------
+    list of LwirIdentification
+        One per candidate, strongest first; the object's pixels are the template's
+        footprint (valid pixels), ``peak`` its source and ``kernel`` its template.
+
+    Raises
+    ------
+    InputError
+        If the scan does not match the detection's map shape, or ``alpha`` is not in (0, 1).
+    """
+    if not 0.0 < alpha < 1.0:
+        raise InputError(f"alpha must lie in (0, 1), got {alpha!r}")
+    shape = detection.valid.shape
+    if scan.statistic.shape != shape:
+        raise InputError(
+            f"scan shape {scan.statistic.shape} does not match the detection maps {shape} "
+            f"(line {detection.line_id})"
+        )
+    stat = np.where(np.isfinite(scan.statistic), scan.statistic, -np.inf).astype(np.float64)
+    peaks = (stat >= scan.threshold) & (stat >= ndimage.maximum_filter(stat, size=3))
+    order = np.flatnonzero(peaks.ravel())
+    order = order[np.argsort(-stat.ravel()[order], kind="stable")]
+    taken = np.zeros(shape, dtype=bool)
+    taken_by = np.zeros((len(detection.species), *shape), dtype=bool)
+    out: list[LwirIdentification] = []
+    for flat in order:
+        if len(out) >= max_objects:
+            break
+        r, c = (int(v) for v in np.unravel_index(int(flat), shape))
+        if taken[r, c]:
+            continue
+        k_idx = int(scan.kernel_index[r, c])
+        kernel = scan.kernels[k_idx]
+        weights = _place(kernel, r, c, shape)
+        footprint = (weights > 0.0) & detection.valid
+        if not footprint.any():
+            continue
+        species = int(scan.species_index[r, c])
+        if np.any(taken_by[species] & (weights > 0.0)):
+            continue  # touches a stronger candidate of the same species: the same plume
+        if scan._evidence is not None:
+            # Most of its evidence already in a stronger candidate: the same plume (or
+            # the same clutter) seen from another source position.
+            e = np.maximum(weights * scan._evidence[species], 0.0)
+            if float(e[taken].sum()) >= 0.5 * float(e.sum()):
+                continue
+        taken |= weights > 0.0
+        taken_by[species] |= weights > 0.0
+        p_test = min(float(stats.norm.sf(stat[r, c])), 1.0 - 1e-16)
+        score = math.exp(scan.n_tests * math.log1p(-p_test))
+        kappa = np.maximum(scan.scale[:, k_idx], 1.0)
+        out.append(
+            _identify_weighted(
+                detection,
+                footprint,
+                weights,
+                kappa,
+                score=score,
+                source=(r, c),
+                alpha=alpha,
+                max_species=max_species,
+                kernel=kernel,
+                statistic=float(stat[r, c]),
+            )
+        )
+    return out
+
+
+def _template_terms(
+    detection: LwirDetection, weights: F64, rows: NDArray[np.intp], cols: NDArray[np.intp]
+) -> tuple[F64, F64]:
+    """Weights g = K ΔT / λ and noise factors λ of a placed template's pixels."""
+    t_g = detection.ground_temperature_k[rows, cols].astype(np.float64)
+    lam = np.clip(
+        np.nan_to_num(detection.residual[rows, cols].astype(np.float64), nan=1.0), 0.5, None
+    )
+    g = weights[rows, cols] * (detection.air_temperature_k - t_g) / lam
+    return g, lam
+
+
+def _misfit(
+    detection: LwirDetection,
+    kernel: PlumeKernel,
+    source: tuple[int, int],
+    footprint: Mask,
+    y: F64,
+    x: F64,
+) -> tuple[float, float, float]:
+    """How unlike background the part of y no gas explains is.
+
+    The energy U of y outside the span of the gas signatures x is compared with the same
+    energy for the same template placed at background positions of the line that do not
+    touch the object. Returns the object's log U in robust standard units of the
+    placements' log U (median, 1.4826 × MAD), U's excess over the placements' median, and
+    the energy the gases take beyond the one per signature that noise gives. A patch of a
+    surface the background model does not describe (a pond's edge, a roof) leaves energy no
+    gas takes; a plume does not, or far less than the gas explains.
+    """
+    q = np.linalg.qr(x.T)[0]
+    u_obj = float(np.sum(_project(y[None], q) ** 2))
+    explained = float(y @ y) - u_obj - q.shape[1]
+    shape = detection.valid.shape
+    judged = detection.valid & ~detection.anomalous
+    rng = np.random.default_rng([source[0], source[1], shape[0], shape[1]])
+    near = ndimage.binary_dilation(footprint, iterations=2)
+    cand = np.flatnonzero(judged.ravel())
+    values: list[float] = []
+    k_total = float(kernel.weights.sum()) * kernel.pool**2
+    for flat in rng.choice(cand, min(cand.size, 8 * _MISFIT_PLACEMENTS), replace=False):
+        if len(values) >= _MISFIT_PLACEMENTS:
+            break
+        r, c = (int(v) for v in np.unravel_index(int(flat), shape))
+        w = _place(kernel, r, c, shape)
+        on = (w > 0.0) & judged
+        if np.any(on & near) or float(w[on].sum()) < 0.8 * k_total:
+            continue
+        rr, cc = np.nonzero(on)
+        g, lam = _template_terms(detection, w, rr, cc)
+        if not np.any(g):
+            continue
+        yb = _weighted_residual(detection, rr, cc, g, lam)
+        values.append(float(np.sum(_project(yb[None], q) ** 2)))
+    if len(values) < _MISFIT_PLACEMENTS // 2:
+        return 0.0, 0.0, explained
+    logs = np.log(np.maximum(values, 1e-300))
+    med = float(np.median(logs))
+    mad = max(1.4826 * float(np.median(np.abs(logs - med))), 1e-3)
+    z = (math.log(max(u_obj, 1e-300)) - med) / mad
+    return z, u_obj - math.exp(med), explained
+
+
+def _identify_weighted(
+    detection: LwirDetection,
+    footprint: Mask,
+    weights: F64,
+    kappa: F64,
+    *,
+    score: float,
+    source: tuple[int, int],
+    alpha: float,
+    max_species: int,
+    kernel: PlumeKernel,
+    statistic: float | None,
+) -> LwirIdentification:
+    """Stepwise identification of a plume template placed at a source (see callers)."""
+    use = footprint & ~detection.anomalous
+    if not use.any():
+        use = footprint
+    rows, cols = np.nonzero(use)
+    all_rows, all_cols = np.nonzero(footprint)
+    t_g = detection.ground_temperature_k[rows, cols].astype(np.float64)
+    t_air = detection.air_temperature_k
+    k_w = weights[rows, cols]
+    dt_win = t_air - t_g
+    dt_sp = np.nan_to_num(detection.thermal_contrast_k[:, rows, cols].astype(np.float64))
+    g, lam = _template_terms(detection, weights, rows, cols)
+    h = k_w[None, :] * dt_sp  # column template (ppm·m per unit β) × contrast
+    y, x = _object_regression(detection, rows, cols, g=g, h=h, noise=lam)
+    misfit, excess, explained = _misfit(detection, kernel, source, footprint, y, x)
+    min_dt = detection.min_contrast_k
+    kappa2 = kappa**2
+    sign = np.ones(x.shape[0])  # β is a column: never negative
+    # Not gas: energy no gas takes, more than the background's spread gives (one-sided 5 %),
+    # and more than half what the gases explain (gas is not most of the departure).
+    unlike = misfit > _MISFIT_Z and excess > 0.5 * explained
+    selected = [] if unlike else _stepwise(x, y, sign, kappa2, alpha, max_species)
+    k_sum = max(float(k_w.sum()), 1e-300)
+    dt_species = (h.sum(axis=1)) / k_sum  # template-weighted contrast, K
+    findings: list[LwirFinding] = []
+    if selected:
+        beta, rss, inv = _ols(x[selected].T, y)
+        s2 = rss / max(y.size - len(selected), 1)
+        for i, j in enumerate(selected):
+            f_stat, p_adj = _partial_f(x, y, selected, j, kappa2)
+            beta_sig = math.sqrt(max(float(inv[i, i]) * s2 * kappa2[j], 0.0))
+            # Mean over the object's pixels of the fitted C·ΔT.
+            per_beta = float(h[j].sum()) / rows.size
+            findings.append(
+                _finding(
+                    detection,
+                    j,
+                    float(beta[i]) * per_beta,
+                    beta_sig * abs(per_beta),
+                    float(dt_species[j]),
+                    f_stat,
+                    score * (1.0 - p_adj),
+                    float(np.median(t_g)),
+                )
+            )
+        findings.sort(key=lambda f: -f.f_statistic)
+    dt_window = float(np.sum(k_w * dt_win) / k_sum)
+    detectable = abs(dt_window) >= min_dt
+    reason = None
+    if unlike:
+        reason = (
+            f"the template-weighted spectrum is unlike background ({misfit:.1f} robust σ) "
+            "in directions no gas signature takes, more than any gas explains: a surface the "
+            "background model does not describe, not judged for gas"
+        )
+    elif not detectable:
+        reason = (
+            f"thermal contrast between air ({t_air:.1f} K) and ground is {dt_window:+.1f} K "
+            f"under the plume template, below the {min_dt:g} K needed: a gas layer at the "
+            "ground's temperature neither absorbs nor emits, so gases here are undetectable"
+        )
+    return LwirIdentification(
+        findings=tuple(findings),
+        detectable=detectable,
+        reason=reason,
+        score=float(score),
+        n_pixels=int(rows.size),
+        thermal_contrast_k=dt_window,
+        air_temperature_k=t_air,
+        rows=tuple(int(v) for v in all_rows),
+        cols=tuple(int(v) for v in all_cols),
+        peak=source,
+        kernel=kernel,
+        scan_statistic=statistic,
+        misfit=misfit,
+        template=tuple(float(v) for v in weights[all_rows, all_cols]),
+    )
 
 
 def _identify(
@@ -1443,30 +2325,61 @@ def _identify(
 
 
 def _object_regression(
-    detection: LwirDetection, rows: NDArray[np.intp], cols: NDArray[np.intp]
+    detection: LwirDetection,
+    rows: NDArray[np.intp],
+    cols: NDArray[np.intp],
+    g: F64 | None = None,
+    h: F64 | None = None,
+    noise: F64 | None = None,
 ) -> tuple[F64, F64]:
-    """Mean whitened residual y (b,) and whitened signatures x (species, b), both × √n."""
+    """Weighted sum of whitened residuals y (b,) and of whitened signatures x (species, b).
+
+    y = Σ g_i r̃_i / N and x_j = Σ g_i h_ij s̃_ij / N with N = √(Σ g_i² λ_i), so that y has
+    unit-variance noise when pixel i's noise variance is λ_i and pixels are independent, and
+    E[y] = Σ_j β_j x_j when pixel i holds β_j h_ij of species j (s̃ per ppm·m·K, ∂B/∂T at the
+    pixel's ground temperature). Defaults g = h = λ = 1: the mean over the pixels × √n.
+    """
     bg = detection._background
     used = detection.used_bands
     wl_u = detection.wavelengths_nm[used]
     tau = np.asarray(detection.atmosphere.transmittance)[used]
     k = detection.library.absorption[:, used]
+    n_px = rows.size
+    gw = np.ones(n_px) if g is None else g
+    hw = np.ones((k.shape[0], n_px)) if h is None else h
+    lam = np.ones(n_px) if noise is None else noise
     t_g = detection.ground_temperature_k[rows, cols].astype(np.float64)
     dbdt = _planck_derivative(wl_u, t_g)  # (n, b)
     y = np.zeros(k.shape[1])
     x = np.zeros(k.shape)
-    for g in np.unique(bg.group_of_column[cols]):
-        sel = bg.group_of_column[cols] == g
+    for grp in np.unique(bg.group_of_column[cols]):
+        sel = bg.group_of_column[cols] == grp
         rr, cc = rows[sel], cols[sel]
-        r = bg.radiance[rr, cc].astype(np.float64) - bg.mean[cc]
-        lower = bg.cholesky[g]
-        q = bg.basis[g]
+        r = (bg.radiance[rr, cc].astype(np.float64) - bg.mean[cc]) * gw[sel, None]
+        lower = bg.cholesky[grp]
+        q = bg.basis[grp]
         y += _project(linalg.solve_triangular(lower, r.sum(axis=0), lower=True), q)
-        sig = (k * tau)[:, None, :] * dbdt[sel][None, :, :]  # (J, n_g, b)
-        x += _project(linalg.solve_triangular(lower, sig.sum(axis=1).T, lower=True).T, q)
-    # Mean over n pixels times √n: unit-variance noise if pixels are independent.
-    n = math.sqrt(rows.size)
-    return y / n, x / n
+        wsum = np.einsum("jn,nb->jb", hw[:, sel] * gw[sel], dbdt[sel]) * (k * tau)  # (J, b)
+        x += _project(linalg.solve_triangular(lower, wsum.T, lower=True).T, q)
+    norm = math.sqrt(max(float(np.sum(gw * gw * lam)), 1e-300))
+    return y / norm, x / norm
+
+
+def _weighted_residual(
+    detection: LwirDetection, rows: NDArray[np.intp], cols: NDArray[np.intp], g: F64, lam: F64
+) -> F64:
+    """Y = Σ g_i r̃_i / √(Σ g_i² λ_i) alone (see :func:`_object_regression`)."""
+    bg = detection._background
+    y = np.zeros(bg.radiance.shape[-1])
+    for grp in np.unique(bg.group_of_column[cols]):
+        sel = bg.group_of_column[cols] == grp
+        rr, cc = rows[sel], cols[sel]
+        r = (bg.radiance[rr, cc].astype(np.float64) - bg.mean[cc]) * g[sel, None]
+        y += _project(
+            linalg.solve_triangular(bg.cholesky[grp], r.sum(axis=0), lower=True), bg.basis[grp]
+        )
+    out: F64 = y / math.sqrt(max(float(np.sum(g * g * lam)), 1e-300))
+    return out
 
 
 def _object_kappa(detection: LwirDetection, mask: Mask) -> F64:
