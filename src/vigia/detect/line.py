@@ -323,7 +323,10 @@ def _vswir(
         layers["clearing_score"] = (
             dims,
             cam.branches.score,
-            {"units": "1", "long_name": "cut-branch or clearing score (NDVI drop, CAI)"},
+            {
+                "units": "1",
+                "long_name": "clearing or cut-branch score (enclosed cover contrast, local z)",
+            },
         )
     wl = np.asarray(cube["wavelengths"].values, dtype=np.float64)
     bands = [int(np.argmin(np.abs(wl - w))) for w in (640.0, 550.0, 470.0)]
