@@ -354,7 +354,8 @@ class CamouflageObject:
     score : float
         0–1, higher is surer.
     area_m2 : float
-        Estimated area, m² (tarps: abundance-weighted; branches and clearings: pixel count).
+        Estimated area, m² (tarps: abundance-weighted; branches and clearings: the area of
+        the patch's pixels, tarps in it included).
     lon, lat : float
         Centre, degrees WGS84 (NaN when the cube has no location).
     reason : str
@@ -1532,6 +1533,9 @@ def detect_camouflage(
     correction: AtmosphericCorrection | None = None,
 ) -> CamouflageResult:
     """Run the tarp and the cut-branch/clearing detectors on one VSWIR cube.
+
+    Tarps run first; their pixels (score ≥ the tarp grow threshold) are passed to the
+    clearing detector as covered ground, so a tarp in a clearing does not fill it in.
 
     Parameters
     ----------
