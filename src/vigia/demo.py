@@ -5,6 +5,7 @@ Each later stage appends its steps; the CLI only shows progress and the result.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,8 +137,16 @@ def _simulate(run: DemoRun) -> None:
 
 def _detect(run: DemoRun) -> None:
     # The detectors read the cubes and the weather analysis, never the truth.
+    # Lines in parallel, one process per core (at most two: the demo's budget is 2 cores).
+    jobs = min(2, os.cpu_count() or 1)
+    detail = run.on_detail
     out = detect_files(
-        run.cubes, run.out_dir / "detections", weather=run.weather, on_step=run.on_detail
+        run.cubes,
+        run.out_dir / "detections",
+        weather=run.weather,
+        jobs=jobs,
+        on_line=None if detail is None else (lambda ln: detail(f"{ln} done")),
+        on_step=detail,
     )
     run.detections = out.detections_path
     run.files.extend(out.files)

@@ -83,6 +83,22 @@ def test_real_layouts_are_read_and_a_line_too_small_for_a_detector_is_skipped_no
     assert doc["type"] == "FeatureCollection"
 
 
+def test_lines_processed_in_parallel_give_what_one_process_gives(tmp_path: Path) -> None:
+    cubes = [
+        SAMPLES / "EMIT_L1B_RAD_001_20220810T064957_2222205_033.nc",
+        SAMPLES / "ang20230115t171234_rdn_img.hdr",
+    ]
+    one = detect_files(cubes, tmp_path / "one", chips=False)
+    done: list[str] = []
+    two = detect_files(cubes, tmp_path / "two", chips=False, jobs=2, on_line=done.append)
+    assert sorted(done) == sorted({ln.line_id for ln in one.lines})
+    assert [ln.line_id for ln in two.lines] == [ln.line_id for ln in one.lines]
+    assert [d.model_dump() for d in two.detections] == [d.model_dump() for d in one.detections]
+    assert two.skipped == one.skipped
+    with pytest.raises(InputError, match="jobs"):
+        detect_files(cubes, tmp_path / "none", jobs=0)
+
+
 def test_an_envi_cube_without_location_is_refused_and_nothing_is_lost(
     flat_pair: list[Path], tmp_path: Path
 ) -> None:
@@ -137,10 +153,6 @@ def test_the_command_refuses_unknown_units_naming_the_file(tmp_path: Path) -> No
     assert "odd_units.nc" in res.stderr and "units" in res.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 6 open: the methane filter still finds a false plume in pure sensor noise",
-)
 def test_the_command_runs_on_a_featureless_line_and_writes_an_empty_collection(
     flat_pair: list[Path], tmp_path: Path
 ) -> None:

@@ -142,10 +142,6 @@ def test_one_instrument_alone_works(flat_cube) -> None:
     assert [s.sensor for s in lw.searched] == ["lwir"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 6 open: the methane filter still finds a false plume in pure sensor noise",
-)
 def test_a_cube_with_nothing_in_it_gives_no_plume_and_no_fire(flat_cube) -> None:
     for sensor in ("vswir", "lwir"):
         res = detect_line(*(flat_cube(sensor), None)[:: 1 if sensor == "vswir" else -1])

@@ -47,6 +47,14 @@ def detect_command(
     chips: Annotated[
         bool, typer.Option("--chips/--no-chips", help="Write an image chip per detection.")
     ] = True,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="Lines processed at once, one process each.",
+        ),
+    ] = 1,
 ) -> None:
     """Detect gas plumes (CH4; LWIR solvents and NH3), heat and camouflage; write GeoJSON."""
     wind = wind_at(wind_speed, wind_from)
@@ -65,6 +73,7 @@ def detect_command(
             wind=wind,
             weather=weather,
             chips=chips,
+            jobs=jobs,
             on_line=lambda _: progress.advance(task),
             on_step=lambda s: progress.update(task, description=f"Detecting — {s}"),
         )

@@ -15,9 +15,11 @@ what it needs.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +197,7 @@ def detect_files(
     chips: bool = True,
     on_line: Callable[[str], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> DetectRun:
     """Run every detector on every cube and write the detections, score maps and chips.
 
@@ -213,7 +216,9 @@ def detect_files(
     on_line : callable, optional
         Called with each line id when it is done.
     on_step : callable, optional
-        Called with ``"LINE: detector"`` before each detector runs.
+        Called with ``"LINE: detector"`` before each detector runs (one process only).
+    jobs : int
+        Lines processed at once, each in its own process (1: all in this process).
 
     Returns
     -------
@@ -229,8 +234,63 @@ def detect_files(
     """
     # One BLAS thread: per-column retrievals on small matrices are far slower with more
     # (REFERENCES.md, "Quirks"); parallelism belongs across lines.
+    if jobs < 1:
+        raise InputError(f"jobs must be at least 1, not {jobs}")
     with threadpool_limits(1):
-        return _detect_files(paths, out_dir, wind, weather, chips, on_line, on_step)
+        return _detect_files(paths, out_dir, wind, weather, chips, on_line, on_step, jobs)
+
+
+@dataclass
+class _LineOutput:
+    searched: list[SearchedLine]
+    detections: list[Detection]
+    skipped: list[str]
+    files: list[Path]
+
+
+def _run_line(
+    line: str,
+    cubes: dict[str, xr.Dataset],
+    line_wind: Wind | None,
+    out_dir: Path,
+    chips: bool,
+    on_step: Callable[[str], None] | None,
+) -> _LineOutput:
+    # Each detector reads the cube again: a line that fits the budget is read once.
+    cubes = {k: c.load() if c.nbytes <= _LOAD_BUDGET_BYTES else c for k, c in cubes.items()}
+    result = detect_line(
+        cubes.get("vswir"),
+        cubes.get("lwir"),
+        wind=line_wind,
+        on_step=None if on_step is None else (lambda s: on_step(f"{line}: {s}")),
+    )
+    out = _LineOutput([], [], list(result.skipped), [])
+    written = _write_scores(result, out_dir)
+    out.files.extend(written.values())
+    for searched in result.searched:
+        nc = written.get(f"{line}_{searched.sensor}")
+        if nc is not None:
+            searched = searched.model_copy(update={"score_map": f"scores/{nc.name}"})
+        out.searched.append(searched)
+    for d in result.detections:
+        if chips:
+            (out_dir / "chips").mkdir(exist_ok=True)
+            png = write_chip(
+                result.images, d.lon, d.lat, out_dir / "chips" / f"{d.id}.png", title=_chip_title(d)
+            )
+            out.files.append(png)
+            d = d.model_copy(update={"chips": {"chip": f"chips/{png.name}"}})
+        out.detections.append(d)
+    return out
+
+
+def _line_in_worker(
+    line: str, paths: list[str], line_wind: Wind | None, out_dir: Path, chips: bool
+) -> _LineOutput:
+    # A worker process opens its own cubes (file handles do not cross processes).
+    with threadpool_limits(1):
+        cubes = group_cubes([Path(p) for p in paths])[line]
+        return _run_line(line, cubes, line_wind, out_dir, chips, None)
 
 
 def _detect_files(
@@ -241,6 +301,7 @@ def _detect_files(
     chips: bool,
     on_line: Callable[[str], None] | None,
     on_step: Callable[[str], None] | None,
+    jobs: int,
 ) -> DetectRun:
     groups = group_cubes(paths)
     winds = read_weather(weather) if weather is not None else {}
@@ -249,39 +310,40 @@ def _detect_files(
             check_cube(cube, f"{cube.attrs['source_file']} (line {line}, {sensor.upper()})")
     out_dir.mkdir(parents=True, exist_ok=True)
     run = DetectRun(detections_path=out_dir / "detections.geojson")
-    for line, cubes in groups.items():
-        line_wind = wind if wind is not None else winds.get(line)
-        # Each detector reads the cube again: a line that fits the budget is read once.
-        cubes = {k: c.load() if c.nbytes <= _LOAD_BUDGET_BYTES else c for k, c in cubes.items()}
-        result = detect_line(
-            cubes.get("vswir"),
-            cubes.get("lwir"),
-            wind=line_wind,
-            on_step=None if on_step is None else (lambda s, line=line: on_step(f"{line}: {s}")),  # type: ignore[misc]
-        )
-        written = _write_scores(result, out_dir)
-        run.files.extend(written.values())
-        for searched in result.searched:
-            nc = written.get(f"{line}_{searched.sensor}")
-            if nc is not None:
-                searched = searched.model_copy(update={"score_map": f"scores/{nc.name}"})
-            run.lines.append(searched)
-        for d in result.detections:
-            if chips:
-                (out_dir / "chips").mkdir(exist_ok=True)
-                png = write_chip(
-                    result.images,
-                    d.lon,
-                    d.lat,
-                    out_dir / "chips" / f"{d.id}.png",
-                    title=_chip_title(d),
+    line_winds = {line: wind if wind is not None else winds.get(line) for line in groups}
+    outputs: list[_LineOutput] = []
+    if jobs > 1 and len(groups) > 1:
+        # Lines are independent: one process per line, results kept in input order. Spawned
+        # (not forked) workers: the parent holds open HDF5 files and Dask threads.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=context) as pool:
+            futures = {
+                line: pool.submit(
+                    _line_in_worker,
+                    line,
+                    [str(c.attrs["source_file"]) for c in cubes.values()],
+                    line_winds[line],
+                    out_dir,
+                    chips,
                 )
-                run.files.append(png)
-                d = d.model_copy(update={"chips": {"chip": f"chips/{png.name}"}})
-            run.detections.append(d)
-        run.skipped.extend(result.skipped)
-        if on_line is not None:
-            on_line(line)
+                for line, cubes in groups.items()
+            }
+            by_future = {f: line for line, f in futures.items()}
+            for done in as_completed(by_future):
+                done.result()  # a worker's error stops the run here, before anything is merged
+                if on_line is not None:
+                    on_line(by_future[done])
+            outputs = [futures[line].result() for line in groups]
+    else:
+        for line, cubes in groups.items():
+            outputs.append(_run_line(line, cubes, line_winds[line], out_dir, chips, on_step))
+            if on_line is not None:
+                on_line(line)
+    for out in outputs:
+        run.lines.extend(out.searched)
+        run.detections.extend(out.detections)
+        run.skipped.extend(out.skipped)
+        run.files.extend(out.files)
     wind_text = (
         "no wind"
         if wind is None and not winds

@@ -1,0 +1,203 @@
+"""Plumes in an enhancement map: found where they are, quantified, and nothing else reported.
+
+Maps are white noise of a known sigma plus Gaussian plumes (``vigia.sense.plume.column_ppm_m``,
+no turbulence) on a 6 m grid; the plume's truth is read here, never by the detector.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vigia.detect.plumes import (
+    PixelGrid,
+    SegmentationSettings,
+    Wind,
+    find_plumes,
+    kernel_threshold,
+    plume_kernel,
+    quantify_plume,
+)
+from vigia.errors import InputError
+from vigia.sense.plume import column_ppm_m
+
+GSD = 6.0
+SIGMA = 100.0  # ppm·m, per pixel
+M_PER_DEG = 111_195.0
+
+
+def grid(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lat/lon of a north-up grid (row 0 south), 6 m pixels."""
+    lat0, lon0 = 25.0, -107.0
+    r, c = np.mgrid[0:rows, 0:cols].astype(float)
+    lat = lat0 + r * GSD / M_PER_DEG
+    lon = lon0 + c * GSD / (M_PER_DEG * math.cos(math.radians(lat0)))
+    return lat, lon
+
+
+def plume(
+    lat: np.ndarray, lon: np.ndarray, src: tuple[int, int], rate_kg_h: float, wind: Wind
+) -> np.ndarray:
+    """Column (ppm·m) of a steady Gaussian plume from the centre of pixel ``src``."""
+    g = PixelGrid.from_lonlat(lat, lon)
+    return np.asarray(
+        column_ppm_m(
+            g.x_m,
+            g.y_m,
+            emission_rate_kg_s=rate_kg_h / 3600.0,
+            wind_speed_m_s=wind.speed_m_s,
+            wind_from_deg=wind.from_deg,
+            stability="C",
+            molar_mass_kg_mol=0.016043,
+            source_xy_m=(float(g.x_m[src]), float(g.y_m[src])),
+        )
+    )
+
+
+def noisy(truth: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return truth + rng.normal(0.0, SIGMA, truth.shape), np.full(truth.shape, SIGMA)
+
+
+@pytest.fixture(scope="module")
+def one_plume() -> dict[str, object]:
+    lat, lon = grid(220, 160)
+    wind = Wind(4.0, 200.0)  # from the south-south-west: the plume goes north-north-east
+    src = (40, 60)
+    truth = plume(lat, lon, src, 150.0, wind)
+    e, sd = noisy(truth, 1)
+    return {"lat": lat, "lon": lon, "wind": wind, "src": src, "truth": truth, "e": e, "sd": sd}
+
+
+def test_a_plume_is_found_at_its_source_and_its_rate_is_measured(one_plume) -> None:
+    p = one_plume
+    found = find_plumes(p["e"], p["sd"], p["lat"], p["lon"], wind=p["wind"])
+    assert len(found) == 1
+    best = found[0]
+    r0, c0 = p["src"]
+    assert math.hypot(best.source_pixel[0] - r0, best.source_pixel[1] - c0) <= 2.0
+    assert best.source_method == "wind"
+    assert best.emission_kg_h is not None and best.emission_kg_h_sigma is not None
+    assert best.emission_kg_h == pytest.approx(150.0, rel=0.25)
+    # The stated uncertainty covers the error (within 2 sigma).
+    assert abs(best.emission_kg_h - 150.0) <= 2.0 * best.emission_kg_h_sigma
+    # It points downwind (20° east of north).
+    assert abs((best.direction_deg - 20.0 + 180.0) % 360.0 - 180.0) <= 20.0
+    assert 0.5 < best.score < 1.0
+
+
+def test_without_a_wind_the_plume_is_found_and_its_direction_comes_from_its_shape(
+    one_plume,
+) -> None:
+    p = one_plume
+    found = find_plumes(
+        p["e"], p["sd"], p["lat"], p["lon"], settings=SegmentationSettings(scan_step_deg=30.0)
+    )
+    assert found, "no plume found without a wind"
+    best = found[0]
+    r0, c0 = p["src"]
+    assert math.hypot(best.source_pixel[0] - r0, best.source_pixel[1] - c0) <= 4.0
+    assert best.source_method == "shape"
+    assert best.emission_kg_h is None
+    assert abs((best.direction_deg - 20.0 + 180.0) % 360.0 - 180.0) <= 35.0
+
+
+def test_white_noise_and_column_striping_give_no_plume() -> None:
+    lat, lon = grid(300, 200)
+    rng = np.random.default_rng(7)
+    e = rng.normal(0.0, SIGMA, lat.shape)
+    # Detector columns with wrong offsets and gains: what per-column renormalisation undoes.
+    e = e * rng.uniform(0.7, 1.5, lat.shape[1])[None, :] + rng.normal(0, 80.0, lat.shape[1])
+    found = find_plumes(e, np.full(lat.shape, SIGMA), lat, lon, wind=Wind(3.0, 90.0))
+    assert found == []
+
+
+def test_two_sources_are_two_plumes() -> None:
+    lat, lon = grid(260, 200)
+    wind = Wind(3.5, 270.0)  # from the west
+    truth = plume(lat, lon, (60, 30), 120.0, wind) + plume(lat, lon, (190, 40), 120.0, wind)
+    e, sd = noisy(truth, 3)
+    found = find_plumes(e, sd, lat, lon, wind=wind)
+    sources = sorted(p.source_pixel for p in found)
+    assert len(sources) == 2
+    assert math.hypot(sources[0][0] - 60, sources[0][1] - 30) <= 2.0
+    assert math.hypot(sources[1][0] - 190, sources[1][1] - 40) <= 2.0
+
+
+def test_suppressed_pixels_are_left_out() -> None:
+    lat, lon = grid(200, 160)
+    wind = Wind(4.0, 180.0)
+    truth = plume(lat, lon, (40, 80), 150.0, wind)
+    e, sd = noisy(truth, 5)
+    found = find_plumes(e, sd, lat, lon, wind=wind, exclude=truth > 1.0)
+    assert found == []
+
+
+def test_the_cfar_method_still_finds_a_strong_plume(one_plume) -> None:
+    p = one_plume
+    found = find_plumes(
+        p["e"], p["sd"], p["lat"], p["lon"], wind=p["wind"], settings=SegmentationSettings("cfar")
+    )
+    assert found
+    r0, c0 = p["src"]
+    assert min(math.hypot(f.source_pixel[0] - r0, f.source_pixel[1] - c0) for f in found) <= 4
+
+
+def test_quantify_plume_measures_a_region_found_elsewhere(one_plume) -> None:
+    p = one_plume
+    mask = p["truth"] > 20.0
+    q = quantify_plume(mask, p["e"], p["sd"], p["lat"], p["lon"], species="CH4", wind=p["wind"])
+    assert q.emission_kg_h is not None
+    assert q.emission_kg_h == pytest.approx(150.0, rel=0.35)
+    with pytest.raises(InputError, match="no pixel"):
+        quantify_plume(
+            np.zeros(mask.shape, bool), p["e"], p["sd"], p["lat"], p["lon"], species="CH4"
+        )
+
+
+def test_a_plume_kernel_holds_the_same_mass_in_every_cross_section() -> None:
+    h, (ar, ac), wedge = plume_kernel((1.0, 0.0), 0.15, 40.0, 0.6)
+    rows = [h[ar + k].sum() for k in (5, 15, 30)]
+    assert np.allclose(rows, rows[0], rtol=0.05)
+    assert wedge[ar + 39, ac] and not wedge[: max(ar - 1, 0)].any()
+    assert h[: max(ar - 1, 0)].sum() == 0.0  # nothing upwind of the source
+    assert h[ar, ac] == h.max()
+    with pytest.raises(InputError, match="direction"):
+        plume_kernel((0.0, 0.0), 0.1, 10.0)
+
+
+def test_the_kernel_threshold_follows_the_false_plume_rate() -> None:
+    u = kernel_threshold(60, 36.0, 1.0)
+    assert u == pytest.approx(5.70, abs=0.01)
+    assert kernel_threshold(60, 36.0, 10.0) < u < kernel_threshold(600, 36.0, 1.0)
+    with pytest.raises(InputError):
+        kernel_threshold(0, 36.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "blob"}, "method"),
+        ({"false_plumes_per_100km2": 0.0}, "false_plumes"),
+        ({"kernel_spreads": ()}, "kernel_spreads"),
+        ({"kernel_lengths_m": (-1.0,)}, "kernel_lengths_m"),
+        ({"scan_step_deg": 0.0}, "scan_step_deg"),
+    ],
+)
+def test_bad_settings_are_refused_by_name(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        SegmentationSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_wind_direction_uncertainty_must_be_sensible() -> None:
+    assert Wind(3.0, 90.0).from_sigma_deg == 15.0
+    with pytest.raises(InputError, match="direction sigma"):
+        Wind(3.0, 90.0, from_sigma_deg=120.0)
+
+
+def test_mismatched_maps_are_refused() -> None:
+    lat, lon = grid(20, 20)
+    with pytest.raises(InputError, match="matching 2-D maps"):
+        find_plumes(np.zeros((20, 20)), np.ones((20, 19)), lat, lon)
