@@ -1,7 +1,7 @@
 """Fusion against single passes: fly the same lines several times, detect, fuse, score.
 
     python bench/fusion.py [--scenario sinaloa] [--lines 4] [--passes 3] [--half-length 700]
-                           [--out DIR] [--json PATH]
+                           [--seed N] [--jobs N] [--out DIR] [--json PATH]
 
 The lines over sites of a scenario's plan (as the demo picks them, cut to ``--half-length``
 either side of a site) are flown ``--passes`` times, one revisit interval apart, by
@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--half-length", type=float, default=700.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="lines detected at once (processes)")
     ap.add_argument("--out", type=Path, default=Path("bench-fusion"))
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -66,7 +67,9 @@ def main() -> None:
             world, mission, platform, args.out, lines=lines, passes=args.passes, seed=args.seed
         )
         cubes = [p for ln in sim.lines for p in (ln.vswir, ln.lwir)]
-        run = detect_files(cubes, args.out / "detections", weather=sim.weather, chips=False)
+        run = detect_files(
+            cubes, args.out / "detections", weather=sim.weather, chips=False, jobs=args.jobs
+        )
     assert sim.truth_geojson is not None
     truth = json.loads(sim.truth_geojson.read_text())
     detections, searched = read_detections(run.detections_path)

@@ -9,10 +9,22 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from vigia.demo_sharing import (
+    RELEASE_AFTER,
+    REVIEW_AFTER,
+    Sharing,
+    approve_sortie,
+    ensure_accounts,
+    partner_feedback,
+    release_confirmed,
+    sharing_report,
+)
 from vigia.detect.files import detect_files
+from vigia.errors import PlanningError
 from vigia.evaluation.files import evaluate_files
 from vigia.plan.mission import Mission, RestrictedZone
 from vigia.plan.planner import flight_params, gather_restrictions, plan_areas
@@ -67,6 +79,8 @@ class DemoRun:
     on_detail: Callable[[str], None] | None = None
     settings: Settings | None = None
     store: SessionFactory | None = None
+    clock: datetime | None = None
+    sharing: Sharing = field(default_factory=Sharing)
 
 
 Step = tuple[str, Callable[[DemoRun], None]]
@@ -77,6 +91,15 @@ def _load(run: DemoRun) -> None:
         shutil.rmtree(run.out_dir)
     run.out_dir.mkdir(parents=True)
     run.scenario = load_scenario(run.scenario_name)
+
+
+def _accounts(run: DemoRun) -> None:
+    # The configured store (SQLite in the data dir by default) and the demo's organisations
+    # and users; a second demo run over one data dir reuses them.
+    assert run.scenario is not None
+    run.store = open_store(run.settings)
+    created = ensure_accounts(run.store, run.scenario.window_start - timedelta(days=3))
+    run.summary["accounts"] = created
 
 
 def _scenario_map(run: DemoRun) -> None:
@@ -109,7 +132,24 @@ def _plan(run: DemoRun) -> None:
 
 def _write_plan(run: DemoRun) -> None:
     assert run.mission is not None
-    files, run.summary = write_plan(run.mission, run.out_dir / "plan")
+    files, summary = write_plan(run.mission, run.out_dir / "plan")
+    run.summary.update(summary)
+    run.files.extend(files)
+
+
+def _approve_sortie(run: DemoRun) -> None:
+    # Submitted to the partner; its officer (a printed demo policy) approves or refuses.
+    assert run.mission is not None and run.store is not None and run.scenario is not None
+    request, run.mission, files = approve_sortie(
+        run.store,
+        run.mission,
+        run.summary,
+        run.out_dir / "plan",
+        run.out_dir / "plan-approved",
+        run.scenario.window_start,
+    )
+    run.sharing.sortie = request
+    run.summary["approval"] = run.mission.approval
     run.files.extend(files)
 
 
@@ -121,6 +161,8 @@ DEMO_HALF_LENGTH_M = 700.0
 def _simulate(run: DemoRun) -> None:
     sc, mission = run.scenario, run.mission
     assert sc is not None and mission is not None
+    if mission.approval != "approved":
+        raise PlanningError(f"plan {mission.name} is not approved by {sc.partner}: not flown")
     world = build_world(sc, seed=0)
     departure = daylight_departure(mission, sc.window_start, sc.window_end)
     times = line_times(mission, departure)
@@ -168,7 +210,8 @@ def _store(run: DemoRun) -> None:
     # The configured store (SQLite in the data dir by default): ingesting the same file again
     # changes nothing, so the demo can run twice over one data dir.
     assert run.detections is not None
-    run.store = open_store(run.settings)
+    if run.store is None:
+        run.store = open_store(run.settings)
     ingest_detections(run.store, run.detections)
     out = refresh_sites(run.store)
     run.summary["sites"] = {"total": len(out.site_ids), "new": len(out.new)}
@@ -177,11 +220,14 @@ def _store(run: DemoRun) -> None:
 def _review(run: DemoRun) -> None:
     assert run.store is not None
     decisions: dict[str, int] = {}
-    for site in awaiting_review(list_sites(run.store)):
+    sites = list_sites(run.store)
+    if sites:  # the demo clock: the analyst looks a few hours after the last flight
+        run.clock = max(s.last_seen for s in sites) + REVIEW_AFTER
+    for site in awaiting_review(sites):
         decision, reason = demo_decision(site)
         if decision is None:
             continue
-        decide(run.store, site.id, decision, analyst=DEMO_ACTOR, reason=reason)
+        decide(run.store, site.id, decision, analyst=DEMO_ACTOR, reason=reason, now=run.clock)
         decisions[decision] = decisions.get(decision, 0) + 1
     states: dict[str, int] = {}
     for site in list_sites(run.store):
@@ -189,16 +235,47 @@ def _review(run: DemoRun) -> None:
     run.summary["review"] = {"policy": DEMO_POLICY, "decisions": decisions, "states": states}
 
 
+def _release(run: DemoRun) -> None:
+    assert run.store is not None
+    if run.clock is None:
+        return
+    run.clock += RELEASE_AFTER
+    run.sharing.releases = release_confirmed(run.store, list_sites(run.store), run.clock)
+
+
+def _feedback(run: DemoRun) -> None:
+    # Partner outcomes SIMULATED from the world's truth (nobody raided anything).
+    assert run.store is not None and run.truth is not None
+    run.sharing.outcomes, latest = partner_feedback(run.store, run.sharing.releases, run.truth)
+    if latest is not None:
+        run.clock = latest
+
+
+def _share_report(run: DemoRun) -> None:
+    assert run.store is not None
+    now = (run.clock or datetime.now(UTC)) + timedelta(hours=1)
+    table, calibration, audit, files = sharing_report(
+        run.store, run.sharing.releases, run.out_dir / "sharing", now
+    )
+    run.sharing.metrics, run.sharing.calibration, run.sharing.audit = table, calibration, audit
+    run.files.extend(files)
+
+
 def demo_steps() -> list[Step]:
     """Return the demo's steps in order, each a label and a function of the run state."""
     return [
         ("Load the built-in scenario", _load),
+        ("Set up the agency and two partner authorities (demo accounts)", _accounts),
         ("Map the scenario and its restricted airspace", _scenario_map),
         ("Plan sorties (coverage, routing, endurance, revisits)", _plan),
         ("Write exports, map and summary", _write_plan),
+        ("Submit the sortie to the partner (DEMO POLICY decides for its officer)", _approve_sortie),
         ("Fly lines over the simulated world (VSWIR + LWIR, truth, figures)", _simulate),
         ("Detect plumes, heat and camouflage (no truth read)", _detect),
         ("Score detections against the simulated truth", _evaluate),
         ("Store detections and fuse them into sites", _store),
         ("Review sites (DEMO POLICY: automatic, not a person)", _review),
+        ("Release confirmed sites to the partners (DEMO POLICY release officer)", _release),
+        ("Partners acknowledge and report outcomes (SIMULATED from the truth)", _feedback),
+        ("Export releases; metrics, calibration, audit check", _share_report),
     ]

@@ -15,6 +15,10 @@ inherits the builtin it resembles, so callers that catch ``ValueError`` keep wor
     ├── PlanningError (RuntimeError)        a valid request that cannot be planned
     │   ├── UnreachableError                no flyable path within endurance or around restrictions
     │   └── CoverageError                   restrictions leave nothing of an area to image
+    ├── AuthError (PermissionError)         no valid credentials: a token missing, malformed,
+    │                                       unknown, expired or revoked, or its user disabled
+    ├── ForbiddenError (PermissionError)    a principal may not take an action on an object it
+    │                                       can see (wrong role, two-person rule)
     ├── ExportError (RuntimeError)          an export that could not be written or does not verify
     └── StoreError (RuntimeError)           the database cannot be reached, is not migrated, or
                                             refused a write
@@ -26,10 +30,12 @@ The CLI turns any ``VigiaError`` into one line on stderr and exit code 2 for inp
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "ConfigError",
     "CoverageError",
     "ExportError",
     "FileFormatError",
+    "ForbiddenError",
     "GeometryError",
     "InputError",
     "LifecycleError",
@@ -95,6 +101,30 @@ class UnreachableError(PlanningError):
 
 class CoverageError(PlanningError):
     """Restrictions leave nothing of an area of interest to image."""
+
+
+class AuthError(VigiaError, PermissionError):
+    """No valid credentials (an API answers 401).
+
+    ``reason`` says why: ``missing``, ``malformed``, ``unknown``, ``expired``, ``revoked`` or
+    ``disabled``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, reason: str = "unknown") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ForbiddenError(VigiaError, PermissionError):
+    """The principal may not take this action on an object it can see (an API answers 403).
+
+    Objects a principal may not see raise :class:`NotFoundError` instead, so that their
+    existence does not leak.
+    """
+
+    exit_code = 2
 
 
 class ExportError(VigiaError, RuntimeError):

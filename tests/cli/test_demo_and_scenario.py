@@ -86,3 +86,40 @@ def test_an_unknown_scenario_is_one_line_and_exit_code_2() -> None:
     r = vigia("scenario", "show", "atlantis")
     assert r.returncode == 2
     assert "sinaloa" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_demo_shares_what_it_confirmed_with_two_partners_and_audits_it(
+    demo_run: tuple[Path, Path, str],
+) -> None:
+    data = demo_run[1]
+    env = {"VIGIA_DATA_DIR": str(data)}
+    orgs = json.loads(vigia("org", "list", "--json", env=env).stdout)
+    partners = {o["name"] for o in orgs if o["kind"] == "partner"}
+    assert len(partners) >= 2
+    users = json.loads(vigia("user", "list", "--json", env=env).stdout)
+    for org in partners:
+        assert any(u["org"] == org and u["role"] == "partner_officer" for u in users), org
+    # The sortie flew only once the partner approved it, and the approved exports say so.
+    sorties = json.loads(vigia("sortie", "list", "--json", env=env).stdout)
+    assert sorties and all(s["status"] == "approved" for s in sorties)
+    approved = json.loads((data / "demo" / "plan-approved" / "plan.json").read_text())
+    assert approved["approval"] == "approved" and sorties[0]["id"] in approved["approval_ref"]
+    draft = json.loads((data / "demo" / "plan" / "plan.json").read_text())
+    assert draft["approval"] == "draft"
+    # Releases of each partner's own and at least one to both; the demo policy is printed.
+    releases = json.loads(vigia("release", "list", "--json", env=env).stdout)
+    sites = json.loads(vigia("site", "list", "--json", env=env).stdout)
+    if any(s["state"] != "rejected" and s["class"].endswith("_lab") for s in sites):
+        assert releases
+    if releases:
+        recipients = [set(r["recipients"]) for r in releases]
+        for org in partners:
+            assert any(org in r for r in recipients), org
+        assert any(r >= partners for r in recipients)
+        assert "DEMO POLICY (release officer" in " ".join(demo_run[2].split())
+        for org in partners:
+            assert list((data / "demo" / "sharing" / "releases" / org).glob("*.stix.json"))
+    metrics = json.loads((data / "demo" / "sharing" / "metrics.json").read_text())
+    assert metrics["calibration"]["source"].startswith("partner outcomes simulated")
+    verify = vigia("audit", "verify", env=env)
+    assert verify.returncode == 0 and "intact" in verify.stdout

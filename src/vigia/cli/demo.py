@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from vigia.cli.options import DataDir, console, summary_table
 from vigia.demo import DemoRun, demo_steps
+from vigia.demo_sharing import RELEASE_POLICY, SORTIE_POLICY
 from vigia.settings import load_settings
 
 __all__ = ["demo_command"]
@@ -62,4 +63,45 @@ def demo_command(
         made = ", ".join(f"{n} {k}" for k, n in sorted(rv["decisions"].items())) or "none"
         states = ", ".join(f"{n} {k}" for k, n in sorted(rv["states"].items()))
         console.print(f"Demo-policy decisions: {made}; sites now: {states} (vigia site list)")
+    _print_sharing(run)
     console.print(f"Demo outputs ({len(run.files)} files) in [bold]{run.out_dir}[/bold]")
+
+
+def _print_sharing(run: DemoRun) -> None:
+    sh = run.sharing
+    if sh.sortie:
+        console.print(f"[bold yellow]{SORTIE_POLICY}[/bold yellow]")
+        console.print(
+            f"Sortie {sh.sortie['id']} submitted to {sh.sortie['partner']}: "
+            f"{sh.sortie['decision']} ({sh.sortie['reason']}); approved exports in plan-approved/"
+        )
+    if not sh.metrics:
+        return
+    console.print(f"[bold yellow]{RELEASE_POLICY}[/bold yellow]")
+    for r in sh.releases:
+        console.print(
+            f"Release {r['id']} to {' + '.join(r['to'])} under {r['tlp']}: {', '.join(r['sites'])}"
+        )
+    if not sh.releases:
+        console.print("No confirmed site: nothing released.")
+    for o in sh.outcomes:
+        what = ", ".join(f"{q['amount']:g} {q['unit']} {q['item']}" for q in o["quantities"])
+        console.print(
+            f"[bold yellow]SIMULATED[/bold yellow] outcome at {o['site']}: {o['outcome']}"
+            + (f" ({what})" if what else "")
+            + f"; truth there: {o['truth'] or 'nothing'}"
+        )
+    console.print("Agency metrics (demo clock; partner steps simulated):")
+    console.print(sh.metrics, markup=False, highlight=False)
+    cal = sh.calibration
+    console.print(
+        f"Calibration on partner outcomes ({cal['source']}): {cal['labelled']} labelled of "
+        f"{cal['outcomes']} outcomes"
+        + (
+            f"; next-outcome Brier raw {cal['raw']['brier']:.3f} → calibrated "
+            f"{cal['calibrated']['brier']:.3f} over {cal['raw']['n']} predictions"
+            if cal.get("raw", {}).get("n")
+            else "; too few yet to score predictions of the next outcomes"
+        )
+    )
+    console.print(sh.audit)

@@ -7,7 +7,26 @@ import sys
 import typer
 
 from vigia import __version__
-from vigia.cli import db, demo, detect, evaluate, ingest, plan, review, scenario, simulate, site
+from vigia.cli import audit as audit_cli
+from vigia.cli import (
+    db,
+    demo,
+    detect,
+    evaluate,
+    ingest,
+    org,
+    outcome,
+    plan,
+    release,
+    review,
+    scenario,
+    serve,
+    simulate,
+    site,
+    sortie,
+    token,
+    user,
+)
 from vigia.errors import VigiaError
 
 __all__ = ["app", "run"]
@@ -30,6 +49,14 @@ app.command("ingest")(ingest.ingest_command)
 app.add_typer(site.app, name="site")
 app.add_typer(review.app, name="review")
 app.add_typer(db.app, name="db")
+app.add_typer(org.app, name="org")
+app.add_typer(user.app, name="user")
+app.add_typer(token.app, name="token")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(release.app, name="release")
+app.add_typer(sortie.app, name="sortie")
+app.add_typer(outcome.app, name="outcome")
+app.command("serve")(serve.serve_command)
 
 
 @app.command("version")

@@ -614,7 +614,8 @@ def _kml_data(values: dict[str, object]) -> ExtendedData:
 
 def _approval_text(mission: Mission) -> str:
     if mission.approval == "approved":
-        return f"Approval status: approved by partner {mission.partner}."
+        ref = f" ({mission.approval_ref})" if mission.approval_ref else ""
+        return f"Approval status: approved by partner {mission.partner}{ref}."
     return (
         f"Approval status: {mission.approval}. Not approved by partner {mission.partner}: "
         "do not fly."

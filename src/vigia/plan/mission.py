@@ -201,9 +201,11 @@ class Mission:
     revisits : list of Revisit
         Revisit schedule.
     approval : str
-        ``draft`` until the partner approves (issue 8 adds the workflow).
+        ``draft`` until the partner approves (``vigia sortie``), then ``approved``.
     epsg : int
         The planar CRS used for planning.
+    approval_ref : str
+        The approval: request id, who approved and when (empty for a draft).
     """
 
     name: str
@@ -222,6 +224,7 @@ class Mission:
     revisits: list[Revisit] = field(default_factory=list)
     approval: str = "draft"
     epsg: int = 4326
+    approval_ref: str = ""
 
     @property
     def lines(self) -> list[ImagingLine]:

@@ -61,6 +61,7 @@ def mission_summary(mission: Mission) -> dict[str, Any]:
         "partner": mission.partner,
         "base": mission.base[0] if mission.base else None,
         "approval": mission.approval,
+        "approval_ref": mission.approval_ref,
         "platform": mission.platform,
         "sensors": list(mission.sensors),
         "altitude_m": mission.altitude_m,

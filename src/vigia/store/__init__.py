@@ -2,10 +2,14 @@
 
 Open it with :func:`open_store` (settings from ``VIGIA_DATABASE_URL`` / ``VIGIA_DATA_DIR``),
 take detection files in with :func:`ingest_detections`, and let fusion and review read and
-write sites through the functions of :mod:`vigia.store.sites`. Schema revisions are Alembic
-migrations shipped in the package (:mod:`vigia.store.schema`, ``vigia db upgrade``).
+write sites through the functions of :mod:`vigia.store.sites`. Sharing with partners lives in
+:mod:`vigia.store.access` (organisations, users, tokens), :mod:`vigia.store.releases`,
+:mod:`vigia.store.sorties` and the hash-chained :mod:`vigia.store.audit`. Schema revisions
+are Alembic migrations shipped in the package (:mod:`vigia.store.schema`, ``vigia db upgrade``).
 """
 
+from vigia.store.access import Principal, authenticate, principal_of
+from vigia.store.audit import AuditVerdict, append_audit, verify_audit
 from vigia.store.db import (
     SessionFactory,
     database_url,
@@ -41,8 +45,10 @@ from vigia.store.sites import (
 )
 
 __all__ = [
+    "AuditVerdict",
     "IngestResult",
     "ObservationRecord",
+    "Principal",
     "SessionFactory",
     "SiteDetail",
     "SiteRecord",
@@ -52,7 +58,9 @@ __all__ = [
     "StoredRevisit",
     "StoredSite",
     "add_revisit_request",
+    "append_audit",
     "apply_transition",
+    "authenticate",
     "current_revision",
     "database_url",
     "downgrade",
@@ -65,6 +73,7 @@ __all__ = [
     "list_sites",
     "make_engine",
     "open_store",
+    "principal_of",
     "read_session",
     "session_factory",
     "set_revisit_status",
@@ -72,5 +81,6 @@ __all__ = [
     "unassociated_detections",
     "upgrade",
     "upsert_sites",
+    "verify_audit",
     "write_session",
 ]

@@ -26,18 +26,34 @@ from vigia.lifecycle import STATES
 from vigia.world.sites import SITE_KINDS
 
 __all__ = [
+    "AGENCY_ROLES",
+    "AUDIT_OUTCOMES",
     "MAX_SITE_SPAN_DEG",
+    "ORG_KINDS",
+    "PARTNER_ROLES",
     "REVISIT_STATUSES",
     "SITE_CLASSES",
+    "SORTIE_STATUSES",
+    "TLP_MARKINGS",
+    "USER_ROLES",
+    "ApiToken",
+    "AuditEntry",
     "Base",
     "DetectionRow",
     "FlightLine",
     "Ingest",
+    "Organisation",
+    "Outcome",
+    "Release",
+    "ReleaseRecipient",
+    "ReleaseSite",
     "ReviewDecision",
     "RevisitRequest",
     "Site",
     "SiteObservation",
+    "SortieRequest",
     "UTCDateTime",
+    "User",
 ]
 
 MAX_SITE_SPAN_DEG = 0.1
@@ -45,6 +61,20 @@ MAX_SITE_SPAN_DEG = 0.1
 
 SITE_CLASSES: tuple[str, ...] = (*SITE_KINDS, "unknown")
 REVISIT_STATUSES: tuple[str, ...] = ("open", "planned", "done")
+ORG_KINDS: tuple[str, ...] = ("agency", "partner")
+AGENCY_ROLES: tuple[str, ...] = ("analyst", "release_officer", "admin")
+PARTNER_ROLES: tuple[str, ...] = ("partner_viewer", "partner_officer")
+USER_ROLES: tuple[str, ...] = (*AGENCY_ROLES, *PARTNER_ROLES)
+TLP_MARKINGS: tuple[str, ...] = (
+    "TLP:RED",
+    "TLP:AMBER+STRICT",
+    "TLP:AMBER",
+    "TLP:GREEN",
+    "TLP:CLEAR",
+)
+"""TLP 2.0 labels (FIRST, https://www.first.org/tlp/), most restrictive first."""
+SORTIE_STATUSES: tuple[str, ...] = ("submitted", "approved", "refused")
+AUDIT_OUTCOMES: tuple[str, ...] = ("ok", "refused", "error")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -258,3 +288,148 @@ class RevisitRequest(Base):
     priority: Mapped[int]
     status: Mapped[str] = mapped_column(sa.String(16))
     requested_at: Mapped[datetime]
+
+
+class Organisation(Base):
+    """A tenant: the originating agency or a partner authority."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (sa.CheckConstraint(_in("kind", ORG_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    country: Mapped[str | None] = mapped_column(sa.String(3))
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person (or the demo's automatic policy) who belongs to one organisation in one role."""
+
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint(_in("role", USER_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+
+    org: Mapped[Organisation] = relationship()
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is kept (the token itself is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Release(Base):
+    """Sites released to partner organisations under a TLP marking and caveats."""
+
+    __tablename__ = "releases"
+    __table_args__ = (sa.CheckConstraint(_in("tlp", TLP_MARKINGS), name="tlp"),)
+
+    id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    tlp: Mapped[str] = mapped_column(sa.String(32))
+    caveats: Mapped[list[str]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime]
+    amended_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    withdraw_reason: Mapped[str | None] = mapped_column(sa.Text)
+    version: Mapped[int]
+
+
+class ReleaseSite(Base):
+    """A site a release carries."""
+
+    __tablename__ = "release_sites"
+
+    release_id: Mapped[str] = mapped_column(sa.ForeignKey("releases.id"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True, index=True)
+
+
+class ReleaseRecipient(Base):
+    """An organisation a release goes to, and when one of its officers acknowledged it."""
+
+    __tablename__ = "release_recipients"
+
+    release_id: Mapped[str] = mapped_column(sa.ForeignKey("releases.id"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id"), primary_key=True, index=True
+    )
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+class Outcome(Base):
+    """What a partner found when it acted on a released site (quantities normalised)."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (sa.Index(None, "site_id", "reported_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[str] = mapped_column(sa.ForeignKey("releases.id"), index=True)
+    site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    reporter_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    outcome: Mapped[str] = mapped_column(sa.String(32))
+    quantities: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    observed_at: Mapped[datetime]
+    reported_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(sa.Text)
+
+
+class SortieRequest(Base):
+    """A planned sortie submitted to the partner over whose territory it flies."""
+
+    __tablename__ = "sorties"
+    __table_args__ = (sa.CheckConstraint(_in("status", SORTIE_STATUSES), name="status"),)
+
+    id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(256))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    plan_sha256: Mapped[str] = mapped_column(sa.String(64))
+    plan_path: Mapped[str] = mapped_column(sa.Text)
+    area: Mapped[dict[str, Any]]
+    submitted_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    submitted_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AuditEntry(Base):
+    """One entry of the hash-chained audit log (see :mod:`vigia.store.audit`).
+
+    Ids are given by the appender (the last id + 1, under a lock), never by a sequence, so the
+    chain has no gaps unless a row was deleted.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.CheckConstraint(_in("outcome", AUDIT_OUTCOMES), name="outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    time: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    org: Mapped[str] = mapped_column(sa.String(128))
+    role: Mapped[str] = mapped_column(sa.String(32))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    object: Mapped[str] = mapped_column(sa.String(256))
+    client: Mapped[str | None] = mapped_column(sa.String(256))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))

@@ -1,0 +1,167 @@
+"""What every route depends on, declared once: the service's configuration and the audit.
+
+The configuration (store, clock, body limit) lives on ``app.state``; :data:`Config` hands it
+to a route. :func:`audit_ok` writes the audit entry of a change inside the change's own
+transaction; refusals are audited by :mod:`vigia.service.problems`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.types import Scope
+
+from vigia.errors import InputError
+from vigia.store.access import Principal
+from vigia.store.audit import append_audit
+from vigia.store.db import SessionFactory
+
+__all__ = [
+    "Config",
+    "ServiceConfig",
+    "action_of",
+    "audit_ok",
+    "client_of",
+    "config_of",
+    "object_of",
+]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What the service runs on.
+
+    Attributes
+    ----------
+    factory : SessionFactory
+        The store.
+    clock : callable
+        Returns the time now, UTC-aware (tests pass a fixed clock).
+    max_body_bytes : int
+        Largest request body accepted, bytes.
+    plans_dir : Path or None
+        The only directory sortie plans are read from (``None``: no plan is read).
+    """
+
+    factory: SessionFactory
+    clock: Callable[[], datetime]
+    max_body_bytes: int
+    plans_dir: Path | None = None
+
+    def plan_path(self, given: str) -> Path:
+        """Resolve a plan path sent by a client inside :attr:`plans_dir`.
+
+        Parameters
+        ----------
+        given : str
+            A path relative to the plans directory (or absolute, inside it).
+
+        Returns
+        -------
+        Path
+            The resolved path.
+
+        Raises
+        ------
+        InputError
+            If no plans directory is configured or the path leads out of it.
+        """
+        if self.plans_dir is None:
+            raise InputError(
+                "this service reads no plans: it was started without a plans directory"
+            )
+        root = self.plans_dir.resolve()
+        path = (root / given).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise InputError(f"plan_path {given!r}: give a plan inside the plans directory")
+        return path
+
+
+def config_of(request: Request) -> ServiceConfig:
+    """Return the service configuration of the app serving ``request``."""
+    config: ServiceConfig = request.app.state.vigia
+    return config
+
+
+Config = Annotated[ServiceConfig, Depends(config_of)]
+
+
+def action_of(scope: Scope) -> str:
+    """Return the audited action of a request: its method and route template.
+
+    Parameters
+    ----------
+    scope : Scope
+        The ASGI scope (after routing, when a route matched).
+
+    Returns
+    -------
+    str
+        ``"PATCH /releases/{release_id}"``; the raw path when no route matched.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return f"{scope.get('method', '-')} {template or scope.get('path', '-')}"
+
+
+def object_of(scope: Scope) -> str:
+    """Return the object a request names: its path parameters joined by ``/`` (``-`` if none)."""
+    params: dict[str, Any] = scope.get("path_params") or {}
+    return "/".join(str(v) for v in params.values()) or "-"
+
+
+def client_of(scope: Scope) -> str | None:
+    """Return the client's address (IP or host name), or ``None`` when the server gives none."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def audit_ok(
+    session: Session,
+    request: Request,
+    p: Principal,
+    obj: str,
+    *,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> int:
+    """Append the audit entry of a change that succeeded, in the change's transaction.
+
+    Parameters
+    ----------
+    session : Session
+        The write transaction that made the change.
+    request : Request
+        The request (its route template is the action, its client the address).
+    p : Principal
+        Who made the change.
+    obj : str
+        What was changed (a release, site or sortie id).
+    now : datetime
+        UTC time of the change.
+    detail : dict, optional
+        JSON-ready detail.
+
+    Returns
+    -------
+    int
+        The audit entry's id.
+    """
+    return append_audit(
+        session,
+        actor=p.user,
+        org=p.org,
+        role=p.role,
+        action=action_of(request.scope),
+        obj=obj,
+        outcome="ok",
+        client=client_of(request.scope),
+        detail=detail,
+        now=now,
+    )

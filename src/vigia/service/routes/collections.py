@@ -1,0 +1,388 @@
+"""OGC API – Features: the landing page, conformance, collections and their items.
+
+``sites`` is the one collection every principal reads; what is in it for a partner is what was
+released to its organisation (:func:`vigia.store.releases.list_visible_sites` decides). The
+agency also reads ``flight_lines`` and ``detections``; for a partner those collections do not
+exist (404, and absent from ``/collections``).
+
+Items are paged with ``limit``/``offset`` and ``next``/``prev`` links (OGC API – Features,
+Part 1, 7.15); ``bbox`` is ``min_lon,min_lat,max_lon,max_lat`` in degrees (WGS84) and
+``datetime`` an RFC 3339 instant or an interval ``start/end`` with ``..`` for an open end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from vigia.errors import InputError, NotFoundError
+from vigia.service.auth import CurrentPrincipal
+from vigia.service.deps import Config, ServiceConfig
+from vigia.service.routes import declare
+from vigia.service.schemas import (
+    Collection,
+    Collections,
+    Conformance,
+    Feature,
+    FeatureCollection,
+    LandingPage,
+    Link,
+)
+from vigia.service.survey import get_survey_feature, list_survey_features
+from vigia.store.access import Principal
+from vigia.store.db import read_session
+from vigia.store.releases import get_visible_site, list_visible_sites
+
+__all__ = [
+    "CONFORMANCE",
+    "GeoJSONResponse",
+    "parse_bbox",
+    "parse_datetime",
+    "router",
+    "visible_collections",
+]
+
+router = APIRouter(tags=["features"])
+
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+_COLLECTIONS: dict[str, tuple[str, str, bool]] = {
+    # id: (title, description, agency only)
+    "sites": (
+        "Sites",
+        "Places where detections agree; for a partner, the sites released to it.",
+        False,
+    ),
+    "flight_lines": ("Flight lines", "Lines the sensors imaged and the detectors searched.", True),
+    "detections": ("Detections", "Raw detections of every flight line.", True),
+}
+
+
+class GeoJSONResponse(JSONResponse):
+    """A JSON response served as ``application/geo+json`` (RFC 7946)."""
+
+    media_type = GEOJSON
+
+
+def visible_collections(p: Principal) -> list[str]:
+    """Return the ids of the collections a principal may read.
+
+    Parameters
+    ----------
+    p : Principal
+        Who asks.
+
+    Returns
+    -------
+    list of str
+        ``sites`` for everyone; ``flight_lines`` and ``detections`` for the agency.
+    """
+    return [cid for cid, (_, _, agency) in _COLLECTIONS.items() if p.is_agency or not agency]
+
+
+def _collection(p: Principal, cid: str, request: Request) -> Collection:
+    if cid not in visible_collections(p):
+        raise NotFoundError(f"collection {cid!r} does not exist for {p.org}")
+    title, description, _ = _COLLECTIONS[cid]
+    base = str(request.url_for("collection", cid=cid))
+    return Collection(
+        id=cid,
+        title=title,
+        description=description,
+        crs=[_CRS84],
+        links=[
+            Link(href=base, rel="self", type="application/json"),
+            Link(href=f"{base}/items", rel="items", type=GEOJSON, title=f"{title} as GeoJSON"),
+        ],
+    )
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse an OGC ``bbox`` parameter.
+
+    Parameters
+    ----------
+    text : str or None
+        ``min_lon,min_lat,max_lon,max_lat``, degrees.
+
+    Returns
+    -------
+    tuple of float or None
+        The box, or ``None`` when not given.
+
+    Raises
+    ------
+    InputError
+        If it is not four finite numbers within lon −180…180, lat −90…90, min ≤ max.
+
+    Examples
+    --------
+    >>> parse_bbox("-108,24.5,-106.5,26")
+    (-108.0, 24.5, -106.5, 26.0)
+    """
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        raise InputError(f"bbox {text!r}: expected min_lon,min_lat,max_lon,max_lat") from None
+    if len(values) != 4 or not all(abs(v) < float("inf") for v in values):
+        raise InputError(f"bbox {text!r}: expected four finite numbers")
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise InputError(
+            f"bbox {text!r}: needs min_lon ≤ max_lon within −180…180 and "
+            "min_lat ≤ max_lat within −90…90"
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _instant(text: str, what: str) -> datetime | None:
+    if text in ("..", ""):
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"datetime {what} {text!r} is not an RFC 3339 time") from None
+    if t.utcoffset() is None:
+        raise InputError(f"datetime {what} {text!r} has no time zone (add Z)")
+    return t
+
+
+def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
+    """Parse an OGC ``datetime`` parameter: an instant or an interval with open ends.
+
+    Parameters
+    ----------
+    text : str or None
+        ``2025-03-04T18:00:00Z``, ``2025-03-01T00:00:00Z/2025-03-31T00:00:00Z``,
+        ``../2025-03-31T00:00:00Z`` or ``2025-03-01T00:00:00Z/..``.
+
+    Returns
+    -------
+    tuple of datetime or None
+        ``(start, end)``; an instant gives the same time twice, an open end ``None``.
+
+    Raises
+    ------
+    InputError
+        If a time cannot be parsed, has no time zone, or the interval ends before it starts.
+    """
+    if text is None:
+        return None, None
+    if "/" not in text:
+        t = _instant(text, "instant")
+        if t is None:
+            raise InputError("datetime '..' is not an instant")
+        return t, t
+    first, _, second = text.partition("/")
+    start, end = _instant(first, "start"), _instant(second, "end")
+    if start is not None and end is not None and end < start:
+        raise InputError(f"datetime {text!r}: the interval ends before it starts")
+    return start, end
+
+
+def _page(
+    request: Request,
+    config: ServiceConfig,
+    cid: str,
+    features: list[dict[str, Any]],
+    matched: int,
+    limit: int,
+    offset: int,
+) -> GeoJSONResponse:
+    links = [
+        _page_link(request, "self", offset, limit),
+        Link(
+            href=str(request.url_for("collection", cid=cid)),
+            rel="collection",
+            type="application/json",
+        ),
+    ]
+    if offset + len(features) < matched:
+        links.append(_page_link(request, "next", offset + limit, limit))
+    if offset > 0:
+        links.append(_page_link(request, "prev", max(0, offset - limit), limit))
+    # Built as plain JSON (not validated again on the way out): this is the hot path.
+    doc = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "timeStamp": config.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": [link.model_dump(exclude_none=True) for link in links],
+    }
+    return GeoJSONResponse(doc)
+
+
+def _page_link(request: Request, rel: str, offset: int, limit: int) -> Link:
+    href = str(request.url.include_query_params(offset=offset, limit=limit))
+    return Link(href=href, rel=rel, type=GEOJSON)
+
+
+CollectionId = Annotated[str, Path(max_length=64, description="Collection id.")]
+BBoxParam = Annotated[
+    str | None,
+    Query(max_length=200, description="min_lon,min_lat,max_lon,max_lat, degrees (WGS84)."),
+]
+DatetimeParam = Annotated[
+    str | None,
+    Query(
+        alias="datetime",
+        max_length=100,
+        description="RFC 3339 instant, or interval start/end ('..' for an open end).",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
+FeatureId = Annotated[str, Path(max_length=64, description="Feature id (SITE-000001).")]
+
+
+@router.get("/", response_model=LandingPage, responses=declare(), summary="Landing page")
+def landing(request: Request, p: CurrentPrincipal) -> LandingPage:
+    """Return the OGC API landing page."""
+    return LandingPage(
+        title="Vigía",
+        description="Sites found by aerial surveillance, as released to you.",
+        links=[
+            Link(href=str(request.url_for("landing")), rel="self", type="application/json"),
+            Link(
+                href=str(request.url_for("openapi")),
+                rel="service-desc",
+                type="application/vnd.oai.openapi+json;version=3.0",
+            ),
+            Link(
+                href=str(request.url_for("conformance")),
+                rel="conformance",
+                type="application/json",
+            ),
+            Link(href=str(request.url_for("collections")), rel="data", type="application/json"),
+        ],
+    )
+
+
+@router.get("/conformance", response_model=Conformance, responses=declare(), summary="Conformance")
+def conformance(p: CurrentPrincipal) -> Conformance:
+    """Return the conformance classes implemented."""
+    return Conformance(conformsTo=CONFORMANCE)
+
+
+@router.get("/collections", response_model=Collections, responses=declare(), summary="Collections")
+def collections(request: Request, p: CurrentPrincipal) -> Collections:
+    """List the collections the principal may read."""
+    return Collections(
+        links=[Link(href=str(request.url_for("collections")), rel="self", type="application/json")],
+        collections=[_collection(p, cid, request) for cid in visible_collections(p)],
+    )
+
+
+@router.get(
+    "/collections/{cid}",
+    response_model=Collection,
+    responses=declare(404),
+    summary="One collection",
+)
+def collection(request: Request, cid: CollectionId, p: CurrentPrincipal) -> Collection:
+    """Describe one collection (404 for a collection the principal may not read)."""
+    return _collection(p, cid, request)
+
+
+@router.get(
+    "/collections/sites/items",
+    response_model=FeatureCollection,
+    response_class=GeoJSONResponse,
+    responses=declare(),
+    summary="Sites",
+)
+def site_items(
+    request: Request,
+    config: Config,
+    p: CurrentPrincipal,
+    bbox: BBoxParam = None,
+    dt: DatetimeParam = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> GeoJSONResponse:
+    """Return one page of the sites the principal may see, as GeoJSON."""
+    box = parse_bbox(bbox)
+    start, end = parse_datetime(dt)
+    with read_session(config.factory) as session:
+        page, matched = list_visible_sites(
+            session, p, bbox=box, start=start, end=end, limit=limit, offset=offset
+        )
+    return _page(request, config, "sites", [s.to_feature() for s in page], matched, limit, offset)
+
+
+@router.get(
+    "/collections/sites/items/{fid}",
+    response_model=Feature,
+    response_class=GeoJSONResponse,
+    responses=declare(404),
+    summary="One site",
+)
+def site_item(request: Request, fid: FeatureId, config: Config, p: CurrentPrincipal) -> Feature:
+    """Return one site the principal may see (404 otherwise)."""
+    with read_session(config.factory) as session:
+        site = get_visible_site(session, p, fid)
+    feature = Feature.model_validate(site.to_feature())
+    feature.links = [
+        Link(href=str(request.url), rel="self", type=GEOJSON),
+        Link(
+            href=str(request.url_for("collection", cid="sites")),
+            rel="collection",
+            type="application/json",
+        ),
+    ]
+    return feature
+
+
+@router.get(
+    "/collections/{cid}/items",
+    response_model=FeatureCollection,
+    response_class=GeoJSONResponse,
+    responses=declare(404),
+    summary="Flight lines or detections (agency)",
+)
+def survey_items(
+    request: Request,
+    cid: CollectionId,
+    config: Config,
+    p: CurrentPrincipal,
+    bbox: BBoxParam = None,
+    dt: DatetimeParam = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> GeoJSONResponse:
+    """Return one page of flight lines or detections (the agency's; 404 for partners)."""
+    box = parse_bbox(bbox)
+    start, end = parse_datetime(dt)
+    with read_session(config.factory) as session:
+        features, matched = list_survey_features(
+            session, p, cid, bbox=box, start=start, end=end, limit=limit, offset=offset
+        )
+    return _page(request, config, cid, features, matched, limit, offset)
+
+
+@router.get(
+    "/collections/{cid}/items/{fid}",
+    response_model=Feature,
+    response_class=GeoJSONResponse,
+    responses=declare(404),
+    summary="One flight line or detection (agency)",
+)
+def survey_item(
+    cid: CollectionId, fid: FeatureId, config: Config, p: CurrentPrincipal
+) -> GeoJSONResponse:
+    """Return one flight line or detection (the agency's; 404 for partners)."""
+    with read_session(config.factory) as session:
+        return GeoJSONResponse(get_survey_feature(session, p, cid, fid))

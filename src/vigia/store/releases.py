@@ -1,0 +1,1230 @@
+"""Releases to partner authorities, what each principal may see, and the partners' feedback.
+
+All visibility is decided here, in SQL (DESIGN.md, "Security model"):
+
+- the agency's users see every site, every release and every outcome;
+- a partner's users see a site only if some release *to their organisation* carries it, a
+  release only if their organisation is among its recipients, and of a release's recipients
+  only their own organisation. They never see evidence (raw detections, counts of passes
+  per sensor) — only the site's place, class, confidence, reasons and markings.
+
+What a principal may not see raises :class:`~vigia.errors.NotFoundError` with the same message
+as what does not exist, so an API answers 404 for both and leaks nothing.
+:class:`~vigia.errors.ForbiddenError` is for actions on objects the principal *can* see: the
+wrong role, the two-person rule, releasing a site that is not confirmed.
+
+Lifecycle: releasing moves ``confirmed`` sites to ``released`` (a site already released may be
+released again, to other partners); a partner officer's acknowledgement moves ``released``
+sites to ``acknowledged``; an outcome moves the site to ``actioned``. Each move goes through
+:mod:`vigia.lifecycle` and is recorded as a review decision, in the caller's transaction. The
+stored state is one for all partners (the furthest any recipient took the site); a partner is
+shown the state its own steps reached, so that it cannot learn what another partner did.
+Withdrawing a release does not move its sites back (the lifecycle has no way back); they stay
+visible to the recipients, marked withdrawn, so that the partner knows to stand down.
+
+An outcome for a site whose release the partner has not acknowledged yet acknowledges it
+implicitly (reporting what was found there proves receipt); both moves are recorded.
+
+Every function takes an open session and leaves the transaction to the caller, so a change and
+its audit entry (:func:`vigia.store.audit.append_audit`) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy.orm import Session
+
+from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
+from vigia.store.access import Principal
+from vigia.store.models import (
+    DetectionRow,
+    Organisation,
+    Outcome,
+    Release,
+    ReleaseRecipient,
+    ReleaseSite,
+    ReviewDecision,
+    Site,
+    SiteObservation,
+    User,
+)
+from vigia.store.records import BBox, check_utc
+from vigia.store.sites import _transition, sites_query
+
+if TYPE_CHECKING:
+    from vigia.share.metrics import SiteTimeline
+    from vigia.share.report import SiteReport
+
+__all__ = [
+    "RELEASABLE_STATES",
+    "OutcomeView",
+    "ReleaseRef",
+    "ReleaseView",
+    "SiteView",
+    "acknowledge_release",
+    "amend_release",
+    "get_release",
+    "get_visible_site",
+    "list_outcomes",
+    "list_releases",
+    "list_visible_sites",
+    "release_id_of",
+    "release_sites",
+    "report_outcome",
+    "site_reports",
+    "site_timelines",
+    "withdraw_release",
+]
+
+RELEASABLE_STATES: Final[tuple[str, ...]] = ("confirmed", "released", "acknowledged", "actioned")
+"""States a site may be released from: confirmed, or already released (to other partners)."""
+
+MAX_PAGE: Final = 10_000
+_LOCK_KEY: Final = 0x56494742  # PostgreSQL advisory lock that serialises new release ids
+_MAX_TEXT: Final = 10_000
+
+
+def release_id_of(number: int) -> str:
+    """Return the release id for a release number (``REL-0042``)."""
+    return f"REL-{number:04d}"
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    """A release as a site lists it."""
+
+    id: str
+    tlp: str
+    caveats: tuple[str, ...]
+    withdrawn: bool
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready values (times ISO 8601 with ``Z``)."""
+        return {
+            "id": self.id,
+            "tlp": self.tlp,
+            "caveats": list(self.caveats),
+            "withdrawn": self.withdrawn,
+            "created_at": _iso(self.created_at),
+        }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """A site as one principal may see it.
+
+    ``evidence`` and ``observations`` are ``None`` for partners; ``releases`` lists only the
+    releases the principal may see (for a partner, those to its organisation).
+    """
+
+    id: str
+    lon: float
+    lat: float
+    state: str
+    site_class: str
+    confidence: float
+    first_seen: datetime
+    last_seen: datetime
+    reasons: tuple[str, ...]
+    releases: tuple[ReleaseRef, ...]
+    evidence: dict[str, Any] | None = None
+    observations: int | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Every release of the site the principal sees was withdrawn."""
+        return bool(self.releases) and all(r.withdrawn for r in self.releases)
+
+    def to_feature(self) -> dict[str, Any]:
+        """Return the site as a GeoJSON Feature (RFC 7946); partners get no raw evidence."""
+        live = [r for r in self.releases if not r.withdrawn] or list(self.releases)
+        props: dict[str, Any] = {
+            "state": self.state,
+            "class": self.site_class,
+            "confidence": round(self.confidence, 4),
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "reasons": list(self.reasons),
+            "tlp": _most_restrictive([r.tlp for r in live]) if live else None,
+            "caveats": list(dict.fromkeys(c for r in live for c in r.caveats)),
+            "withdrawn": self.withdrawn,
+            "releases": [r.to_dict() for r in self.releases],
+        }
+        if self.evidence is not None:
+            props["evidence"] = self.evidence
+            props["observations"] = self.observations
+        return {
+            "type": "Feature",
+            "id": self.id,
+            "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
+            "properties": props,
+        }
+
+
+def _most_restrictive(tlps: Sequence[str]) -> str:
+    from vigia.store.models import TLP_MARKINGS
+
+    return min(tlps, key=TLP_MARKINGS.index)
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """A release as one principal may see it.
+
+    ``recipients`` and ``acknowledgements`` name only the principal's own organisation for
+    a partner; ``officer`` is ``None`` for partners. ``acknowledged`` is whether the
+    principal's organisation acknowledged it (for the agency: whether every recipient did).
+    """
+
+    id: str
+    tlp: str
+    caveats: tuple[str, ...]
+    site_ids: tuple[str, ...]
+    recipients: tuple[str, ...]
+    officer: str | None
+    created_at: datetime
+    amended_at: datetime | None
+    withdrawn_at: datetime | None
+    withdraw_reason: str | None
+    acknowledged: bool
+    version: int = 1
+    acknowledgements: dict[str, datetime | None] = field(default_factory=dict)
+
+    @property
+    def withdrawn(self) -> bool:
+        """Whether the release was withdrawn."""
+        return self.withdrawn_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready values (times ISO 8601 with ``Z``)."""
+        return {
+            "id": self.id,
+            "tlp": self.tlp,
+            "caveats": list(self.caveats),
+            "site_ids": list(self.site_ids),
+            "recipients": list(self.recipients),
+            "officer": self.officer,
+            "created_at": _iso(self.created_at),
+            "amended_at": _iso(self.amended_at),
+            "withdrawn_at": _iso(self.withdrawn_at),
+            "withdraw_reason": self.withdraw_reason,
+            "withdrawn": self.withdrawn,
+            "acknowledged": self.acknowledged,
+            "acknowledgements": {k: _iso(v) for k, v in self.acknowledgements.items()},
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class OutcomeView:
+    """A reported outcome (quantities normalised: kg, L, count)."""
+
+    id: int
+    release_id: str
+    site_id: str
+    org: str
+    reporter: str
+    outcome: str
+    quantities: tuple[dict[str, Any], ...]
+    observed_at: datetime
+    reported_at: datetime
+    text: str
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _when(now: datetime) -> datetime:
+    return check_utc(now, "now").astimezone(UTC)
+
+
+def _not_found_site(site_id: str) -> NotFoundError:
+    return NotFoundError(f"site {site_id} not found")
+
+
+def _not_found_release(release_id: str) -> NotFoundError:
+    return NotFoundError(f"release {release_id} not found")
+
+
+def _visible_site_ids(p: Principal) -> Select[str]:
+    return (
+        select(ReleaseSite.site_id)
+        .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
+        .where(ReleaseRecipient.org_id == p.org_id)
+    )
+
+
+def _site_visible(p: Principal) -> ColumnElement[bool]:
+    return Site.id.in_(_visible_site_ids(p))
+
+
+def _require_officer(p: Principal, what: str) -> None:
+    if not (p.is_agency and p.role == "release_officer"):
+        raise ForbiddenError(
+            f"{p.user} ({p.role}, {p.org}) may not {what}: only a release officer of the agency may"
+        )
+
+
+def _clean_caveats(caveats: Sequence[str], tlp: str) -> tuple[str, ...]:
+    from vigia.share.report import Marking
+
+    if isinstance(caveats, str):
+        raise InputError("caveats must be a list of strings, not one string")
+    items = tuple(caveats)
+    for c in items:
+        if isinstance(c, str) and len(c) > 1000:
+            raise InputError(f"caveat {c[:40]!r}…: longer than 1000 characters")
+    m = Marking(tlp, items)  # checks the TLP label and every caveat
+    return tuple(dict.fromkeys(m.caveats))
+
+
+def _unique(values: Sequence[str], what: str) -> list[str]:
+    if isinstance(values, str):
+        raise InputError(f"{what}: give a list, not one string")
+    out = list(dict.fromkeys(values))
+    if not out:
+        raise InputError(f"{what}: none given")
+    for v in out:
+        if not isinstance(v, str) or not v:
+            raise InputError(f"{what}: {v!r} is not a name")
+    return out
+
+
+def _partner_orgs(session: Session, names: Sequence[str]) -> list[Organisation]:
+    wanted = _unique(names, "recipients")
+    found = {
+        o.name: o
+        for o in session.scalars(select(Organisation).where(Organisation.name.in_(wanted)))
+    }
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise NotFoundError(f"organisation {', '.join(map(repr, missing))} does not exist")
+    agency = [n for n in wanted if found[n].kind != "partner"]
+    if agency:
+        raise InputError(
+            f"releases go to partner organisations; {', '.join(agency)} is the agency itself"
+        )
+    return [found[n] for n in wanted]
+
+
+def _lock_sites_for_release(session: Session, p: Principal, site_ids: Sequence[str]) -> list[Site]:
+    wanted = _unique(site_ids, "sites")
+    sites = {
+        s.id: s
+        for s in session.scalars(
+            select(Site).where(Site.id.in_(wanted)).order_by(Site.id).with_for_update()
+        )
+    }
+    missing = [s for s in wanted if s not in sites]
+    if missing:
+        raise NotFoundError(f"site {', '.join(missing)} not found")
+    bad = [f"{s} is {sites[s].state}" for s in wanted if sites[s].state not in RELEASABLE_STATES]
+    if bad:
+        raise ForbiddenError(
+            f"only confirmed sites may be released: {'; '.join(bad)} (an analyst confirms first)"
+        )
+    confirmers = session.execute(
+        select(ReviewDecision.site_id, ReviewDecision.actor).where(
+            ReviewDecision.site_id.in_(wanted), ReviewDecision.action == "confirm"
+        )
+    ).all()
+    own = sorted({site for site, actor in confirmers if actor == p.user})
+    if own:
+        raise ForbiddenError(
+            f"two-person rule: {p.user} confirmed {', '.join(own)} and may not also release "
+            "it; another release officer must"
+        )
+    return [sites[s] for s in wanted]
+
+
+def _move(
+    session: Session,
+    p: Principal,
+    site: Site,
+    action: str,
+    reason: str,
+    detail: dict[str, Any],
+    when: datetime,
+) -> None:
+    _transition(
+        session, site, action, actor=p.user, role=p.role, reason=reason, detail=detail, when=when
+    )
+
+
+def _next_release_id(session: Session) -> str:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    last = session.scalar(
+        select(Release.id).order_by(func.length(Release.id).desc(), Release.id.desc()).limit(1)
+    )
+    return release_id_of(1 if last is None else int(last.removeprefix("REL-")) + 1)
+
+
+def _release_order() -> tuple[Any, ...]:
+    return (func.length(Release.id), Release.id)
+
+
+def _load_release(
+    session: Session, p: Principal, release_id: str, *, lock: bool = False
+) -> Release:
+    q = select(Release).where(Release.id == release_id)
+    if not p.is_agency:
+        q = q.where(
+            Release.id.in_(
+                select(ReleaseRecipient.release_id).where(ReleaseRecipient.org_id == p.org_id)
+            )
+        )
+    if lock:
+        q = q.with_for_update()
+    rel = session.scalar(q)
+    if rel is None:
+        raise _not_found_release(release_id)
+    return rel
+
+
+def _release_views(session: Session, p: Principal, rels: Sequence[Release]) -> list[ReleaseView]:
+    if not rels:
+        return []
+    ids = [r.id for r in rels]
+    sites: dict[str, list[str]] = defaultdict(list)
+    for rid, sid in session.execute(
+        select(ReleaseSite.release_id, ReleaseSite.site_id)
+        .where(ReleaseSite.release_id.in_(ids))
+        .order_by(ReleaseSite.site_id)
+    ):
+        sites[rid].append(sid)
+    acks: dict[str, dict[str, datetime | None]] = defaultdict(dict)
+    q = (
+        select(ReleaseRecipient.release_id, Organisation.name, ReleaseRecipient.acknowledged_at)
+        .join(Organisation, Organisation.id == ReleaseRecipient.org_id)
+        .where(ReleaseRecipient.release_id.in_(ids))
+        .order_by(Organisation.name)
+    )
+    if not p.is_agency:
+        q = q.where(ReleaseRecipient.org_id == p.org_id)
+    for rid, org, at in session.execute(q):
+        acks[rid][org] = at
+    officers: dict[int, str] = {}
+    if p.is_agency:
+        officer_ids = {r.officer_id for r in rels}
+        officers = dict(
+            session.execute(select(User.id, User.name).where(User.id.in_(officer_ids))).all()
+        )
+    return [
+        ReleaseView(
+            id=r.id,
+            tlp=r.tlp,
+            caveats=tuple(r.caveats),
+            site_ids=tuple(sites[r.id]),
+            recipients=tuple(acks[r.id]),
+            officer=officers.get(r.officer_id) if p.is_agency else None,
+            created_at=r.created_at,
+            amended_at=r.amended_at,
+            withdrawn_at=r.withdrawn_at,
+            withdraw_reason=r.withdraw_reason,
+            acknowledged=bool(acks[r.id]) and all(v is not None for v in acks[r.id].values()),
+            version=r.version,
+            acknowledgements=dict(acks[r.id]),
+        )
+        for r in rels
+    ]
+
+
+# ---------------------------------------------------------------- sites
+
+
+def list_visible_sites(
+    session: Session,
+    p: Principal,
+    *,
+    bbox: BBox | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[SiteView], int]:
+    """List the sites a principal may see, filtered by box and time, ordered by id.
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    p : Principal
+        Who asks.
+    bbox : tuple of float, optional
+        ``(min_lon, min_lat, max_lon, max_lat)``, degrees: sites whose box meets it.
+    start, end : datetime, optional
+        Sites seen within ``[start, end]`` (UTC-aware).
+    limit : int
+        Page size, 1 to 10 000.
+    offset : int
+        Sites to skip (0 or more).
+
+    Returns
+    -------
+    (list of SiteView, int)
+        The page and how many sites match in all.
+
+    Raises
+    ------
+    InputError
+        A bad box, naive times, or a limit or offset out of range.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit {limit!r}: must be a whole number from 1 to {MAX_PAGE}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InputError(f"offset {offset!r}: must be a whole number, 0 or more")
+    q = sites_query(bbox=bbox, start=start, end=end)
+    if not p.is_agency:
+        q = q.where(_site_visible(p))
+    total = int(session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
+    page = list(session.scalars(q.limit(limit).offset(offset)))
+    return _site_views(session, p, page), total
+
+
+def get_visible_site(session: Session, p: Principal, site_id: str) -> SiteView:
+    """Return one site as the principal may see it.
+
+    Raises
+    ------
+    NotFoundError
+        If the site does not exist or the principal may not see it (same message).
+    """
+    q = select(Site).where(Site.id == site_id)
+    if not p.is_agency:
+        q = q.where(_site_visible(p))
+    site = session.scalar(q)
+    if site is None:
+        raise _not_found_site(site_id)
+    return _site_views(session, p, [site])[0]
+
+
+def _site_views(session: Session, p: Principal, page: Sequence[Site]) -> list[SiteView]:
+    if not page:
+        return []
+    ids = [s.id for s in page]
+    q = (
+        select(ReleaseSite.site_id, Release)
+        .join(Release, Release.id == ReleaseSite.release_id)
+        .where(ReleaseSite.site_id.in_(ids))
+        .order_by(Release.created_at, func.length(Release.id), Release.id)
+    )
+    if not p.is_agency:
+        q = q.where(
+            Release.id.in_(
+                select(ReleaseRecipient.release_id).where(ReleaseRecipient.org_id == p.org_id)
+            )
+        )
+    refs: dict[str, list[ReleaseRef]] = defaultdict(list)
+    for sid, r in session.execute(q):
+        refs[sid].append(
+            ReleaseRef(r.id, r.tlp, tuple(r.caveats), r.withdrawn_at is not None, r.created_at)
+        )
+    counts: dict[str, int] = {}
+    states = {s.id: s.state for s in page}
+    if p.is_agency:
+        counts = dict(
+            session.execute(
+                select(SiteObservation.site_id, func.count())
+                .where(SiteObservation.site_id.in_(ids))
+                .group_by(SiteObservation.site_id)
+            ).all()
+        )
+    else:
+        states = _partner_states(session, p, page)
+    return [
+        SiteView(
+            id=s.id,
+            lon=s.lon,
+            lat=s.lat,
+            state=states[s.id],
+            site_class=s.site_class,
+            confidence=s.confidence,
+            first_seen=s.first_seen,
+            last_seen=s.last_seen,
+            reasons=tuple(s.reasons),
+            releases=tuple(refs[s.id]),
+            evidence=dict(s.evidence) if p.is_agency else None,
+            observations=counts.get(s.id, 0) if p.is_agency else None,
+        )
+        for s in page
+    ]
+
+
+def _partner_states(session: Session, p: Principal, sites: Sequence[Site]) -> dict[str, str]:
+    """Each site's state as the partner's own steps have it.
+
+    The stored state is the furthest any recipient took the site; showing it to every partner
+    would tell one partner what another did. A partner sees ``released``, ``acknowledged``
+    once it acknowledged a release carrying the site, ``actioned`` once it reported an
+    outcome, and ``closed`` when the agency closed the site.
+    """
+    ids = [s.id for s in sites]
+    acked = set(
+        session.scalars(
+            select(ReleaseSite.site_id)
+            .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
+            .where(
+                ReleaseSite.site_id.in_(ids),
+                ReleaseRecipient.org_id == p.org_id,
+                ReleaseRecipient.acknowledged_at.is_not(None),
+            )
+        )
+    )
+    actioned = set(
+        session.scalars(
+            select(Outcome.site_id).where(Outcome.site_id.in_(ids), Outcome.org_id == p.org_id)
+        )
+    )
+    out = {}
+    for s in sites:
+        if s.state == "closed":
+            out[s.id] = "closed"
+        elif s.id in actioned:
+            out[s.id] = "actioned"
+        elif s.id in acked:
+            out[s.id] = "acknowledged"
+        else:
+            out[s.id] = "released"
+    return out
+
+
+# ---------------------------------------------------------------- releases
+
+
+def release_sites(
+    session: Session,
+    p: Principal,
+    site_ids: Sequence[str],
+    to_orgs: Sequence[str],
+    *,
+    tlp: str,
+    caveats: Sequence[str],
+    now: datetime,
+) -> str:
+    """Release confirmed sites to partner organisations under a TLP marking.
+
+    Parameters
+    ----------
+    session : Session
+        An open write session.
+    p : Principal
+        The release officer (agency).
+    site_ids : sequence of str
+        Sites, each ``confirmed`` (or already released, to release it to more partners).
+    to_orgs : sequence of str
+        Partner organisations it goes to.
+    tlp : str
+        TLP 2.0 label (``TLP:AMBER``...).
+    caveats : sequence of str
+        Handling caveats (may be empty).
+    now : datetime
+        Release time, UTC-aware.
+
+    Returns
+    -------
+    str
+        The release id (``REL-0001``).
+
+    Raises
+    ------
+    ForbiddenError
+        Not a release officer of the agency; a site not confirmed; the officer confirmed one
+        of the sites (two-person rule).
+    NotFoundError
+        An unknown site or organisation.
+    InputError
+        No sites or recipients, a recipient that is not a partner, a bad TLP or caveat.
+    """
+    when = _when(now)
+    _require_officer(p, "release sites")
+    marks = _clean_caveats(caveats, tlp)
+    orgs = _partner_orgs(session, to_orgs)
+    sites = _lock_sites_for_release(session, p, site_ids)
+    rid = _next_release_id(session)
+    session.add(
+        Release(
+            id=rid,
+            officer_id=p.user_id,
+            tlp=tlp,
+            caveats=list(marks),
+            created_at=when,
+            amended_at=None,
+            withdrawn_at=None,
+            withdraw_reason=None,
+            version=1,
+        )
+    )
+    session.flush()
+    session.add_all(ReleaseSite(release_id=rid, site_id=s.id) for s in sites)
+    session.add_all(ReleaseRecipient(release_id=rid, org_id=o.id) for o in orgs)
+    detail = {"release": rid, "tlp": tlp, "caveats": list(marks), "to": [o.name for o in orgs]}
+    for s in sites:
+        if s.state == "confirmed":
+            _move(
+                session,
+                p,
+                s,
+                "release",
+                f"released in {rid} to {', '.join(detail['to'])}",
+                detail,
+                when,
+            )
+    session.flush()
+    return rid
+
+
+def amend_release(
+    session: Session,
+    p: Principal,
+    release_id: str,
+    *,
+    tlp: str | None = None,
+    caveats: Sequence[str] | None = None,
+    add_sites: Sequence[str] = (),
+    add_orgs: Sequence[str] = (),
+    now: datetime,
+) -> None:
+    """Change a release's marking or caveats, or add sites or recipients to it.
+
+    Parameters
+    ----------
+    session : Session
+        An open write session.
+    p : Principal
+        A release officer of the agency.
+    release_id : str
+        The release (not withdrawn).
+    tlp : str, optional
+        New TLP label.
+    caveats : sequence of str, optional
+        New caveats (replace the old ones).
+    add_sites : sequence of str
+        Sites to add (the rules of :func:`release_sites` apply).
+    add_orgs : sequence of str
+        Partner organisations to add as recipients.
+    now : datetime
+        Time of the amendment, UTC-aware.
+
+    Raises
+    ------
+    ForbiddenError, NotFoundError, InputError
+        As :func:`release_sites`.
+    LifecycleError
+        If the release was withdrawn, or nothing would change.
+    """
+    when = _when(now)
+    _require_officer(p, "amend releases")
+    rel = _load_release(session, p, release_id, lock=True)
+    if rel.withdrawn_at is not None:
+        raise LifecycleError(f"release {release_id} was withdrawn and cannot be amended")
+    new_tlp = rel.tlp if tlp is None else tlp
+    new_caveats = _clean_caveats(list(rel.caveats) if caveats is None else caveats, new_tlp)
+    have_sites = set(
+        session.scalars(select(ReleaseSite.site_id).where(ReleaseSite.release_id == rel.id))
+    )
+    have_orgs = set(
+        session.scalars(
+            select(ReleaseRecipient.org_id).where(ReleaseRecipient.release_id == rel.id)
+        )
+    )
+    orgs = (
+        [o for o in _partner_orgs(session, add_orgs) if o.id not in have_orgs] if add_orgs else []
+    )
+    sites = (
+        [s for s in _lock_sites_for_release(session, p, add_sites) if s.id not in have_sites]
+        if add_sites
+        else []
+    )
+    if new_tlp == rel.tlp and list(new_caveats) == list(rel.caveats) and not sites and not orgs:
+        raise LifecycleError(f"release {release_id}: the amendment changes nothing")
+    rel.tlp = new_tlp
+    rel.caveats = list(new_caveats)
+    rel.amended_at = when
+    rel.version += 1
+    session.add_all(ReleaseSite(release_id=rel.id, site_id=s.id) for s in sites)
+    session.add_all(ReleaseRecipient(release_id=rel.id, org_id=o.id) for o in orgs)
+    names = list(
+        session.scalars(
+            select(Organisation.name)
+            .join(ReleaseRecipient, ReleaseRecipient.org_id == Organisation.id)
+            .where(ReleaseRecipient.release_id == rel.id)
+        )
+    ) + [o.name for o in orgs]
+    detail = {
+        "release": rel.id,
+        "tlp": new_tlp,
+        "caveats": list(new_caveats),
+        "to": sorted(set(names)),
+    }
+    for s in sites:
+        if s.state == "confirmed":
+            _move(
+                session,
+                p,
+                s,
+                "release",
+                f"added to {rel.id} (amendment {rel.version})",
+                detail,
+                when,
+            )
+    session.flush()
+
+
+def withdraw_release(
+    session: Session, p: Principal, release_id: str, *, reason: str, now: datetime
+) -> None:
+    """Withdraw a release; its recipients keep seeing it, marked withdrawn, with the reason.
+
+    Raises
+    ------
+    ForbiddenError
+        Not a release officer of the agency.
+    NotFoundError
+        No such release.
+    InputError
+        An empty reason.
+    LifecycleError
+        Already withdrawn.
+    """
+    when = _when(now)
+    _require_officer(p, "withdraw releases")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InputError(f"release {release_id}: a withdrawal needs a reason")
+    if len(reason) > _MAX_TEXT:
+        raise InputError(f"release {release_id}: the reason is longer than {_MAX_TEXT} characters")
+    rel = _load_release(session, p, release_id, lock=True)
+    if rel.withdrawn_at is not None:
+        raise LifecycleError(
+            f"release {release_id} was already withdrawn at {_iso(rel.withdrawn_at)}"
+        )
+    rel.withdrawn_at = when
+    rel.withdraw_reason = reason.strip()
+    rel.version += 1
+    session.flush()
+
+
+def list_releases(session: Session, p: Principal) -> list[ReleaseView]:
+    """List the releases a principal may see (a partner: those to its organisation), by id."""
+    q = select(Release).order_by(*_release_order())
+    if not p.is_agency:
+        q = q.where(
+            Release.id.in_(
+                select(ReleaseRecipient.release_id).where(ReleaseRecipient.org_id == p.org_id)
+            )
+        )
+    return _release_views(session, p, list(session.scalars(q)))
+
+
+def get_release(session: Session, p: Principal, release_id: str) -> ReleaseView:
+    """Return one release as the principal may see it.
+
+    Raises
+    ------
+    NotFoundError
+        If it does not exist or was not released to the principal's organisation.
+    """
+    return _release_views(session, p, [_load_release(session, p, release_id)])[0]
+
+
+def _require_partner_officer(p: Principal, what: str) -> None:
+    if p.is_agency or p.role != "partner_officer":
+        raise ForbiddenError(
+            f"{p.user} ({p.role}, {p.org}) may not {what}: only a partner officer of a "
+            "recipient organisation may"
+        )
+
+
+def acknowledge_release(session: Session, p: Principal, release_id: str, *, now: datetime) -> None:
+    """Acknowledge receipt of a release for the principal's organisation.
+
+    Its ``released`` sites move to ``acknowledged``. Acknowledging again changes nothing.
+
+    Raises
+    ------
+    NotFoundError
+        No such release, or not one to the principal's organisation.
+    ForbiddenError
+        Not a partner officer.
+    LifecycleError
+        The release was withdrawn.
+    """
+    when = _when(now)
+    rel = _load_release(session, p, release_id, lock=True)
+    _require_partner_officer(p, "acknowledge releases")
+    if rel.withdrawn_at is not None:
+        raise LifecycleError(f"release {release_id} was withdrawn: there is nothing to act on")
+    _acknowledge(session, p, rel, when)
+
+
+def _acknowledge(session: Session, p: Principal, rel: Release, when: datetime) -> None:
+    rec = session.scalar(
+        select(ReleaseRecipient)
+        .where(ReleaseRecipient.release_id == rel.id, ReleaseRecipient.org_id == p.org_id)
+        .with_for_update()
+    )
+    assert rec is not None  # _load_release checked that p's org is a recipient
+    if rec.acknowledged_at is not None:
+        return
+    rec.acknowledged_at = when
+    rec.acknowledged_by = p.user_id
+    sites = session.scalars(
+        select(Site)
+        .where(Site.id.in_(select(ReleaseSite.site_id).where(ReleaseSite.release_id == rel.id)))
+        .order_by(Site.id)
+        .with_for_update()
+    )
+    for s in sites:
+        if s.state == "released":
+            _move(
+                session,
+                p,
+                s,
+                "acknowledge",
+                f"{rel.id} acknowledged by {p.org}",
+                {"release": rel.id, "org": p.org},
+                when,
+            )
+    session.flush()
+
+
+def report_outcome(
+    session: Session,
+    p: Principal,
+    site_id: str,
+    *,
+    outcome: str,
+    quantities: Sequence[Mapping[str, Any]],
+    text: str,
+    observed_at: datetime,
+    now: datetime,
+) -> int:
+    """Record what a partner found at a site released to it.
+
+    Parameters
+    ----------
+    session : Session
+        An open write session.
+    p : Principal
+        A partner officer of an organisation the site was released to.
+    site_id : str
+        The site.
+    outcome : {"dismantled", "nothing_found", "inactive", "seizure"}
+        What was found.
+    quantities : sequence of mapping
+        ``{"item", "amount", "unit"}`` of each seized item; only (and always) for a
+        ``seizure``. Stored normalised (:func:`vigia.share.units.normalise_outcome`: lb → kg).
+    text : str
+        Free text (may be empty).
+    observed_at : datetime
+        When the partner was at the site, UTC-aware: not before the release, not after
+        ``now``.
+    now : datetime
+        Report time, UTC-aware.
+
+    Returns
+    -------
+    int
+        The outcome's id.
+
+    Raises
+    ------
+    NotFoundError
+        The site does not exist or was not released to the principal's organisation.
+    ForbiddenError
+        Not a partner officer.
+    InputError
+        Unknown outcome, bad quantities or units, a time out of range, text too long.
+    LifecycleError
+        Every release of the site to the organisation was withdrawn, or the site is closed.
+    """
+    from vigia.share.units import normalise_outcome
+
+    when = _when(now)
+    seen = check_utc(observed_at, "outcome: observed_at").astimezone(UTC)
+    if p.is_agency:  # the agency sees every site but reports no outcomes
+        if session.get(Site, site_id) is None:
+            raise _not_found_site(site_id)
+        _require_partner_officer(p, "report outcomes")
+    site = session.scalar(select(Site).where(Site.id == site_id, _site_visible(p)))
+    if site is None:
+        raise _not_found_site(site_id)
+    _require_partner_officer(p, "report outcomes")
+    if not isinstance(text, str) or len(text) > _MAX_TEXT:
+        raise InputError(
+            f"site {site_id}: the outcome text must be a string of at most {_MAX_TEXT} characters"
+        )
+    normalised = normalise_outcome(outcome, list(quantities))
+    rels = list(
+        session.scalars(
+            select(Release)
+            .join(ReleaseSite, ReleaseSite.release_id == Release.id)
+            .join(ReleaseRecipient, ReleaseRecipient.release_id == Release.id)
+            .where(
+                ReleaseSite.site_id == site_id,
+                ReleaseRecipient.org_id == p.org_id,
+                Release.withdrawn_at.is_(None),
+            )
+            .order_by(Release.created_at.desc(), func.length(Release.id).desc(), Release.id.desc())
+        )
+    )
+    if not rels:
+        raise LifecycleError(
+            f"site {site_id}: every release of it to {p.org} was withdrawn; "
+            "there is nothing to report on"
+        )
+    rel = rels[0]
+    # Lock as acknowledge_release does (the release, then its sites by id), so the two cannot
+    # deadlock; populate_existing reloads the states under the lock.
+    session.scalar(select(Release).where(Release.id == rel.id).with_for_update())
+    locked = list(
+        session.scalars(
+            select(Site)
+            .where(Site.id.in_(select(ReleaseSite.site_id).where(ReleaseSite.release_id == rel.id)))
+            .order_by(Site.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    site = next(x for x in locked if x.id == site_id)
+    if seen < rel.created_at:
+        raise InputError(
+            f"site {site_id}: observed_at {_iso(seen)} is before its release {rel.id} "
+            f"({_iso(rel.created_at)})"
+        )
+    if seen > when:
+        raise InputError(
+            f"site {site_id}: observed_at {_iso(seen)} is in the future (now {_iso(when)})"
+        )
+    _acknowledge(session, p, rel, when)
+    detail = {
+        "release": rel.id,
+        "outcome": outcome,
+        "quantities": [q.to_dict() for q in normalised],
+    }
+    if site.state == "released":  # added to a release this organisation had acknowledged
+        _move(
+            session,
+            p,
+            site,
+            "acknowledge",
+            f"{rel.id} acknowledged by {p.org}",
+            {"release": rel.id, "org": p.org},
+            when,
+        )
+    if site.state != "actioned":
+        _move(session, p, site, "report_outcome", f"{outcome} reported by {p.org}", detail, when)
+    row = Outcome(
+        release_id=rel.id,
+        site_id=site_id,
+        org_id=p.org_id,
+        reporter_id=p.user_id,
+        outcome=outcome,
+        quantities=[q.to_dict() for q in normalised],
+        observed_at=seen,
+        reported_at=when,
+        text=text.strip(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def list_outcomes(
+    session: Session, p: Principal, *, site_id: str | None = None
+) -> list[OutcomeView]:
+    """List outcomes the principal may see (a partner: its own organisation's), oldest first."""
+    q = (
+        select(Outcome, Organisation.name, User.name)
+        .join(Organisation, Organisation.id == Outcome.org_id)
+        .join(User, User.id == Outcome.reporter_id)
+        .order_by(Outcome.reported_at, Outcome.id)
+    )
+    if not p.is_agency:
+        q = q.where(Outcome.org_id == p.org_id)
+    if site_id is not None:
+        q = q.where(Outcome.site_id == site_id)
+    return [
+        OutcomeView(
+            id=o.id,
+            release_id=o.release_id,
+            site_id=o.site_id,
+            org=org,
+            reporter=user,
+            outcome=o.outcome,
+            quantities=tuple(o.quantities),
+            observed_at=o.observed_at,
+            reported_at=o.reported_at,
+            text=o.text,
+        )
+        for o, org, user in session.execute(q)
+    ]
+
+
+# ---------------------------------------------------------------- exports and metrics
+
+
+def _evidence_words(evidence: Mapping[str, Any]) -> tuple[str, ...]:
+    out = []
+    for kind, counts in sorted(dict(evidence.get("passes", {})).items()):
+        if isinstance(counts, Mapping):
+            out.append(
+                f"{kind}: seen on {counts.get('seen', 0)} of {counts.get('looked', 0)} passes"
+            )
+    return tuple(out)
+
+
+def site_reports(session: Session, p: Principal, release_id: str) -> list[SiteReport]:
+    """Build the reports of a release's sites, as the principal may receive them (for exports).
+
+    Partners get the evidence in words only (counts of passes, species), no raw detections,
+    and of the recipients only their own organisation.
+
+    Raises
+    ------
+    NotFoundError
+        If the release does not exist or was not released to the principal's organisation.
+    """
+    from vigia.share.report import Marking, SiteReport
+
+    view = get_release(session, p, release_id)
+    agency = (
+        session.scalar(select(Organisation.name).where(Organisation.kind == "agency")) or "agency"
+    )
+    sites = {s.id: s for s in session.scalars(select(Site).where(Site.id.in_(view.site_ids)))}
+    states = (
+        {s.id: s.state for s in sites.values()}
+        if p.is_agency
+        else _partner_states(session, p, list(sites.values()))
+    )
+    marking = Marking(view.tlp, view.caveats)
+    changed = [t for t in (view.amended_at, view.withdrawn_at) if t is not None]
+    out = []
+    for sid in view.site_ids:
+        s = sites[sid]
+        ev = dict(s.evidence)
+        passes = [
+            int(c.get("seen", 0))
+            for c in dict(ev.get("passes", {})).values()
+            if isinstance(c, Mapping)
+        ]
+        out.append(
+            SiteReport(
+                site_id=s.id,
+                lon=s.lon,
+                lat=s.lat,
+                site_class=s.site_class,
+                confidence=s.confidence,
+                state=states[s.id],
+                first_seen=s.first_seen,
+                last_seen=s.last_seen,
+                reasons=tuple(r for r in s.reasons if r.strip()),
+                evidence=_evidence_words(ev),
+                species=tuple(str(x) for x in ev.get("species", []) if str(x).strip()),
+                location_error_m=float(ev.get("position_sigma_m", 0.0) or 0.0),
+                passes=max([1, *passes]),
+                release_id=view.id,
+                released_at=view.created_at,
+                released_to=view.recipients,
+                marking=marking,
+                originator=agency,
+                withdrawn=view.withdrawn,
+                amended_at=max(changed) if changed else None,
+            )
+        )
+    return out
+
+
+def site_timelines(session: Session) -> list[SiteTimeline]:
+    """Return, for every released site and partner it went to, the times of each step.
+
+    One timeline per (site, partner) pair of live (not withdrawn) releases: first detection
+    (of the site's observations; its ``first_seen`` when it has none), the analyst's
+    confirmation, the first release to that partner, the partner's first acknowledgement,
+    and its first outcome (``observed_at`` is the action time). For the agency's metrics only.
+    """
+    from vigia.share.metrics import SiteTimeline
+    from vigia.share.units import Quantity
+
+    pairs = session.execute(
+        select(
+            ReleaseSite.site_id,
+            Organisation.name,
+            func.min(Release.created_at),
+            func.min(ReleaseRecipient.acknowledged_at),
+        )
+        .join(Release, Release.id == ReleaseSite.release_id)
+        .join(ReleaseRecipient, ReleaseRecipient.release_id == Release.id)
+        .join(Organisation, Organisation.id == ReleaseRecipient.org_id)
+        .where(Release.withdrawn_at.is_(None))
+        .group_by(ReleaseSite.site_id, Organisation.name)
+        .order_by(ReleaseSite.site_id, Organisation.name)
+    ).all()
+    if not pairs:
+        return []
+    site_ids = sorted({p[0] for p in pairs})
+    sites = {s.id: s for s in session.scalars(select(Site).where(Site.id.in_(site_ids)))}
+    detected = dict(
+        session.execute(
+            select(SiteObservation.site_id, func.min(DetectionRow.time))
+            .join(DetectionRow, DetectionRow.id == SiteObservation.detection_id)
+            .where(SiteObservation.site_id.in_(site_ids))
+            .group_by(SiteObservation.site_id)
+        ).all()
+    )
+    confirmed = dict(
+        session.execute(
+            select(ReviewDecision.site_id, func.max(ReviewDecision.time))
+            .where(ReviewDecision.site_id.in_(site_ids), ReviewDecision.action == "confirm")
+            .group_by(ReviewDecision.site_id)
+        ).all()
+    )
+    first_outcome: dict[tuple[str, str], Outcome] = {}
+    for o, org in session.execute(
+        select(Outcome, Organisation.name)
+        .join(Organisation, Organisation.id == Outcome.org_id)
+        .where(Outcome.site_id.in_(site_ids))
+        .order_by(Outcome.observed_at, Outcome.id)
+    ):
+        first_outcome.setdefault((o.site_id, org), o)
+    out = []
+    for sid, org, released_at, acked_at in pairs:
+        s = sites[sid]
+        first = detected.get(sid) or s.first_seen
+        first = _aware(first)
+        released_at = _aware(released_at)
+        first_o = first_outcome.get((sid, org))
+        out.append(
+            SiteTimeline(
+                site_id=sid,
+                first_detected=min(first, released_at),
+                confirmed_at=_aware(confirmed.get(sid) or released_at),
+                released_at=released_at,
+                acknowledged_at=None if acked_at is None else _aware(acked_at),
+                actioned_at=None if first_o is None else first_o.observed_at,
+                outcome=None if first_o is None else first_o.outcome,
+                quantities=()
+                if first_o is None
+                else tuple(Quantity.from_dict(q) for q in first_o.quantities),
+                partner=org,
+            )
+        )
+    return out
+
+
+def _aware(t: datetime) -> datetime:
+    # Aggregates (min/max) bypass the column type on SQLite and come back naive or as text.
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)

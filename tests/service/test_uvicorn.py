@@ -1,0 +1,113 @@
+"""``vigia serve`` under real uvicorn, on a free port, spoken to over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigia.store import make_engine, session_factory
+from vigia.store.access import issue_token
+from vigia.store.audit import list_audit
+from vigia.store.db import write_session
+
+from .conftest import AO, BO, R_A, S_A, Seed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def served(seeded: Seed, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(seeded.url.removeprefix("sqlite:///"), data / "vigia.db")
+    # The server runs on the real clock: tokens valid now.
+    engine = make_engine(f"sqlite:///{data / 'vigia.db'}")
+    with write_session(session_factory(engine)) as s:
+        tokens = {u: issue_token(s, u, expires=None, now=datetime.now(UTC)) for u in (AO, BO)}
+    engine.dispose()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
+    env["VIGIA_DATA_DIR"] = str(data)
+    cmd = [sys.executable, "-m", "vigia.cli.main", "serve", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for the server to listen
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                pytest.fail(f"vigia serve did not come up: {out}")
+            time.sleep(0.1)
+        yield base, data, tokens
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def _get(url: str, token: str | None) -> tuple[int, dict[str, str], Any]:
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read())
+
+
+def test_vigia_serve_answers_over_http(served: tuple[str, Path, dict[str, str]]) -> None:
+    base, data, tokens = served
+    status, headers, doc = _get(f"{base}/collections/sites/items?limit=10", tokens[AO])
+    assert status == 200
+    assert headers["content-type"] == "application/geo+json"
+    assert S_A in {f["id"] for f in doc["features"]}
+    assert all(link["href"].startswith(base) for link in doc["links"])
+    status, headers, doc = _get(f"{base}/releases/{R_A}", tokens[BO])
+    assert status == 404 and doc["status"] == 404
+    status, headers, doc = _get(f"{base}/releases", None)
+    assert status == 401 and headers["www-authenticate"].startswith("Bearer")
+    assert "server" not in {k.lower() for k in headers}
+    status, _, doc = _get(f"{base}/openapi.json", None)
+    assert status == 200 and "bearer" in doc["components"]["securitySchemes"]
+    engine = make_engine(f"sqlite:///{data / 'vigia.db'}")
+    try:
+        with session_factory(engine)() as s:
+            entries = list_audit(s, limit=2)
+    finally:
+        engine.dispose()
+    assert [e["detail"]["status"] for e in entries] == [401, 404]
+    assert all(e["client"] == "127.0.0.1" for e in entries)

@@ -1,0 +1,410 @@
+"""Releases, what each principal sees, acknowledgement and outcomes, on both back ends."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
+from vigia.store import SessionFactory, read_session, upsert_sites, write_session
+from vigia.store.access import Principal, add_org, add_user, principal_of
+from vigia.store.models import Outcome
+from vigia.store.records import SiteRecord
+from vigia.store.releases import (
+    acknowledge_release,
+    amend_release,
+    get_release,
+    get_visible_site,
+    list_outcomes,
+    list_releases,
+    list_visible_sites,
+    release_sites,
+    report_outcome,
+    site_reports,
+    site_timelines,
+    withdraw_release,
+)
+from vigia.store.review import decide
+from vigia.store.sites import get_site
+
+from .conftest import T0, row_counts
+
+T1 = T0 + timedelta(days=1)
+ORGS = [("AGENCY", "agency"), ("PA", "partner"), ("PB", "partner")]
+USERS = [
+    ("ana", "AGENCY", "analyst"),
+    ("rob", "AGENCY", "release_officer"),
+    ("ria", "AGENCY", "release_officer"),
+    ("pa_off", "PA", "partner_officer"),
+    ("pa_view", "PA", "partner_viewer"),
+    ("pb_off", "PB", "partner_officer"),
+]
+
+
+def site_record(k: int) -> SiteRecord:
+    lon, lat = -107.3 + 0.01 * k, 25.0
+    return SiteRecord(
+        lon=lon,
+        lat=lat,
+        bbox=(lon - 0.001, lat - 0.001, lon + 0.001, lat + 0.001),
+        site_class="rural_lab",
+        confidence=0.95,
+        first_seen=T0,
+        last_seen=T0 + timedelta(hours=1),
+        reasons=("CH4 plume on 2 of 2 passes",),
+        evidence={"passes": {"plume": {"seen": 2, "looked": 2}}, "species": ["CH4"]},
+    )
+
+
+@pytest.fixture()
+def world(store: SessionFactory) -> SessionFactory:
+    """Agency and partners PA, PB; SITE-000001..3 confirmed by ana, SITE-000004 a candidate."""
+    with write_session(store) as s:
+        for name, kind in ORGS:
+            add_org(s, name, kind, country="MEX", now=T0)
+        for name, org, role in USERS:
+            add_user(s, name, org, role, now=T0)
+    upsert_sites(store, [site_record(k) for k in range(4)], now=T0)
+    for site in ("SITE-000001", "SITE-000002", "SITE-000003"):
+        decide(store, site, "confirm", analyst="ana", reason="a lab", now=T0 + timedelta(hours=2))
+    return store
+
+
+def who(store: SessionFactory, user: str) -> Principal:
+    with read_session(store) as s:
+        return principal_of(s, user)
+
+
+def do(store: SessionFactory, fn: Callable[..., Any], user: str, *args: Any, **kw: Any) -> Any:
+    p = who(store, user)
+    with write_session(store) as s:
+        return fn(s, p, *args, **kw)
+
+
+def see(store: SessionFactory, fn: Callable[..., Any], user: str, *args: Any, **kw: Any) -> Any:
+    p = who(store, user)
+    with read_session(store) as s:
+        return fn(s, p, *args, **kw)
+
+
+def release(store: SessionFactory, sites: list[str], to: list[str], user: str = "rob") -> str:
+    rid: str = do(
+        store, release_sites, user, sites, to, tlp="TLP:AMBER", caveats=["no onward"], now=T1
+    )
+    return rid
+
+
+def test_a_release_moves_confirmed_sites_to_released_and_records_the_decision(
+    world: SessionFactory,
+) -> None:
+    rid = release(world, ["SITE-000001", "SITE-000002"], ["PA"])
+    assert rid == "REL-0001"
+    detail = get_site(world, "SITE-000001")
+    assert detail.site.state == "released"
+    last = detail.decisions[-1]
+    assert (last.action, last.actor, last.role, last.from_state) == (
+        "release",
+        "rob",
+        "release_officer",
+        "confirmed",
+    )
+    assert last.detail["to"] == ["PA"] and last.detail["tlp"] == "TLP:AMBER"
+    view = see(world, get_release, "ria", rid)
+    assert (view.site_ids, view.recipients, view.officer, view.caveats) == (
+        ("SITE-000001", "SITE-000002"),
+        ("PA",),
+        "rob",
+        ("no onward",),
+    )
+    # Released again, to another partner: a second release, the state stays.
+    assert release(world, ["SITE-000001"], ["PB"]) == "REL-0002"
+    assert get_site(world, "SITE-000001").site.state == "released"
+
+
+def test_two_person_rule_the_analyst_who_confirmed_may_not_release(
+    world: SessionFactory,
+) -> None:
+    decide(world, "SITE-000004", "confirm", analyst="rob", reason="looked myself", now=T1)
+    before = row_counts(world)
+    with pytest.raises(ForbiddenError, match="two-person rule"):
+        release(world, ["SITE-000001", "SITE-000004"], ["PA"], user="rob")
+    assert row_counts(world) == before
+    assert get_site(world, "SITE-000001").site.state == "confirmed"
+    assert release(world, ["SITE-000004"], ["PA"], user="ria") == "REL-0001"
+
+
+@pytest.mark.parametrize(
+    ("user", "sites", "to", "tlp", "error"),
+    [
+        ("ana", ["SITE-000001"], ["PA"], "TLP:AMBER", ForbiddenError),
+        ("pa_off", ["SITE-000001"], ["PA"], "TLP:AMBER", ForbiddenError),
+        ("rob", ["SITE-000004"], ["PA"], "TLP:AMBER", ForbiddenError),
+        ("rob", ["SITE-000009"], ["PA"], "TLP:AMBER", NotFoundError),
+        ("rob", ["SITE-000001"], ["NOPE"], "TLP:AMBER", NotFoundError),
+        ("rob", ["SITE-000001"], ["AGENCY"], "TLP:AMBER", InputError),
+        ("rob", ["SITE-000001"], [], "TLP:AMBER", InputError),
+        ("rob", [], ["PA"], "TLP:AMBER", InputError),
+        ("rob", ["SITE-000001"], ["PA"], "AMBER", InputError),
+    ],
+)
+def test_a_refused_release_changes_nothing(
+    world: SessionFactory,
+    user: str,
+    sites: list[str],
+    to: list[str],
+    tlp: str,
+    error: type[Exception],
+) -> None:
+    before = row_counts(world)
+    with pytest.raises(error):
+        do(world, release_sites, user, sites, to, tlp=tlp, caveats=[], now=T1)
+    assert row_counts(world) == before
+
+
+def test_a_partner_sees_only_what_was_released_to_it(world: SessionFactory) -> None:
+    to_a = release(world, ["SITE-000001"], ["PA"])
+    to_b = release(world, ["SITE-000002"], ["PB"])
+    to_both = release(world, ["SITE-000003"], ["PA", "PB"])
+
+    sites, total = see(world, list_visible_sites, "pa_view")
+    assert ([s.id for s in sites], total) == (["SITE-000001", "SITE-000003"], 2)
+    assert all(s.evidence is None and s.observations is None for s in sites)
+    assert all("evidence" not in s.to_feature()["properties"] for s in sites)
+    assert [r.id for r in sites[1].releases] == [to_both]
+    for hidden in ("SITE-000002", "SITE-000004", "SITE-000099"):
+        with pytest.raises(NotFoundError, match=f"site {hidden} not found"):
+            see(world, get_visible_site, "pa_view", hidden)
+    with pytest.raises(NotFoundError, match=f"release {to_b} not found"):
+        see(world, get_release, "pa_off", to_b)
+    assert [r.id for r in see(world, list_releases, "pa_off")] == [to_a, to_both]
+    both = see(world, get_release, "pb_off", to_both)
+    assert (both.recipients, both.officer) == (("PB",), None)
+
+    agency_sites, agency_total = see(world, list_visible_sites, "ana")
+    assert agency_total == 4 and agency_sites[0].evidence is not None
+    assert see(world, get_release, "ana", to_both).recipients == ("PA", "PB")
+
+
+def test_sites_are_paged_and_filtered_by_box(world: SessionFactory) -> None:
+    release(world, ["SITE-000001", "SITE-000002", "SITE-000003"], ["PA"])
+    page, total = see(world, list_visible_sites, "pa_off", limit=2, offset=1)
+    assert ([s.id for s in page], total) == (["SITE-000002", "SITE-000003"], 3)
+    box = (-107.2905, 24.99, -107.2895, 25.01)  # around SITE-000002 only
+    page, total = see(world, list_visible_sites, "pa_off", bbox=box)
+    assert ([s.id for s in page], total) == (["SITE-000002"], 1)
+    with pytest.raises(InputError):
+        see(world, list_visible_sites, "pa_off", limit=0)
+
+
+def test_a_withdrawal_is_visible_to_the_partner(world: SessionFactory) -> None:
+    rid = release(world, ["SITE-000001"], ["PA"])
+    with pytest.raises(ForbiddenError):
+        do(world, withdraw_release, "pa_off", rid, reason="no", now=T1)
+    with pytest.raises(InputError):
+        do(world, withdraw_release, "rob", rid, reason=" ", now=T1)
+    do(world, withdraw_release, "ria", rid, reason="released in error", now=T1 + timedelta(hours=1))
+    view = see(world, get_release, "pa_view", rid)
+    assert view.withdrawn and view.withdraw_reason == "released in error"
+    site = see(world, get_visible_site, "pa_view", "SITE-000001")
+    assert site.releases[0].withdrawn and site.to_feature()["properties"]["withdrawn"]
+    with pytest.raises(LifecycleError):
+        do(world, withdraw_release, "rob", rid, reason="again", now=T1)
+    with pytest.raises(LifecycleError):
+        do(world, acknowledge_release, "pa_off", rid, now=T1 + timedelta(hours=2))
+    with pytest.raises(LifecycleError):
+        do(world, amend_release, "rob", rid, tlp="TLP:RED", now=T1 + timedelta(hours=2))
+
+
+def test_an_amendment_changes_the_marking_and_adds_sites(world: SessionFactory) -> None:
+    rid = release(world, ["SITE-000001"], ["PA"])
+    do(world, amend_release, "ria", rid, tlp="TLP:RED", add_sites=["SITE-000002"], now=T1)
+    view = see(world, get_release, "pa_off", rid)
+    assert (view.tlp, view.site_ids, view.version) == (
+        "TLP:RED",
+        ("SITE-000001", "SITE-000002"),
+        2,
+    )
+    assert get_site(world, "SITE-000002").site.state == "released"
+    with pytest.raises(LifecycleError, match="changes nothing"):
+        do(world, amend_release, "ria", rid, tlp="TLP:RED", now=T1)
+
+
+def test_acknowledgement_by_a_partner_officer_moves_its_sites(world: SessionFactory) -> None:
+    rid = release(world, ["SITE-000001", "SITE-000002"], ["PA", "PB"])
+    for user, error in (("pa_view", ForbiddenError), ("rob", ForbiddenError)):
+        with pytest.raises(error):
+            do(world, acknowledge_release, user, rid, now=T1)
+    other = release(world, ["SITE-000003"], ["PB"])
+    with pytest.raises(NotFoundError):
+        do(world, acknowledge_release, "pa_off", other, now=T1)
+    do(world, acknowledge_release, "pa_off", rid, now=T1 + timedelta(hours=3))
+    do(world, acknowledge_release, "pa_off", rid, now=T1 + timedelta(hours=4))  # no change
+    assert get_site(world, "SITE-000001").site.state == "acknowledged"
+    assert see(world, get_release, "pa_off", rid).acknowledged
+    agency_view = see(world, get_release, "rob", rid)
+    assert not agency_view.acknowledged  # PB has not
+    assert agency_view.acknowledgements == {"PA": T1 + timedelta(hours=3), "PB": None}
+
+
+def test_an_outcome_is_stored_with_quantities_normalised(world: SessionFactory) -> None:
+    rid = release(world, ["SITE-000001"], ["PA"])
+    quantities = [
+        {"item": "powder", "amount": 12, "unit": "lb"},
+        {"item": "pills", "amount": 500, "unit": "tablets"},
+    ]
+    oid = do(
+        world,
+        report_outcome,
+        "pa_off",
+        "SITE-000001",
+        outcome="seizure",
+        quantities=quantities,
+        text="lab dismantled, powder seized",
+        observed_at=T1 + timedelta(days=2),
+        now=T1 + timedelta(days=3),
+    )
+    with read_session(world) as s:
+        stored = s.scalar(select(Outcome).where(Outcome.id == oid))
+    assert stored is not None and stored.release_id == rid
+    powder = stored.quantities[0]
+    assert (powder["unit"], round(powder["amount"], 4), powder["original_unit"]) == (
+        "kg",
+        5.4431,
+        "lb",
+    )
+    # Reporting acknowledged the release implicitly, then actioned the site.
+    actions = [d.action for d in get_site(world, "SITE-000001").decisions]
+    assert actions[-2:] == ["acknowledge", "report_outcome"]
+    assert get_site(world, "SITE-000001").site.state == "actioned"
+    assert see(world, get_release, "pa_off", rid).acknowledged
+    assert [o.outcome for o in see(world, list_outcomes, "ana")] == ["seizure"]
+    assert see(world, list_outcomes, "pb_off") == []
+
+
+@pytest.mark.parametrize(
+    ("user", "site", "fields", "error"),
+    [
+        ("pa_off", "SITE-000001", {"outcome": "seizure", "quantities": []}, InputError),
+        (
+            "pa_off",
+            "SITE-000001",
+            {"outcome": "seizure", "quantities": [{"item": "powder", "amount": 1, "unit": "m"}]},
+            InputError,
+        ),
+        (
+            "pa_off",
+            "SITE-000001",
+            {"outcome": "inactive", "quantities": [{"item": "pills", "amount": 1, "unit": "ea"}]},
+            InputError,
+        ),
+        ("pa_off", "SITE-000001", {"outcome": "arrests", "quantities": []}, InputError),
+        ("pa_off", "SITE-000001", {"observed_at": T0}, InputError),
+        ("pa_off", "SITE-000001", {"observed_at": T1 + timedelta(days=30)}, InputError),
+        ("pa_view", "SITE-000001", {}, ForbiddenError),
+        ("ana", "SITE-000001", {}, ForbiddenError),
+        ("pb_off", "SITE-000001", {}, NotFoundError),
+        ("pa_off", "SITE-000002", {}, NotFoundError),
+    ],
+)
+def test_a_refused_outcome_changes_nothing(
+    world: SessionFactory, user: str, site: str, fields: dict[str, Any], error: type[Exception]
+) -> None:
+    release(world, ["SITE-000001"], ["PA"])
+    before = row_counts(world)
+    args = {
+        "outcome": "nothing_found",
+        "quantities": [],
+        "text": "",
+        "observed_at": T1 + timedelta(days=1),
+        "now": T1 + timedelta(days=2),
+    } | fields
+    with pytest.raises(error):
+        do(world, report_outcome, user, site, **args)
+    assert row_counts(world) == before
+    assert get_site(world, "SITE-000001").site.state == "released"
+
+
+def test_reports_for_exports_carry_the_marking_and_hide_other_recipients(
+    world: SessionFactory,
+) -> None:
+    rid = release(world, ["SITE-000001", "SITE-000003"], ["PA", "PB"])
+    reports = see(world, site_reports, "pa_off", rid)
+    assert [r.site_id for r in reports] == ["SITE-000001", "SITE-000003"]
+    assert reports[0].released_to == ("PA",)
+    assert (reports[0].marking.tlp, reports[0].marking.caveats) == ("TLP:AMBER", ("no onward",))
+    assert reports[0].originator == "AGENCY" and reports[0].species == ("CH4",)
+    assert see(world, site_reports, "rob", rid)[0].released_to == ("PA", "PB")
+    with pytest.raises(NotFoundError):
+        see(world, site_reports, "pa_off", "REL-0042")
+
+
+def test_timelines_give_each_step_of_each_released_site(world: SessionFactory) -> None:
+    release(world, ["SITE-000001"], ["PA", "PB"])
+    do(
+        world,
+        report_outcome,
+        "pa_off",
+        "SITE-000001",
+        outcome="dismantled",
+        quantities=[],
+        text="",
+        observed_at=T1 + timedelta(days=1),
+        now=T1 + timedelta(days=2),
+    )
+    with read_session(world) as s:
+        lines = site_timelines(s)
+    assert [(t.site_id, t.partner) for t in lines] == [("SITE-000001", "PA"), ("SITE-000001", "PB")]
+    pa, pb = lines
+    assert pa.released_at == T1 and pa.confirmed_at == T0 + timedelta(hours=2)
+    assert (pa.acknowledged_at, pa.actioned_at, pa.outcome) == (
+        T1 + timedelta(days=2),
+        T1 + timedelta(days=1),
+        "dismantled",
+    )
+    assert (pb.acknowledged_at, pb.outcome) == (None, None)
+
+
+def test_a_partner_does_not_learn_what_another_partner_did(world: SessionFactory) -> None:
+    rid = release(world, ["SITE-000001"], ["PA", "PB"])
+    do(
+        world,
+        report_outcome,
+        "pa_off",
+        "SITE-000001",
+        outcome="nothing_found",
+        quantities=[],
+        text="",
+        observed_at=T1 + timedelta(hours=5),
+        now=T1 + timedelta(hours=6),
+    )
+    state = {u: see(world, get_visible_site, u, "SITE-000001").state for u in ("pa_off", "pb_off")}
+    assert state == {"pa_off": "actioned", "pb_off": "released"}
+    assert see(world, get_visible_site, "ana", "SITE-000001").state == "actioned"
+    assert [r.state for r in see(world, site_reports, "pb_off", rid)] == ["released"]
+    do(world, acknowledge_release, "pb_off", rid, now=T1 + timedelta(hours=7))
+    assert see(world, get_visible_site, "pb_off", "SITE-000001").state == "acknowledged"
+
+
+def test_concurrent_releases_get_distinct_ids(world: SessionFactory) -> None:
+    import threading
+
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def work(site: str) -> None:
+        try:
+            start.wait()
+            ids.append(release(world, [site], ["PA"]))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"SITE-00000{k}",)) for k in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(ids) == ["REL-0001", "REL-0002", "REL-0003"]
