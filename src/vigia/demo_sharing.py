@@ -29,11 +29,6 @@ from vigia.errors import PlanningError
 from vigia.plan.mission import Mission
 from vigia.report.calibration import reliability_figure
 from vigia.report.plan import write_plan
-from vigia.share.calibration import (
-    outcome_labels,
-    prospective_evaluation,
-    reliability,
-)
 from vigia.share.exports import FORMATS, write_export
 from vigia.share.metrics import agency_metrics, format_metrics
 from vigia.share.outcomes_sim import SOURCE as OUTCOME_SOURCE
@@ -41,12 +36,11 @@ from vigia.share.outcomes_sim import simulate_site_outcomes
 from vigia.store.access import add_org, add_user, list_orgs, list_users, principal_of
 from vigia.store.audit import append_audit, verify_audit
 from vigia.store.db import SessionFactory, read_session, write_session
-from vigia.store.models import Site
+from vigia.store.feedback import calibrate_on_outcomes, outcome_pairs
 from vigia.store.records import StoredSite
 from vigia.store.releases import (
     acknowledge_release,
     get_visible_site,
-    list_outcomes,
     list_releases,
     release_sites,
     report_outcome,
@@ -463,35 +457,22 @@ def sharing_report(
                     path.parent.mkdir(parents=True, exist_ok=True)
                     files.append(write_export(path, fmt, reports, now))
         timelines = site_timelines(s)
-        admin = principal_of(s, "demo-admin")
-        outcomes = list_outcomes(s, admin)
         verdict = verify_audit(s)
     metrics = agency_metrics(timelines)
     table = format_metrics(metrics)
-    confidence = {}
     with read_session(factory) as s:
-        for o in outcomes:
-            site = s.get(Site, o.site_id)
-            if site is not None:
-                confidence[o.site_id] = float(site.confidence)
-    used, y = outcome_labels([o.outcome for o in outcomes])
-    kept = [o for o, u in zip(outcomes, used, strict=True) if u]
-    p_raw = [confidence.get(o.site_id, 0.5) for o in kept]
-    times = [o.reported_at for o in kept]
-    evaluation = prospective_evaluation(times, p_raw, y) if kept else None
-    calibration: dict[str, Any] = {
-        "outcomes": len(outcomes),
-        "labelled": len(kept),
-        "source": OUTCOME_SOURCE,
-    }
-    if evaluation is not None:
-        calibration.update(evaluation.to_dict())
-        raw = reliability(p_raw, y)
-        cal = reliability(evaluation.final(p_raw), y)
-        fig = reliability_figure(
-            raw, cal, out_dir / "calibration.png", source=f"{OUTCOME_SOURCE}; n = {len(kept)}"
+        cal = calibrate_on_outcomes(outcome_pairs(s))
+    calibration: dict[str, Any] = {"outcomes": 0, "labelled": 0, "source": OUTCOME_SOURCE}
+    if cal is not None:
+        calibration.update(cal.summary())
+        files.append(
+            reliability_figure(
+                cal.raw,
+                cal.calibrated,
+                out_dir / "calibration.png",
+                source=f"{OUTCOME_SOURCE}; n = {len(cal.pairs.site_ids)}",
+            )
         )
-        files.append(fig)
     (out_dir / "metrics.json").write_text(
         json.dumps(
             {"metrics": metrics.to_dict(), "calibration": calibration},

@@ -210,3 +210,21 @@ def test_audit_verify_names_the_first_tampered_entry(vigia: Vigia) -> None:
     assert vigia.ok("audit", "verify") == "audit chain intact: 2 entries\n"
     code, _, err = vigia("audit", "verify", "--head", head)
     assert code == 1 and "entry 3" in err and "cut off" in err
+
+
+def test_metrics_count_the_loop_and_calibrate_on_outcomes(vigia: Vigia, tmp_path: Path) -> None:
+    s1, s2 = confirmed_sites(vigia.data, 2)
+    vigia.ok("release", "create", s1, s2, "--to", "PA", "--as", "rob")
+    empty = json.loads(vigia.ok("metrics", "--json"))
+    assert empty["metrics"]["released"] == 2 and empty["calibration"] is None
+    vigia.ok(
+        "outcome", "report", s1, "--outcome", "seizure", "--quantity", "powder=12 lb",
+        "--text", "lab dismantled", "--as", "pa_off",
+    )  # fmt: skip
+    vigia.ok("outcome", "report", s2, "--outcome", "nothing_found", "--text", "-", "--as", "pa_off")
+    figure = tmp_path / "reliability.png"
+    doc = json.loads(vigia.ok("metrics", "--json", "--figure", str(figure)))
+    m = doc["metrics"]
+    assert (m["released"], m["actioned"], m["hit_rate"]) == (2, 2, 0.5)
+    assert doc["calibration"]["labelled"] == 2 and figure.stat().st_size > 0
+    assert "hit rate" in vigia.ok("metrics")

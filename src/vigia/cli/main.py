@@ -14,6 +14,7 @@ from vigia.cli import (
     detect,
     evaluate,
     ingest,
+    metrics,
     org,
     outcome,
     plan,
@@ -57,6 +58,7 @@ app.add_typer(release.app, name="release")
 app.add_typer(sortie.app, name="sortie")
 app.add_typer(outcome.app, name="outcome")
 app.command("serve")(serve.serve_command)
+app.command("metrics")(metrics.metrics_command)
 
 
 @app.command("version")
