@@ -228,3 +228,30 @@ def test_metrics_count_the_loop_and_calibrate_on_outcomes(vigia: Vigia, tmp_path
     assert (m["released"], m["actioned"], m["hit_rate"]) == (2, 2, 0.5)
     assert doc["calibration"]["labelled"] == 2 and figure.stat().st_size > 0
     assert "hit rate" in vigia.ok("metrics")
+
+
+def test_an_approved_sorties_exports_say_so_and_a_changed_plan_loses_the_approval(
+    vigia: Vigia, tmp_path: Path
+) -> None:
+    plan, out = tmp_path / "plan", tmp_path / "approved"
+    vigia.ok("plan", "--scenario", "sinaloa", "--out-dir", str(plan))
+    assert json.loads((plan / "plan.json").read_text())["approval"] == "draft"
+    sid = vigia.ok("sortie", "submit", str(plan), "--to", "PA", "--as", "ana").strip()
+    code, _, err = vigia("sortie", "exports", sid, "--out-dir", str(out))
+    assert code == 2 and "not approved" in err and not out.exists()
+    vigia.ok("sortie", "approve", sid, "--reason", "coordinated", "--as", "pa_off")
+    vigia.ok("sortie", "exports", sid, "--out-dir", str(out))
+    summary = json.loads((out / "plan.json").read_text())
+    assert summary["approval"] == "approved" and sid in summary["approval_ref"]
+    routes = json.loads((out / "route.geojson").read_text())["features"]
+    assert routes and all(f["properties"]["approval"] == "approved" for f in routes)
+    kml = (out / "mission.kml").read_text()
+    assert "do not fly" not in kml and f"approved by partner MX ({sid}" in kml
+    from fastkml import KML
+
+    KML.from_string(kml.encode())
+    assert (out / "mission.plan").read_bytes() == (plan / "mission.plan").read_bytes()
+    # The approval holds for the plan as approved, not for a plan changed afterwards.
+    (plan / "mission.waypoints").write_text((plan / "mission.waypoints").read_text() + "\n")
+    code, _, err = vigia("sortie", "exports", sid, "--out-dir", str(tmp_path / "again"))
+    assert code == 2 and "changed since it was approved" in err

@@ -1,8 +1,10 @@
-"""``vigia sortie submit|approve|refuse|list``: partner approval of planned sorties."""
+"""``vigia sortie submit|approve|refuse|list|exports``: partner approval of planned sorties."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,10 +17,17 @@ from sqlalchemy.orm import Session
 
 from vigia.cli.audit import AsUser, audited, local_operator, store
 from vigia.cli.options import DataDir, console
-from vigia.errors import FileFormatError
+from vigia.errors import FileFormatError, InputError, LifecycleError
+from vigia.plan.export import stamp_approval
 from vigia.store.access import Principal, principal_of
 from vigia.store.db import read_session
-from vigia.store.sorties import decide_sortie, list_sorties, submit_sortie
+from vigia.store.sorties import (
+    approval_of_plan,
+    decide_sortie,
+    get_sortie,
+    list_sorties,
+    submit_sortie,
+)
 
 __all__ = ["app", "plan_area"]
 
@@ -151,3 +160,52 @@ def list_command(
             v.reason or "",
         )
     console.print(t)
+
+
+@app.command("exports")
+def exports_command(
+    sortie_id: Annotated[str, typer.Argument(help="An approved sortie request (SRT-0001).")],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out-dir", help="Where to write the approved exports.", file_okay=False),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Write the exports of an approved sortie's plan, saying it is approved and by whom.
+
+    The plan directory must still be the one approved (same SHA-256); its files are copied,
+    with every approval field and sentence stamped.
+    """
+    with read_session(store(data_dir)) as s:
+        view = get_sortie(s, local_operator(), sortie_id)
+        if view.status != "approved":
+            raise LifecycleError(
+                f"{sortie_id} is {view.status}, not approved: its plan may not fly"
+            )
+        plan_dir = Path(view.plan_path)
+        if not plan_dir.is_dir():
+            raise InputError(f"{sortie_id}: its plan directory {plan_dir} is gone")
+        if sortie_id not in {v.id for v in approval_of_plan(s, plan_dir)}:
+            raise InputError(
+                f"{sortie_id}: {plan_dir} changed since it was approved (SHA-256 differs): "
+                "submit the new plan"
+            )
+    when = f"{view.decided_at:%Y-%m-%d %H:%M} UTC" if view.decided_at else "?"
+    ref = f"{sortie_id}, by {view.org} officer {view.decided_by} at {when}"
+    partner = json.loads((plan_dir / "plan.json").read_text()).get("partner", view.org)
+    staged = {
+        src.name: stamp_approval(src.name, src.read_text(), partner=str(partner), ref=ref)
+        for src in sorted(plan_dir.iterdir())
+        if src.is_file() and src.suffix in (".geojson", ".json", ".kml")
+    }  # every stamp made before anything is written
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for src in sorted(plan_dir.iterdir()):
+        if src.is_file():
+            dest = out_dir / src.name
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            if src.name in staged:
+                tmp.write_text(staged[src.name])
+            else:
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+    console.print(f"{sortie_id}: approved exports of {plan_dir} written to {out_dir}")

@@ -57,11 +57,13 @@ from vigia.errors import ExportError
 from vigia.plan.mission import Mission, Sortie, Waypoint
 
 __all__ = [
+    "approval_text",
     "areas_geojson",
     "kml_text",
     "lines_geojson",
     "qgc_plan",
     "route_geojson",
+    "stamp_approval",
     "wpl_text",
     "write_exports",
 ]
@@ -613,13 +615,67 @@ def _kml_data(values: dict[str, object]) -> ExtendedData:
 
 
 def _approval_text(mission: Mission) -> str:
-    if mission.approval == "approved":
-        ref = f" ({mission.approval_ref})" if mission.approval_ref else ""
-        return f"Approval status: approved by partner {mission.partner}{ref}."
-    return (
-        f"Approval status: {mission.approval}. Not approved by partner {mission.partner}: "
-        "do not fly."
-    )
+    return approval_text(mission.approval, mission.partner, mission.approval_ref)
+
+
+def approval_text(approval: str, partner: str, ref: str = "") -> str:
+    """Return the sentence every export carries about the plan's approval by the partner."""
+    if approval == "approved":
+        return f"Approval status: approved by partner {partner}{f' ({ref})' if ref else ''}."
+    return f"Approval status: {approval}. Not approved by partner {partner}: do not fly."
+
+
+def stamp_approval(name: str, text: str, *, partner: str, ref: str) -> str:
+    """Return a draft export's text as the approved plan's export says it.
+
+    ``vigia sortie exports`` uses it on the files of a plan the partner approved, so that the
+    exports say so without planning again (the approval holds for exactly those files).
+
+    Parameters
+    ----------
+    name : str
+        The export's file name (``route.geojson``, ``plan.json``, ``mission.kml``, ...).
+    text : str
+        Its content as :func:`write_exports` or the plan summary wrote it (a draft).
+    partner : str
+        The partner country or organisation named by the plan.
+    ref : str
+        The approval: request id, who approved and when.
+
+    Returns
+    -------
+    str
+        The text with ``approval`` fields set to ``approved`` (and ``approval_ref``) and the
+        KML's approval sentences replaced; files that carry no approval come back unchanged.
+
+    Raises
+    ------
+    ExportError
+        A JSON export that cannot be parsed, or a KML export without the draft sentence.
+    """
+    if name.endswith((".geojson", ".json")):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExportError(f"{name}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        if isinstance(doc, dict) and "approval" in doc:
+            doc["approval"], doc["approval_ref"] = "approved", ref
+        for feature in doc.get("features", []) if isinstance(doc, dict) else []:
+            props = feature.get("properties") or {}
+            if "approval" in props:
+                props["approval"], props["approval_ref"] = "approved", ref
+        return _json_text(doc, name)
+    if name.endswith(".kml"):
+        draft = re.compile(
+            r"Approval status: ([\w-]+)\. Not approved by partner ([^:<]+): do not fly\."
+        )
+        if not draft.search(text):
+            raise ExportError(f"{name}: no approval sentence to stamp (not a Vigía plan export?)")
+        text = draft.sub(lambda m: approval_text("approved", m.group(2), ref), text)
+        return re.sub(
+            r'(<Data name="approval">\s*<value>)[^<]*(</value>)', r"\g<1>approved\g<2>", text
+        )
+    return text
 
 
 def kml_text(mission: Mission) -> str:
