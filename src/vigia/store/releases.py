@@ -35,14 +35,27 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Engine,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store.access import Principal
 from vigia.store.models import (
+    TLP_MARKINGS,
     DetectionRow,
     Organisation,
     Outcome,
@@ -112,12 +125,23 @@ class ReleaseRef:
             "tlp": self.tlp,
             "caveats": list(self.caveats),
             "withdrawn": self.withdrawn,
-            "created_at": _iso(self.created_at),
+            "created_at": self._created_iso,
         }
+
+    @cached_property
+    def _created_iso(self) -> str | None:
+        # A page's sites share a few releases (one ReleaseRef each): format the time once.
+        return _iso(self.created_at)
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if t is None:
+        return None
+    if t.tzinfo is not UTC:
+        t = t.astimezone(UTC)
+    if t.year < 1000:  # strftime does not pad the year; isoformat does
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{t.isoformat(timespec='seconds')[:19]}Z"  # as strftime, several times faster
 
 
 @dataclass(frozen=True)
@@ -148,7 +172,15 @@ class SiteView:
 
     def to_feature(self) -> dict[str, Any]:
         """Return the site as a GeoJSON Feature (RFC 7946); partners get no raw evidence."""
-        live = [r for r in self.releases if not r.withdrawn] or list(self.releases)
+        releases = self.releases
+        live = [r for r in releases if not r.withdrawn]
+        withdrawn = bool(releases) and not live  # as the property, without a second pass
+        if not live:
+            live = list(releases)
+        if len(live) == 1:  # the common case, without the generators
+            caveats = list(dict.fromkeys(live[0].caveats))
+        else:
+            caveats = list(dict.fromkeys(c for r in live for c in r.caveats))
         props: dict[str, Any] = {
             "state": self.state,
             "class": self.site_class,
@@ -157,9 +189,9 @@ class SiteView:
             "last_seen": _iso(self.last_seen),
             "reasons": list(self.reasons),
             "tlp": _most_restrictive([r.tlp for r in live]) if live else None,
-            "caveats": list(dict.fromkeys(c for r in live for c in r.caveats)),
-            "withdrawn": self.withdrawn,
-            "releases": [r.to_dict() for r in self.releases],
+            "caveats": caveats,
+            "withdrawn": withdrawn,
+            "releases": [r.to_dict() for r in releases],
         }
         if self.evidence is not None:
             props["evidence"] = self.evidence
@@ -173,8 +205,6 @@ class SiteView:
 
 
 def _most_restrictive(tlps: Sequence[str]) -> str:
-    from vigia.store.models import TLP_MARKINGS
-
     return min(tlps, key=TLP_MARKINGS.index)
 
 
@@ -480,17 +510,145 @@ def list_visible_sites(
     ------
     InputError
         A bad box, naive times, or a limit or offset out of range.
+
+    Notes
+    -----
+    This is the service's hot path. It reads plain rows of the columns a view needs (no ORM
+    objects), tests a partner's visibility per site with an ``EXISTS`` on
+    ``release_sites(site_id)`` (a page is found without listing every visible site), and
+    counts only when the page itself does not tell the total.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit {limit!r}: must be a whole number from 1 to {MAX_PAGE}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InputError(f"offset {offset!r}: must be a whole number, 0 or more")
-    q = sites_query(bbox=bbox, start=start, end=end)
-    if not p.is_agency:
-        q = q.where(_site_visible(p))
-    total = int(session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
-    page = list(session.scalars(q.limit(limit).offset(offset)))
-    return _site_views(session, p, page), total
+    filtered = bbox is not None or start is not None or end is not None
+    # Far into the list, one pass over the visible ids beats a probe per site skipped.
+    far = not filtered and offset >= _FAR_OFFSET
+    params = {"org_id": p.org_id, "limit": limit, "offset": offset}
+    if filtered:
+        q = sites_query(bbox=bbox, start=start, end=end).with_only_columns(*_view_columns(p))
+        if not p.is_agency:
+            q = q.where(_VISIBLE_EXISTS)
+        page = q.limit(_LIMIT).offset(_OFFSET)
+    else:
+        page = _PAGES[p.is_agency, far]
+    rows = session.execute(page, params).all()
+    if len(rows) < limit and (rows or offset == 0):
+        total = offset + len(rows)  # the last page: it tells the total itself
+    elif filtered:  # few candidates from the box and time index: probe each
+        total = int(session.scalar(q.with_only_columns(func.count()).order_by(None), params) or 0)
+    elif p.is_agency:
+        total = int(session.scalar(_COUNT_ALL) or 0)
+    else:
+        total = _partner_total(session, p)
+    return _site_views(session, p, rows), total
+
+
+_FAR_OFFSET: Final = 2000
+_LIMIT: Final[BindParameter[int]] = bindparam("limit", type_=Integer)
+_OFFSET: Final[BindParameter[int]] = bindparam("offset", type_=Integer)
+_VIEW_COLUMNS: Final = (
+    Site.id,
+    Site.lon,
+    Site.lat,
+    Site.state,
+    Site.site_class,
+    Site.confidence,
+    Site.first_seen,
+    Site.last_seen,
+    Site.reasons,
+)
+
+
+def _view_columns(p: Principal) -> tuple[Any, ...]:
+    """Return the site columns a view needs: the evidence only for the agency."""
+    return (*_VIEW_COLUMNS, Site.evidence) if p.is_agency else _VIEW_COLUMNS
+
+
+# The statements of the read path, built once (parameters: org_id, ids, rids, site_id, limit,
+# offset). A partner's visibility is tested per site from release_sites(site_id).
+_VISIBLE_EXISTS: Final = (
+    select(ReleaseSite.site_id)
+    .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
+    .where(ReleaseSite.site_id == Site.id, ReleaseRecipient.org_id == bindparam("org_id"))
+    .exists()
+)
+_VISIBLE_IN: Final = Site.id.in_(
+    select(ReleaseSite.site_id)
+    .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
+    .where(ReleaseRecipient.org_id == bindparam("org_id"))
+)
+_PAGES: Final = {
+    (agency, far): select(*(_VIEW_COLUMNS if not agency else (*_VIEW_COLUMNS, Site.evidence)))
+    .where(*(() if agency else (_VISIBLE_IN if far else _VISIBLE_EXISTS,)))
+    .order_by(Site.id)
+    .limit(_LIMIT)
+    .offset(_OFFSET)
+    for agency in (False, True)
+    for far in (False, True)
+}
+_ONE: Final = {
+    True: select(*_VIEW_COLUMNS, Site.evidence).where(Site.id == bindparam("site_id")),
+    False: select(*_VIEW_COLUMNS).where(Site.id == bindparam("site_id"), _VISIBLE_EXISTS),
+}
+_COUNT_ALL: Final = select(func.count()).select_from(Site)
+_PAIRS_AGENCY: Final = select(ReleaseSite.site_id, ReleaseSite.release_id).where(
+    ReleaseSite.site_id.in_(bindparam("ids", expanding=True))
+)
+_PAIRS_PARTNER: Final = (
+    select(ReleaseSite.site_id, ReleaseSite.release_id, ReleaseRecipient.acknowledged_at)
+    .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
+    .where(
+        ReleaseSite.site_id.in_(bindparam("ids", expanding=True)),
+        ReleaseRecipient.org_id == bindparam("org_id"),
+    )
+)
+_RELEASE_REFS: Final = select(
+    Release.id, Release.tlp, Release.caveats, Release.withdrawn_at, Release.created_at
+).where(Release.id.in_(bindparam("rids", expanding=True)))
+_OBSERVATIONS: Final = (
+    select(SiteObservation.site_id, func.count())
+    .where(SiteObservation.site_id.in_(bindparam("ids", expanding=True)))
+    .group_by(SiteObservation.site_id)
+)
+_ACTIONED: Final = select(Outcome.site_id).where(
+    Outcome.site_id.in_(bindparam("ids", expanding=True)), Outcome.org_id == bindparam("org_id")
+)
+_TABLE_SIZES: Final = select(
+    select(func.count()).select_from(ReleaseSite).scalar_subquery(),
+    select(func.count()).select_from(ReleaseRecipient).scalar_subquery(),
+)
+_SIZES_AND_TOTAL: Final = _TABLE_SIZES.add_columns(
+    select(func.count(ReleaseSite.site_id.distinct()))  # release_sites.site_id is a FK
+    .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
+    .where(ReleaseRecipient.org_id == bindparam("org_id"))
+    .scalar_subquery()
+)
+
+_TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[tuple[int, int], int]]] = WeakKeyDictionary()
+"""Per store and partner organisation: (the sharing tables' row counts, its visible sites)."""
+
+
+def _partner_total(session: Session, p: Principal) -> int:
+    """Return how many sites a partner may see, counted again only when releases changed.
+
+    What a partner sees grows only by rows added to ``release_sites`` or
+    ``release_recipients`` (nothing updates or deletes them), so their row counts, cheap to
+    read, tell whether a total counted before still holds. The counts and the total are read
+    in one statement (one snapshot on every back end and isolation level).
+    """
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    totals = _TOTALS.setdefault(engine, {})
+    known = totals.get(p.org_id)
+    if known is not None:
+        got = session.execute(_TABLE_SIZES).one()
+        if (got[0], got[1]) == known[0]:
+            return known[1]
+    n_sites, n_recipients, total = session.execute(_SIZES_AND_TOTAL, {"org_id": p.org_id}).one()
+    totals[p.org_id] = ((int(n_sites), int(n_recipients)), int(total))
+    return int(total)
 
 
 def get_visible_site(session: Session, p: Principal, site_id: str) -> SiteView:
@@ -501,65 +659,92 @@ def get_visible_site(session: Session, p: Principal, site_id: str) -> SiteView:
     NotFoundError
         If the site does not exist or the principal may not see it (same message).
     """
-    q = select(Site).where(Site.id == site_id)
-    if not p.is_agency:
-        q = q.where(_site_visible(p))
-    site = session.scalar(q)
-    if site is None:
+    row = session.execute(_ONE[p.is_agency], {"site_id": site_id, "org_id": p.org_id}).first()
+    if row is None:
         raise _not_found_site(site_id)
-    return _site_views(session, p, [site])[0]
+    return _site_views(session, p, [row])[0]
 
 
-def _site_views(session: Session, p: Principal, page: Sequence[Site]) -> list[SiteView]:
-    if not page:
+def _ref_order(ref: ReleaseRef) -> tuple[datetime, int, str]:
+    return ref.created_at, len(ref.id), ref.id
+
+
+def _site_views(session: Session, p: Principal, rows: Sequence[Sequence[Any]]) -> list[SiteView]:
+    """Build the views of a page of site rows (columns of :func:`_view_columns`)."""
+    if not rows:
         return []
-    ids = [s.id for s in page]
-    q = (
-        select(ReleaseSite.site_id, Release)
-        .join(Release, Release.id == ReleaseSite.release_id)
-        .where(ReleaseSite.site_id.in_(ids))
-        .order_by(Release.created_at, func.length(Release.id), Release.id)
-    )
-    if not p.is_agency:
-        q = q.where(
-            Release.id.in_(
-                select(ReleaseRecipient.release_id).where(ReleaseRecipient.org_id == p.org_id)
-            )
-        )
-    refs: dict[str, list[ReleaseRef]] = defaultdict(list)
-    for sid, r in session.execute(q):
-        refs[sid].append(
-            ReleaseRef(r.id, r.tlp, tuple(r.caveats), r.withdrawn_at is not None, r.created_at)
-        )
-    counts: dict[str, int] = {}
-    states = {s.id: s.state for s in page}
+    ids = [r[0] for r in rows]
+    # The releases carrying each site, starting from the page's ids (release_sites.site_id
+    # index); for a partner only its organisation's, with its acknowledgement.
+    pairs: list[tuple[str, str]] = []
+    acked: set[str] = set()
     if p.is_agency:
-        counts = dict(
-            session.execute(
-                select(SiteObservation.site_id, func.count())
-                .where(SiteObservation.site_id.in_(ids))
-                .group_by(SiteObservation.site_id)
-            ).all()
-        )
+        pairs = [(sid, rid) for sid, rid in session.execute(_PAIRS_AGENCY, {"ids": ids})]
     else:
-        states = _partner_states(session, p, page)
+        for sid, rid, at in session.execute(_PAIRS_PARTNER, {"ids": ids, "org_id": p.org_id}):
+            pairs.append((sid, rid))
+            if at is not None:
+                acked.add(sid)
+    by_release: dict[str, ReleaseRef] = {}
+    if pairs:
+        rids = sorted({rid for _, rid in pairs})
+        for rid, tlp, caveats, withdrawn_at, created_at in session.execute(
+            _RELEASE_REFS, {"rids": rids}
+        ):
+            by_release[rid] = ReleaseRef(
+                rid, tlp, tuple(caveats), withdrawn_at is not None, created_at
+            )
+    refs: dict[str, list[ReleaseRef]] = defaultdict(list)
+    for sid, rid in pairs:
+        refs[sid].append(by_release[rid])
+    for found in refs.values():
+        found.sort(key=_ref_order)
+    if p.is_agency:
+        counts: dict[str, int] = dict(session.execute(_OBSERVATIONS, {"ids": ids}).all())
+        return [
+            SiteView(
+                id=r[0],
+                lon=r[1],
+                lat=r[2],
+                state=r[3],
+                site_class=r[4],
+                confidence=r[5],
+                first_seen=r[6],
+                last_seen=r[7],
+                reasons=tuple(r[8]),
+                releases=tuple(refs.get(r[0], ())),
+                evidence=dict(r[9]),
+                observations=counts.get(r[0], 0),
+            )
+            for r in rows
+        ]
+    actioned = set(session.scalars(_ACTIONED, {"ids": ids, "org_id": p.org_id}))
     return [
         SiteView(
-            id=s.id,
-            lon=s.lon,
-            lat=s.lat,
-            state=states[s.id],
-            site_class=s.site_class,
-            confidence=s.confidence,
-            first_seen=s.first_seen,
-            last_seen=s.last_seen,
-            reasons=tuple(s.reasons),
-            releases=tuple(refs[s.id]),
-            evidence=dict(s.evidence) if p.is_agency else None,
-            observations=counts.get(s.id, 0) if p.is_agency else None,
+            id=r[0],
+            lon=r[1],
+            lat=r[2],
+            state=_partner_state(r[0], r[3], acked, actioned),
+            site_class=r[4],
+            confidence=r[5],
+            first_seen=r[6],
+            last_seen=r[7],
+            reasons=tuple(r[8]),
+            releases=tuple(refs.get(r[0], ())),
         )
-        for s in page
+        for r in rows
     ]
+
+
+def _partner_state(site_id: str, stored: str, acked: set[str], actioned: set[str]) -> str:
+    """Return a site's state as the partner's own steps have it (:func:`_partner_states`)."""
+    if stored == "closed":
+        return "closed"
+    if site_id in actioned:
+        return "actioned"
+    if site_id in acked:
+        return "acknowledged"
+    return "released"
 
 
 def _partner_states(session: Session, p: Principal, sites: Sequence[Site]) -> dict[str, str]:
@@ -587,17 +772,7 @@ def _partner_states(session: Session, p: Principal, sites: Sequence[Site]) -> di
             select(Outcome.site_id).where(Outcome.site_id.in_(ids), Outcome.org_id == p.org_id)
         )
     )
-    out = {}
-    for s in sites:
-        if s.state == "closed":
-            out[s.id] = "closed"
-        elif s.id in actioned:
-            out[s.id] = "actioned"
-        elif s.id in acked:
-            out[s.id] = "acknowledged"
-        else:
-            out[s.id] = "released"
-    return out
+    return {s.id: _partner_state(s.id, s.state, acked, actioned) for s in sites}
 
 
 # ---------------------------------------------------------------- releases
