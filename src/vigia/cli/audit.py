@@ -12,7 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -29,10 +29,12 @@ from vigia.store.db import SessionFactory, open_store, read_session, write_sessi
 
 __all__ = [
     "AsUser",
+    "acting_principal",
     "app",
     "audited",
     "local_operator",
     "os_actor",
+    "print_listing",
     "store",
 ]
 
@@ -62,6 +64,89 @@ def os_actor() -> str:
 def local_operator() -> Principal:
     """Return the principal of an operator who reads the store directly (sees all)."""
     return Principal(0, os_actor(), 0, "-", "agency", "admin")
+
+
+def acting_principal(s: Session, user: str | None) -> Principal:
+    """Return the principal a command acts as.
+
+    Parameters
+    ----------
+    s : Session
+        An open session of the store.
+    user : str or None
+        The stored user the command acts as; ``None`` for the operating-system user.
+
+    Returns
+    -------
+    Principal
+        The stored user's principal, or :func:`local_operator` when ``user`` is ``None``.
+    """
+    return principal_of(s, user) if user is not None else local_operator()
+
+
+def print_listing(
+    items: Sequence[T],
+    *,
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    row: Callable[[T], Sequence[str]],
+    to_json: Callable[[T], Any] | None = None,
+    ensure_ascii: bool = True,
+) -> None:
+    """Print what a ``list`` command found: as indented JSON, or as a table.
+
+    Parameters
+    ----------
+    items : sequence
+        What was found.
+    as_json : bool
+        Print JSON (a list, one value per item) instead of a table.
+    title : str
+        The table's title.
+    columns : sequence of str
+        The table's column headers.
+    row : callable
+        ``row(item)`` gives an item's cells, one per column.
+    to_json : callable, optional
+        ``to_json(item)`` gives an item's JSON value; by default the item itself.
+    ensure_ascii : bool, default True
+        Escape non-ASCII characters in the JSON (as :func:`json.dumps` does).
+    """
+    if as_json:
+        values = [to_json(i) for i in items] if to_json is not None else list(items)
+        typer.echo(json.dumps(values, indent=1, ensure_ascii=ensure_ascii))
+        return
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col)
+    for item in items:
+        t.add_row(*row(item))
+    console.print(t)
+
+
+def _append(
+    s: Session,
+    who: Principal,
+    *,
+    action: str,
+    obj: str,
+    outcome: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> None:
+    append_audit(
+        s,
+        actor=who.user,
+        org=who.org,
+        role=who.role,
+        action=action,
+        obj=obj,
+        outcome=outcome,
+        client="cli",
+        detail=detail,
+        now=now,
+    )
 
 
 def audited(
@@ -101,20 +186,9 @@ def audited(
     now = datetime.now(UTC)
     try:
         with write_session(factory) as s:
-            p = principal_of(s, user) if user is not None else local_operator()
+            p = acting_principal(s, user)
             result, target, detail = change(s, p, now)
-            append_audit(
-                s,
-                actor=p.user,
-                org=p.org,
-                role=p.role,
-                action=action,
-                obj=target,
-                outcome="ok",
-                client="cli",
-                detail=detail,
-                now=now,
-            )
+            _append(s, p, action=action, obj=target, outcome="ok", detail=detail, now=now)
         return result
     except StoreError:
         raise
@@ -127,15 +201,12 @@ def audited(
                 except VigiaError:
                     known = None
             who = known or Principal(0, os_actor(), 0, "-", "-", "-")
-            append_audit(
+            _append(
                 s,
-                actor=who.user,
-                org=who.org,
-                role=who.role,
+                who,
                 action=action,
                 obj=obj,
                 outcome="refused",
-                client="cli",
                 detail={
                     "error": type(exc).__name__,
                     "message": " ".join(str(exc).split())[:500],
@@ -188,16 +259,12 @@ def list_command(
     """List the newest audit entries."""
     with read_session(store(data_dir)) as s:
         rows = list_audit(s, limit=limit)
-    if as_json:
-        for r in rows:
-            r["time"] = r["time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        typer.echo(json.dumps(rows, indent=1, ensure_ascii=False))
-        return
-    t = Table(title=f"last {len(rows)} audit entries")
-    for col in ("id", "time", "actor", "org", "role", "action", "object", "client", "outcome"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(
+    print_listing(
+        rows,
+        as_json=as_json,
+        title=f"last {len(rows)} audit entries",
+        columns=("id", "time", "actor", "org", "role", "action", "object", "client", "outcome"),
+        row=lambda r: (
             str(r["id"]),
             r["time"].strftime("%Y-%m-%d %H:%M:%SZ"),
             r["actor"],
@@ -207,5 +274,7 @@ def list_command(
             r["object"],
             r["client"] or "",
             r["outcome"],
-        )
-    console.print(t)
+        ),
+        to_json=lambda r: {**r, "time": r["time"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        ensure_ascii=False,
+    )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from vigia.cli.audit import audited, store
+from vigia.cli.audit import audited, print_listing, store
 from vigia.cli.options import DataDir, console
 from vigia.store.access import add_org, list_orgs
 from vigia.store.db import read_session
@@ -50,12 +48,10 @@ def list_command(
     """List organisations: name, kind, country."""
     with read_session(store(data_dir)) as s:
         orgs = list_orgs(s)
-    if as_json:
-        typer.echo(json.dumps(orgs, indent=1))
-        return
-    t = Table(title=f"{len(orgs)} organisations")
-    for col in ("name", "kind", "country"):
-        t.add_column(col)
-    for o in orgs:
-        t.add_row(o["name"], o["kind"], o["country"] or "")
-    console.print(t)
+    print_listing(
+        orgs,
+        as_json=as_json,
+        title=f"{len(orgs)} organisations",
+        columns=("name", "kind", "country"),
+        row=lambda o: (o["name"], o["kind"], o["country"] or ""),
+    )

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from sqlalchemy.orm import Session
 
-from vigia.cli.audit import AsUser, audited, local_operator, store
+from vigia.cli.audit import AsUser, acting_principal, audited, print_listing, store
 from vigia.cli.options import DataDir, console
 from vigia.errors import ExportError
-from vigia.store.access import Principal, principal_of
+from vigia.store.access import Principal
 from vigia.store.db import read_session
 from vigia.store.models import TLP_MARKINGS
 from vigia.store.releases import (
@@ -73,16 +71,13 @@ def list_command(
 ) -> None:
     """List releases: marking, sites, recipients, acknowledgement, withdrawal."""
     with read_session(store(data_dir)) as s:
-        p = principal_of(s, as_user) if as_user is not None else local_operator()
-        views = list_releases(s, p)
-    if as_json:
-        typer.echo(json.dumps([v.to_dict() for v in views], indent=1, ensure_ascii=False))
-        return
-    t = Table(title=f"{len(views)} releases")
-    for col in ("id", "tlp", "sites", "to", "acknowledged", "created", "status"):
-        t.add_column(col)
-    for v in views:
-        t.add_row(
+        views = list_releases(s, acting_principal(s, as_user))
+    print_listing(
+        views,
+        as_json=as_json,
+        title=f"{len(views)} releases",
+        columns=("id", "tlp", "sites", "to", "acknowledged", "created", "status"),
+        row=lambda v: (
             v.id,
             v.tlp,
             ", ".join(v.site_ids),
@@ -90,8 +85,10 @@ def list_command(
             "yes" if v.acknowledged else "no",
             v.created_at.strftime("%Y-%m-%d %H:%MZ"),
             f"withdrawn: {v.withdraw_reason}" if v.withdrawn else f"v{v.version}",
-        )
-    console.print(t)
+        ),
+        to_json=lambda v: v.to_dict(),
+        ensure_ascii=False,
+    )
 
 
 @app.command("amend")

@@ -11,15 +11,14 @@ from typing import Annotated, Any
 
 import shapely.geometry
 import typer
-from rich.table import Table
 from shapely.ops import unary_union
 from sqlalchemy.orm import Session
 
-from vigia.cli.audit import AsUser, audited, local_operator, store
+from vigia.cli.audit import AsUser, acting_principal, audited, local_operator, print_listing, store
 from vigia.cli.options import DataDir, console
 from vigia.errors import FileFormatError, InputError, LifecycleError
 from vigia.plan.export import stamp_approval
-from vigia.store.access import Principal, principal_of
+from vigia.store.access import Principal
 from vigia.store.db import read_session
 from vigia.store.sorties import (
     approval_of_plan,
@@ -141,16 +140,13 @@ def list_command(
 ) -> None:
     """List sortie requests and their approval."""
     with read_session(store(data_dir)) as s:
-        p = principal_of(s, as_user) if as_user is not None else local_operator()
-        views = list_sorties(s, p)
-    if as_json:
-        typer.echo(json.dumps([v.to_dict() for v in views], indent=1, ensure_ascii=False))
-        return
-    t = Table(title=f"{len(views)} sortie requests")
-    for col in ("id", "name", "partner", "status", "by", "when", "reason"):
-        t.add_column(col)
-    for v in views:
-        t.add_row(
+        views = list_sorties(s, acting_principal(s, as_user))
+    print_listing(
+        views,
+        as_json=as_json,
+        title=f"{len(views)} sortie requests",
+        columns=("id", "name", "partner", "status", "by", "when", "reason"),
+        row=lambda v: (
             v.id,
             v.name,
             v.org,
@@ -158,8 +154,10 @@ def list_command(
             v.decided_by or v.submitted_by,
             (v.decided_at or v.submitted_at).strftime("%Y-%m-%d %H:%MZ"),
             v.reason or "",
-        )
-    console.print(t)
+        ),
+        to_json=lambda v: v.to_dict(),
+        ensure_ascii=False,
+    )
 
 
 @app.command("exports")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy.orm import Session
 
-from vigia.cli.audit import audited, store
+from vigia.cli.audit import audited, print_listing, store
 from vigia.cli.options import DataDir, console
 from vigia.store.access import Principal, add_user, list_users, set_user_active
 from vigia.store.db import read_session
@@ -78,12 +76,10 @@ def list_command(
     """List users: name, organisation, role."""
     with read_session(store(data_dir)) as s:
         users = list_users(s)
-    if as_json:
-        typer.echo(json.dumps(users, indent=1))
-        return
-    t = Table(title=f"{len(users)} users")
-    for col in ("name", "org", "role", "active"):
-        t.add_column(col)
-    for u in users:
-        t.add_row(u["name"], u["org"], u["role"], "yes" if u["active"] else "no")
-    console.print(t)
+    print_listing(
+        users,
+        as_json=as_json,
+        title=f"{len(users)} users",
+        columns=("name", "org", "role", "active"),
+        row=lambda u: (u["name"], u["org"], u["role"], "yes" if u["active"] else "no"),
+    )

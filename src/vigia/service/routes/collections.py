@@ -12,11 +12,13 @@ Part 1, 7.15); ``bbox`` is ``min_lon,min_lat,max_lon,max_lat`` in degrees (WGS84
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 try:
     import orjson as _orjson
@@ -243,6 +245,27 @@ def _page(
     return GeoJSONResponse(doc)
 
 
+def _items(
+    request: Request,
+    config: ServiceConfig,
+    cid: str,
+    lister: Callable[..., tuple[list[dict[str, Any]], int]],
+    bbox: str | None,
+    dt: str | None,
+    limit: int,
+    offset: int,
+) -> GeoJSONResponse:
+    # One page of a collection's items: `lister(session, bbox=, start=, end=, limit=, offset=)`
+    # gives the page's features and how many match in all.
+    box = parse_bbox(bbox)
+    start, end = parse_datetime(dt)
+    with read_session(config.factory) as session:
+        features, matched = lister(
+            session, bbox=box, start=start, end=end, limit=limit, offset=offset
+        )
+    return _page(request, config, cid, features, matched, limit, offset)
+
+
 def _page_link(request: Request, rel: str, offset: int, limit: int) -> Link:
     href = str(request.url.include_query_params(offset=offset, limit=limit))
     return Link(href=href, rel=rel, type=GEOJSON)
@@ -332,13 +355,12 @@ def site_items(
     offset: Offset = 0,
 ) -> GeoJSONResponse:
     """Return one page of the sites the principal may see, as GeoJSON."""
-    box = parse_bbox(bbox)
-    start, end = parse_datetime(dt)
-    with read_session(config.factory) as session:
-        page, matched = list_visible_sites(
-            session, p, bbox=box, start=start, end=end, limit=limit, offset=offset
-        )
-    return _page(request, config, "sites", [s.to_feature() for s in page], matched, limit, offset)
+
+    def sites(session: Session, **window: Any) -> tuple[list[dict[str, Any]], int]:
+        page, matched = list_visible_sites(session, p, **window)
+        return [s.to_feature() for s in page], matched
+
+    return _items(request, config, "sites", sites, bbox, dt, limit, offset)
 
 
 @router.get(
@@ -386,13 +408,11 @@ def survey_items(
     offset: Offset = 0,
 ) -> GeoJSONResponse:
     """Return one page of flight lines or detections (the agency's; 404 for partners)."""
-    box = parse_bbox(bbox)
-    start, end = parse_datetime(dt)
-    with read_session(config.factory) as session:
-        features, matched = list_survey_features(
-            session, p, cid, bbox=box, start=start, end=end, limit=limit, offset=offset
-        )
-    return _page(request, config, cid, features, matched, limit, offset)
+
+    def features(session: Session, **window: Any) -> tuple[list[dict[str, Any]], int]:
+        return list_survey_features(session, p, cid, **window)
+
+    return _items(request, config, cid, features, bbox, dt, limit, offset)
 
 
 @router.get(

@@ -8,9 +8,12 @@ commits with its audit entry.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from vigia.service.auth import CurrentPrincipal
 from vigia.service.deps import Config, audit_ok
@@ -49,6 +52,27 @@ ExportFormat = Literal["geojson", "kml", "cot", "stix", "csv"]
 
 def _public(view: ReleaseView) -> ReleasePublic:
     return ReleasePublic.model_validate(view)
+
+
+def _change(
+    request: Request,
+    config: Config,
+    p: CurrentPrincipal,
+    release_id: str,
+    change: Callable[[Session, datetime], object],
+    *,
+    detail: dict[str, Any] | None = None,
+    visible_first: bool = True,
+) -> ReleasePublic:
+    # One change to a release: run it, audit it in the same transaction, return the release.
+    now = config.clock()
+    with write_session(config.factory) as session:
+        if visible_first:
+            get_release(session, p, release_id)  # what the principal may not see is a 404
+        change(session, now)
+        audit_ok(session, request, p, release_id, now=now, detail=detail)
+        view = get_release(session, p, release_id)
+    return _public(view)
 
 
 @router.post(
@@ -116,10 +140,12 @@ def amend(
     p: CurrentPrincipal,
 ) -> ReleasePublic:
     """Change a release's marking or caveats, or add sites (release officer of the agency)."""
-    now = config.clock()
-    with write_session(config.factory) as session:
-        get_release(session, p, release_id)  # what the principal may not see is a 404
-        amend_release(
+    return _change(
+        request,
+        config,
+        p,
+        release_id,
+        lambda session, now: amend_release(
             session,
             p,
             release_id,
@@ -128,17 +154,9 @@ def amend(
             add_sites=body.add_sites,
             add_orgs=body.add_orgs,
             now=now,
-        )
-        audit_ok(
-            session,
-            request,
-            p,
-            release_id,
-            now=now,
-            detail=body.model_dump(exclude_none=True, exclude_defaults=True),
-        )
-        view = get_release(session, p, release_id)
-    return _public(view)
+        ),
+        detail=body.model_dump(exclude_none=True, exclude_defaults=True),
+    )
 
 
 @router.post(
@@ -155,13 +173,14 @@ def withdraw(
     p: CurrentPrincipal,
 ) -> ReleasePublic:
     """Withdraw a release; its recipients see it marked withdrawn (release officer)."""
-    now = config.clock()
-    with write_session(config.factory) as session:
-        get_release(session, p, release_id)  # what the principal may not see is a 404
-        withdraw_release(session, p, release_id, reason=body.reason, now=now)
-        audit_ok(session, request, p, release_id, now=now, detail={"reason": body.reason})
-        view = get_release(session, p, release_id)
-    return _public(view)
+    return _change(
+        request,
+        config,
+        p,
+        release_id,
+        lambda session, now: withdraw_release(session, p, release_id, reason=body.reason, now=now),
+        detail={"reason": body.reason},
+    )
 
 
 @router.post(
@@ -174,12 +193,14 @@ def acknowledge(
     release_id: ReleaseId, request: Request, config: Config, p: CurrentPrincipal
 ) -> ReleasePublic:
     """Acknowledge receipt of a release (partner officer of a recipient organisation)."""
-    now = config.clock()
-    with write_session(config.factory) as session:
-        acknowledge_release(session, p, release_id, now=now)
-        audit_ok(session, request, p, release_id, now=now)
-        view = get_release(session, p, release_id)
-    return _public(view)
+    return _change(
+        request,
+        config,
+        p,
+        release_id,
+        lambda session, now: acknowledge_release(session, p, release_id, now=now),
+        visible_first=False,
+    )
 
 
 _EXPORT_CONTENT = {
