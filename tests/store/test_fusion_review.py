@@ -194,6 +194,14 @@ def test_the_commands_ingest_list_review_and_plan_revisits(tmp_path: Path, backe
     assert bad.returncode == 2 and "cannot 'confirm'" in bad.stderr
     missing = vigia("review", "reject", "SITE-999999", "--reason", "x", env=env)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+    # Every decision, and every refused one, is in the hash-chained audit log.
+    log = json.loads(vigia("audit", "list", "--json", env=env).stdout)
+    assert {(e["action"], e["object"], e["outcome"]) for e in log} >= {
+        ("review.confirm", lab["id"], "ok"),
+        ("review.confirm", lab["id"], "refused"),
+        ("review.reject", "SITE-999999", "refused"),
+    }
+    assert vigia("audit", "verify", env=env).returncode == 0
     confirmed = json.loads(vigia("site", "list", "--state", "confirmed", "--json", env=env).stdout)
     assert [s["id"] for s in confirmed] == [lab["id"]]
     sheet = tmp_path / "sheet.png"

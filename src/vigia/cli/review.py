@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import getpass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vigia.cli.options import DataDir, console
 from vigia.cli.site import show_command
+from vigia.errors import VigiaError
 from vigia.report.review import evidence_sheet
 from vigia.settings import load_settings
-from vigia.store.db import open_store
+from vigia.store.access import principal_of
+from vigia.store.audit import append_audit
+from vigia.store.db import SessionFactory, open_store, write_session
 from vigia.store.ingest import ingest_files
 from vigia.store.review import awaiting_review, decide
 from vigia.store.sites import get_site, list_sites
@@ -85,8 +89,44 @@ def _decide(
 ) -> None:
     factory = open_store(load_settings(data_dir))
     who = analyst or getpass.getuser()
-    for d in decide(factory, site_id, decision, analyst=who, reason=reason):
+    try:
+        made = decide(factory, site_id, decision, analyst=who, reason=reason)
+    except VigiaError as exc:
+        _audit(factory, who, decision, site_id, "refused", {"error": type(exc).__name__})
+        raise
+    steps = [f"{d.action}: {d.from_state} → {d.to_state}" for d in made]
+    _audit(factory, who, decision, site_id, "ok", {"reason": reason, "steps": steps})
+    for d in made:
         console.print(f"{d.site_id}: {d.action} by {d.actor}: {d.from_state} → {d.to_state}")
+
+
+def _audit(
+    factory: SessionFactory,
+    who: str,
+    decision: str,
+    site_id: str,
+    outcome: str,
+    detail: dict[str, Any],
+) -> None:
+    # The decision is recorded by the lifecycle; the hash-chained log records who took it.
+    with write_session(factory) as s:
+        try:
+            p = principal_of(s, who)
+            org, role = p.org, p.role
+        except VigiaError:  # an analyst named on the command line, not a stored user
+            org, role = "-", "analyst"
+        append_audit(
+            s,
+            actor=who,
+            org=org,
+            role=role,
+            action=f"review.{decision}",
+            obj=site_id,
+            outcome=outcome,
+            client="cli",
+            detail=detail,
+            now=datetime.now(UTC),
+        )
 
 
 @app.command("confirm")
