@@ -75,9 +75,8 @@ from typing import Any
 
 import numpy as np
 
-T0 = datetime(2025, 3, 1, tzinfo=UTC)
-REGION = (-110.0, 18.0, -100.0, 30.0)
-CLASSES = ("rural_lab", "industrial_lab", "kiln", "landfill", "unknown")
+from synthetic import REGION, make_sites
+
 SITES_PER_RELEASE = 10
 READS = ("items", "item", "bbox")
 PRINCIPALS = ("partner_viewer", "analyst")
@@ -96,32 +95,6 @@ UVICORN = {
 }
 
 # ---------------------------------------------------------------- seeding
-
-
-def make_sites(n: int, seed: int) -> list[Any]:
-    from vigia.store import SiteRecord
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        lon = float(rng.uniform(REGION[0], REGION[2]))
-        lat = float(rng.uniform(REGION[1], REGION[3]))
-        half = float(rng.uniform(0.0005, 0.003))
-        first = T0 + timedelta(hours=float(rng.uniform(0, 24 * 60)))
-        out.append(
-            SiteRecord(
-                lon=lon,
-                lat=lat,
-                bbox=(lon - half, lat - half, lon + half, lat + half),
-                site_class=str(rng.choice(CLASSES)),
-                confidence=float(rng.uniform(0, 1)),
-                first_seen=first,
-                last_seen=first + timedelta(hours=float(rng.uniform(0, 24 * 10))),
-                reasons=("bench",),
-                evidence={"detections": int(rng.integers(1, 20))},
-            )
-        )
-    return out
 
 
 def make_boxes(n: int, seed: int) -> list[str]:

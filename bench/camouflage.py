@@ -28,10 +28,8 @@ import argparse
 import dataclasses
 import importlib.util
 import json
-import math
 import sys
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,10 +39,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from vigia.detect.heat import pixel_area_m2
+from scenes import M_PER_DEG, area_km2, metres, random_points, site_id_for_colour, tarp_colour
 from vigia.evaluation.scores import GATE_M
 from vigia.platform import load_platform
-from vigia.sense.library import tarp_spectra
 from vigia.sense.render import render_line
 from vigia.world.landcover import LAND_COVER_CLASSES
 from vigia.world.scenario import load_scenario
@@ -53,7 +50,6 @@ from vigia.world.world import World, build_world
 
 NOON = datetime(2025, 3, 4, 19, 0, tzinfo=UTC)  # ~local solar noon over Mexico's west
 PLATFORM = load_platform("mq9")
-M_PER_DEG = 111_195.0
 GREEN = ("tree_canopy", "shrub", "crops")
 SCORE_BANDS = (0.0, 0.7, 0.9)  # 0: found at all (above the detector's threshold)
 
@@ -76,50 +72,6 @@ def line_over(world: World, lon: float, lat: float, size: int, seed: int) -> Any
         crosstrack_pixels=size,
         seed=seed,
     )
-
-
-def metres(lat: Any, lon: Any, lat0: float, lon0: float) -> Any:
-    return np.hypot(
-        (lat - lat0) * M_PER_DEG, (lon - lon0) * M_PER_DEG * math.cos(math.radians(lat0))
-    )
-
-
-def area_km2(cube: Any) -> float:
-    return float(np.nansum(pixel_area_m2(cube["lat"].values, cube["lon"].values))) / 1e6
-
-
-def random_points(world: World, n: int, rng: np.random.Generator) -> list[tuple[float, float]]:
-    """Points spread over the scenario's areas, at least 400 m inside their edges."""
-    import shapely
-    from shapely.geometry import Point
-
-    planar = [world.frame.geom_to_xy(poly).buffer(-400.0) for _, poly in world.scenario.areas]
-    for poly in planar:
-        shapely.prepare(poly)
-    out: list[tuple[float, float]] = []
-    while len(out) < n:
-        poly = planar[int(rng.integers(0, len(planar)))]
-        minx, miny, maxx, maxy = poly.bounds
-        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if poly.contains(p):
-            lonlat = world.frame.to_lonlat(np.array([[p.x, p.y]]))[0]
-            out.append((float(lonlat[0]), float(lonlat[1])))
-    return out
-
-
-def tarp_colour(world: World, site: Site) -> str:
-    # Mirrors vigia.sense.render._site_seed (truth side: which tarp colour a site got).
-    seed = world.seed * 100_003 + zlib.crc32(site.site_id.encode())
-    variant = int(np.random.default_rng(seed).integers(0, 1_000_000))
-    return tarp_spectra()[variant % len(tarp_spectra())].name.split()[0]
-
-
-def site_id_for_colour(world: World, colour: str, stem: str) -> str:
-    for k in range(10_000):
-        sid = f"{stem}-{k}"
-        if tarp_colour(world, Site(sid, "farm_tarp", "x", 0.0, 0.0)) == colour:
-            return sid
-    raise RuntimeError("no id gives that colour")
 
 
 def vegetated(world: World, site: Site) -> bool:

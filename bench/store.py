@@ -32,7 +32,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ import numpy as np
 import sqlalchemy
 from sqlalchemy import text
 
+from synthetic import REGION, T0
+from synthetic import make_sites as synthetic_sites
 from vigia.detect.detection import Detection, SearchedLine, write_detections
 from vigia.store import (
     SessionFactory,
@@ -53,9 +55,7 @@ from vigia.store import (
 )
 from vigia.store.pgserver import TemporaryPostgres
 
-T0 = datetime(2025, 3, 1, tzinfo=UTC)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
-REGION = (-110.0, 18.0, -100.0, 30.0)
 
 
 def square(lon: float, lat: float, half: float) -> dict[str, Any]:
@@ -131,28 +131,7 @@ def make_files(out: Path, n: int, files: int, seed: int) -> list[Path]:
 
 
 def make_sites(n: int, seed: int) -> list[SiteRecord]:
-    rng = np.random.default_rng(seed + 1)
-    classes = ("rural_lab", "industrial_lab", "kiln", "landfill", "unknown")
-    out = []
-    for _ in range(n):
-        lon = float(rng.uniform(REGION[0], REGION[2]))
-        lat = float(rng.uniform(REGION[1], REGION[3]))
-        half = float(rng.uniform(0.0005, 0.003))
-        first = T0 + timedelta(hours=float(rng.uniform(0, 24 * 60)))
-        out.append(
-            SiteRecord(
-                lon=lon,
-                lat=lat,
-                bbox=(lon - half, lat - half, lon + half, lat + half),
-                site_class=str(rng.choice(classes)),
-                confidence=float(rng.uniform(0, 1)),
-                first_seen=first,
-                last_seen=first + timedelta(hours=float(rng.uniform(0, 24 * 10))),
-                reasons=("bench",),
-                evidence={"detections": int(rng.integers(1, 20))},
-            )
-        )
-    return out
+    return synthetic_sites(n, seed + 1)
 
 
 def make_queries(
