@@ -41,7 +41,6 @@ from vigia.store.records import StoredSite
 from vigia.store.releases import (
     acknowledge_release,
     get_visible_site,
-    list_releases,
     release_sites,
     report_outcome,
     site_reports,
@@ -123,8 +122,6 @@ class Sharing:
         Calibration of site confidence on the outcomes.
     audit : str
         ``vigia audit verify``'s verdict.
-    files : list of Path
-        Files written.
     """
 
     sortie: dict[str, Any] = field(default_factory=dict)
@@ -133,7 +130,6 @@ class Sharing:
     metrics: str = ""
     calibration: dict[str, Any] = field(default_factory=dict)
     audit: str = ""
-    files: list[Path] = field(default_factory=list)
 
 
 def _audited(
@@ -308,7 +304,7 @@ def release_confirmed(
     Returns
     -------
     list of dict
-        One per release: id, recipients, TLP, caveats, sites.
+        One per release: id, recipients, TLP, caveats, sites, creation time.
     """
     confirmed = [s.id for s in sites if s.state == "confirmed"]
     if not confirmed:
@@ -334,7 +330,16 @@ def release_confirmed(
             return rid, rid, {"to": list(to), "tlp": tlp, "sites": confirmed, "policy": "demo"}
 
         rid = _audited(factory, "demo-release-officer", "release.create", "-", when, create)
-        out.append({"id": rid, "to": list(to), "tlp": tlp, "caveats": caveats, "sites": confirmed})
+        out.append(
+            {
+                "id": rid,
+                "to": list(to),
+                "tlp": tlp,
+                "caveats": caveats,
+                "sites": confirmed,
+                "created_at": when,
+            }
+        )
     return out
 
 
@@ -356,11 +361,12 @@ def partner_feedback(
     if not releases:
         return [], None
     truth = json.loads(truth_path.read_text())
-    first = min(datetime.fromisoformat(_created(factory, r["id"])) for r in releases)
+    first: datetime = min(r["created_at"] for r in releases)
     site_ids = sorted({sid for r in releases for sid in r["sites"]})
     with read_session(factory) as s:
         p = principal_of(s, "demo-admin")
-        located = [(sid, *_lonlat(get_visible_site(s, p, sid))) for sid in site_ids]
+        views = [get_visible_site(s, p, sid) for sid in site_ids]
+    located = [(v.id, float(v.lon), float(v.lat)) for v in views]
     sims = simulate_site_outcomes(
         [(sid, lon, lat, first) for sid, lon, lat in located], truth, seed=seed
     )
@@ -420,17 +426,6 @@ def partner_feedback(
             }
         )
     return reported, latest
-
-
-def _created(factory: SessionFactory, release_id: str) -> str:
-    with read_session(factory) as s:
-        p = principal_of(s, "demo-admin")
-        views = {v.id: v for v in list_releases(s, p)}
-    return views[release_id].created_at.isoformat()
-
-
-def _lonlat(view: Any) -> tuple[float, float]:
-    return float(view.lon), float(view.lat)
 
 
 def sharing_report(
