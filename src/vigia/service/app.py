@@ -1,10 +1,11 @@
 """The FastAPI application: routes, error handlers, body limit and the OpenAPI document.
 
-Two pure ASGI middlewares wrap the routes. :class:`BodyLimit` refuses a body larger than the
-limit with 413 before anything parses it: at once when ``Content-Length`` says so, and by
-counting the bytes as they arrive otherwise (a chunked body). :class:`ServerErrorGuard`
-answers an unexpected exception with a bare 500 problem document (the traceback goes to the
-server's log, never to the client) and audits it.
+Three pure ASGI middlewares wrap the routes. Innermost, :class:`~vigia.service.cache.ReadCache`
+answers repeated site reads from memory after checking the store's change counter.
+:class:`BodyLimit` refuses a body larger than the limit with 413 before anything parses it: at
+once when ``Content-Length`` says so, and by counting the bytes as they arrive otherwise (a
+chunked body). :class:`ServerErrorGuard` answers an unexpected exception with a bare 500
+problem document (the traceback goes to the server's log, never to the client) and audits it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigia import __version__
+from vigia.service.cache import ReadCache
 from vigia.service.deps import ServiceConfig
 from vigia.service.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -212,6 +214,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     max_body_bytes: int = 1_000_000,
     plans_dir: Path | None = None,
+    cache_bytes: int = 64 * 2**20,
 ) -> FastAPI:
     """Build the service on a store.
 
@@ -227,6 +230,9 @@ def create_app(
         The directory sortie plans are read from (``vigia serve``: the data directory); a
         plan path outside it answers 422, so a client cannot make the service read (hash)
         any file it likes. Without it, no sortie can be submitted through the service.
+    cache_bytes : int
+        Most bytes of site answers kept in memory by :class:`~vigia.service.cache.ReadCache`
+        (checked against the store on every request); 0 turns the cache off.
 
     Returns
     -------
@@ -264,6 +270,7 @@ def create_app(
         app.include_router(module.router)
     # The routes themselves, to name the route of a request refused before routing.
     app.state.vigia_routes = [r for module in modules for r in module.router.routes]
+    app.add_middleware(ReadCache, fastapi_app=app, max_bytes=cache_bytes)
     app.add_middleware(BodyLimit, fastapi_app=app, max_bytes=max_body_bytes)
     app.add_middleware(ServerErrorGuard, fastapi_app=app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]

@@ -4,7 +4,8 @@
 ``Authorization: Bearer <token>`` header and asks the store who the token belongs to
 (:func:`vigia.store.access.authenticate`, which raises :class:`~vigia.errors.AuthError` for a
 missing, malformed, unknown, expired or revoked token or a disabled user). The principal is
-kept on ``request.state`` so that a refusal later in the request is audited under its name.
+kept on ``request.state`` so that a refusal later in the request is audited under its name,
+with what the token grants (``request.state.grant``, for :mod:`vigia.service.cache`).
 The 401 itself is answered and audited by :mod:`vigia.service.problems`.
 """
 
@@ -18,7 +19,7 @@ from starlette.datastructures import Headers
 
 from vigia.errors import AuthError
 from vigia.service.deps import Config
-from vigia.store.access import Principal, authenticate
+from vigia.store.access import Principal, authenticate_grant
 from vigia.store.db import read_session, write_session
 
 __all__ = ["CurrentPrincipal", "bearer_scheme", "bearer_token", "current_principal"]
@@ -87,13 +88,14 @@ def current_principal(
     token = bearer_token(request.headers)
     now = config.clock()
     with read_session(config.factory) as session:
-        principal = authenticate(session, token, now=now)
+        grant = authenticate_grant(session, token, now=now)
         stale = bool(session.dirty)  # the token's last use is due to be recorded
     if stale:  # at most once a minute per token: reads stay off the write lock
         with write_session(config.factory) as session:
-            principal = authenticate(session, token, now=now)
-    request.state.principal = principal
-    return principal
+            grant = authenticate_grant(session, token, now=now)
+    request.state.principal = grant.principal
+    request.state.grant = grant
+    return grant.principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

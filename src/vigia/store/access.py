@@ -45,9 +45,11 @@ __all__ = [
     "DEFAULT_TOKEN_LIFETIME",
     "TOKEN_PREFIX",
     "Principal",
+    "TokenGrant",
     "add_org",
     "add_user",
     "authenticate",
+    "authenticate_grant",
     "get_org",
     "hash_token",
     "issue_token",
@@ -95,6 +97,48 @@ class Principal:
     def is_agency(self) -> bool:
         """Whether the principal belongs to the originating agency."""
         return self.org_kind == "agency"
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What an accepted token grants, with what decides whether it still does.
+
+    Attributes
+    ----------
+    principal : Principal
+        Who the token stands for.
+    token_hash : str
+        The token's SHA-256 (:func:`hash_token`).
+    expires_at : datetime or None
+        When the token expires (UTC), ``None`` for never.
+    last_used_at : datetime or None
+        The token's last use as stored (UTC) when the request was authenticated.
+    """
+
+    principal: Principal
+    token_hash: str
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def holds(self, now: datetime) -> bool:
+        """Whether the token is still accepted at ``now``, with no last use to record.
+
+        That is, as long as nothing in the store changed: :func:`authenticate` would accept
+        it and change nothing.
+
+        Parameters
+        ----------
+        now : datetime
+            The time of the request, UTC-aware.
+
+        Returns
+        -------
+        bool
+            Not expired, and last used less than a minute before ``now``.
+        """
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
+        return self.last_used_at is not None and now - self.last_used_at < _LAST_USED_EVERY
 
 
 def _when(now: datetime) -> datetime:
@@ -391,6 +435,8 @@ def _principal(user: User, org: Organisation) -> Principal:
 def authenticate(session: Session, token: str | None, *, now: datetime) -> Principal:
     """Return the principal a token stands for, or refuse it.
 
+    As :func:`authenticate_grant`, which gives the token's times as well.
+
     The token is found by its SHA-256 (an indexed lookup); its ``last_used_at`` is set to
     ``now`` in the session when it was last set more than a minute ago (commit to keep it).
 
@@ -413,6 +459,32 @@ def authenticate(session: Session, token: str | None, *, now: datetime) -> Princ
     AuthError
         ``reason`` says why: ``missing`` (no token), ``malformed`` (not a Vigía token),
         ``unknown`` (no such token), ``expired``, ``revoked``, or ``disabled`` (the user).
+    """
+    return authenticate_grant(session, token, now=now).principal
+
+
+def authenticate_grant(session: Session, token: str | None, *, now: datetime) -> TokenGrant:
+    """Return what a token grants, or refuse it (:func:`authenticate`).
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    token : str or None
+        What the client sent (``None`` or empty when it sent nothing).
+    now : datetime
+        The time of the request, UTC-aware.
+
+    Returns
+    -------
+    TokenGrant
+        The principal, the token's hash, expiry and last use (``now`` when it is recorded
+        in this session).
+
+    Raises
+    ------
+    AuthError
+        As :func:`authenticate`.
     """
     when = _when(now)
     if not token:
@@ -440,7 +512,7 @@ def authenticate(session: Session, token: str | None, *, now: datetime) -> Princ
         raise AuthError(f"user {user.name!r} is disabled", "disabled")
     if t.last_used_at is None or when - t.last_used_at >= _LAST_USED_EVERY:
         t.last_used_at = when
-    return _principal(user, org)
+    return TokenGrant(_principal(user, org), t.token_hash, t.expires_at, t.last_used_at)
 
 
 def principal_of(session: Session, user: str) -> Principal:

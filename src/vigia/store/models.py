@@ -39,6 +39,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "ChangeCounter",
     "DetectionRow",
     "FlightLine",
     "Ingest",
@@ -433,3 +434,19 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class ChangeCounter(Base):
+    """One row counting the changes committed to the store (everything but the audit log).
+
+    Database triggers (revision 0003) add one in the transaction of every insert, update or
+    delete of another table (of ``api_tokens``, of the columns that decide authentication:
+    not ``last_used_at``), so that a process that cached something it read can tell, with one
+    cheap query, whether it still holds (:mod:`vigia.store.changes`).
+    """
+
+    __tablename__ = "change_counter"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    changes: Mapped[int] = mapped_column(sa.BigInteger)

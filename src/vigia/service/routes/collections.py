@@ -45,6 +45,7 @@ from vigia.store.releases import get_visible_site, list_visible_sites
 
 __all__ = [
     "CONFORMANCE",
+    "TIMESTAMP_FORMAT",
     "GeoJSONResponse",
     "parse_bbox",
     "parse_datetime",
@@ -61,6 +62,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 _CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""How a page's ``timeStamp`` (the time of the answer, UTC) is written."""
 
 _COLLECTIONS: dict[str, tuple[str, str, bool]] = {
     # id: (title, description, agency only)
@@ -239,7 +242,7 @@ def _page(
         "features": features,
         "numberMatched": matched,
         "numberReturned": len(features),
-        "timeStamp": config.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timeStamp": config.clock().strftime(TIMESTAMP_FORMAT),
         "links": [link.model_dump(exclude_none=True) for link in links],
     }
     return GeoJSONResponse(doc)
