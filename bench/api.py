@@ -2,7 +2,7 @@
 
     python bench/api.py [--sites 10000] [--requests 500] [--repeat 3]
                         [--backends sqlite,postgresql] [--connections 50] [--duration 4]
-                        [--writes 150] [--references memory,db,pygeoapi]
+                        [--writes 150] [--references memory,db,nocache,pygeoapi]
                         [--pygeoapi-duration 15] [--json PATH]
 
 Needs Debian's ``wrk`` (``apt-get install wrk``) and the ``bench`` extra (pygeoapi).
@@ -17,11 +17,12 @@ join. SQLite is a WAL-mode file in a temporary directory; PostgreSQL a throwaway
 (:class:`vigia.store.pgserver.TemporaryPostgres`, durable: fsync and synchronous commit on).
 
 Each server runs in its own process under uvicorn (one worker, the same uvicorn settings for
-all, access log off) on a free port of 127.0.0.1. The load is Debian's ``wrk`` (one thread,
-``--connections`` keep-alive connections), bounded by ``--requests`` per measurement and by
-``--duration`` seconds, whichever comes first; a warm-up of one connection's worth precedes
-each. Measured, for Vigía with a ``partner_viewer`` token and with an agency ``analyst``
-token (auth, visibility and audit all on):
+all, access log off; uvloop and httptools when installed, for all alike) on a free port of
+127.0.0.1. The load is Debian's ``wrk`` (one thread, ``--connections`` keep-alive
+connections), bounded by ``--requests`` per measurement and by ``--duration`` seconds,
+whichever comes first; a warm-up of one connection's worth precedes each. Measured, for
+Vigía with a ``partner_viewer`` token and with an agency ``analyst`` token (auth, visibility
+and audit all on):
 
 * ``items``: ``GET /collections/sites/items?limit=100`` (the first page);
 * ``item``:  ``GET /collections/sites/items/{id}``, ids drawn at random;
@@ -30,7 +31,15 @@ token (auth, visibility and audit all on):
   acknowledgement of a different release (10 sites move to ``acknowledged``, one audit entry),
   ``--writes`` per run.
 
+Vigía answers a repeated read from memory after one check of the store's change counter
+(:mod:`vigia.service.cache`): the first run of ``item`` and ``bbox`` (500 requests over 500 ids
+and 200 boxes) fills that cache, later runs find it filled. So each row also shows its first
+run's rate and the worst p99 of its runs, and ``vigia-nocache`` (below) measures the full path.
+
 References, started by this script and measured in the same run on the same requests:
+
+* ``vigia-nocache``: Vigía itself with its read cache off (``cache_bytes=0``), partner token:
+  every request authenticated against the store and read from it;
 
 * ``fastapi-memory``: a minimal FastAPI app serving the partner's features (fetched from
   Vigía) from memory with orjson, no auth, no database (the issue's reference);
@@ -252,13 +261,13 @@ def audit_verify(url: str) -> str:
 # ---------------------------------------------------------------- the servers
 
 
-def serve_vigia(url: str, port: int) -> None:
+def serve_vigia(url: str, port: int, cache: bool = True) -> None:
     import uvicorn
 
     from vigia.service import create_app
     from vigia.store import make_engine, session_factory
 
-    app = create_app(session_factory(make_engine(url)))
+    app = create_app(session_factory(make_engine(url)), **({} if cache else {"cache_bytes": 0}))
     uvicorn.run(app, port=port, **UVICORN)  # type: ignore[arg-type]
 
 
@@ -603,6 +612,8 @@ def wrk(
 
 def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     best = dict(max(runs, key=lambda r: r["rps"]))
+    best["first_rps"] = runs[0]["rps"]
+    best["worst_p99_ms"] = max(r["p99_ms"] for r in runs)
     best["errors"] = sum(r["errors"] for r in runs)
     best["requests"] = sum(r["requests"] for r in runs)
     best["runs"] = len(runs)
@@ -759,6 +770,20 @@ def run_backend(
                 | r
             )
     info["audit_chain"] = audit_verify(url)
+    if "nocache" in args.references:
+        print(f"[{name}] vigia-nocache (read cache off) as partner_viewer", flush=True)
+        with server("vigia-nocache", work, url=url) as base:
+            got = measure(base, paths, args, work, token=tokens["partner_viewer"])
+        rows += [
+            {
+                "server": "vigia-nocache",
+                "backend": name,
+                "principal": "partner_viewer",
+                "endpoint": e,
+            }
+            | r
+            for e, r in got.items()
+        ]
     if "db" in args.references:
         print(f"[{name}] fastapi-db (same database, no auth/audit/visibility)", flush=True)
         with server("db", work, url=url) as base:
@@ -771,12 +796,17 @@ def run_backend(
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    refs = {(r["server"], r["backend"], r["endpoint"]): r for r in rows if r["server"] != "vigia"}
+    refs = {
+        (r["server"], r["backend"], r["endpoint"]): r
+        for r in rows
+        if not r["server"].startswith("vigia")
+    }
     out = []
     for r in rows:
-        if r["server"] != "vigia" or r["endpoint"] not in READS:
+        if not r["server"].startswith("vigia") or r["endpoint"] not in READS:
             continue
-        row = {k: r[k] for k in ("backend", "principal", "endpoint", "rps", "p99_ms")}
+        keys = ("server", "backend", "principal", "endpoint", "rps", "p99_ms")
+        row = {k: r[k] for k in keys}
         for ref, backend in (
             ("fastapi-memory", "-"),
             ("fastapi-db", r["backend"]),
@@ -811,7 +841,7 @@ def main() -> None:
         "--pygeoapi-duration", type=float, default=15.0, help="seconds, one run per endpoint"
     )
     parser.add_argument("--writes", type=int, default=150, help="acknowledgements per run")
-    parser.add_argument("--references", default="memory,db,pygeoapi")
+    parser.add_argument("--references", default="memory,db,nocache,pygeoapi")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
@@ -826,6 +856,8 @@ def main() -> None:
         if args.serve is not None:
             if args.serve == "vigia":
                 serve_vigia(args.url, args.port)
+            elif args.serve == "vigia-nocache":
+                serve_vigia(args.url, args.port, cache=False)
             elif args.serve == "db":
                 serve_db(args.url, args.port)
             elif args.serve == "memory":
@@ -915,6 +947,8 @@ def run(args: argparse.Namespace) -> None:
                 ("rps", "req/s"),
                 ("p50_ms", "p50 ms"),
                 ("p99_ms", "p99 ms"),
+                ("first_rps", "1st run req/s"),
+                ("worst_p99_ms", "worst p99 ms"),
                 ("errors", "errors"),
                 ("requests", "requests, all runs"),
                 ("kb_per_request", "KiB/resp"),
@@ -934,6 +968,7 @@ def run(args: argparse.Namespace) -> None:
         table(
             rat,
             [
+                ("server", "server"),
                 ("backend", "back end"),
                 ("principal", "token"),
                 ("endpoint", "endpoint"),
