@@ -9,6 +9,8 @@ by another process counts as much as one made through this one.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,3 +153,32 @@ def test_expiry_and_last_use_are_decided_at_each_request(api: Api) -> None:
         before = api.audit_count()
         r = client.get(ITEMS, headers=headers)
         assert assert_refused(api, r, 401, before)["detail"]["reason"] == "expired"
+
+
+def test_requests_share_only_a_counter_read_begun_after_they_came() -> None:
+    from vigia.service.cache import _Reads
+
+    counter, calls = [0], []
+    started, gate = threading.Event(), threading.Event()
+
+    def read() -> int:
+        value = counter[0]  # what the database holds when the read begins
+        calls.append(value)
+        started.set()
+        gate.wait(10)
+        return value
+
+    reads = _Reads(read)
+
+    async def main() -> tuple[int | None, ...]:
+        first = asyncio.ensure_future(reads.read())
+        await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        counter[0] = 1  # a change commits while the first read is under way
+        later = [asyncio.ensure_future(reads.read()) for _ in range(3)]
+        await asyncio.sleep(0)
+        gate.set()
+        return tuple([await first] + [await x for x in later])
+
+    assert asyncio.run(main()) == (0, 1, 1, 1)
+    assert calls == [0, 1]  # the three later requests shared one read

@@ -20,12 +20,20 @@ audited, with or without the cache.
 
 A page's ``timeStamp`` is the time of the answer, not of the cached page: it is written in
 afresh each time.
+
+The counter is read on a thread of its own, so that a slow or unreachable database never
+stalls the event loop; requests that arrive while a read is under way share the next read,
+which starts after they arrived (so each request still sees every change committed before
+it came).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -50,6 +58,43 @@ _STAMP_LEN: Final = 20  # 2026-12-05T18:00:00Z
 _MAX_GRANTS: Final = 10_000
 
 
+class _Reads:
+    """Read the change counter for many requests at once, each with a read begun after it."""
+
+    def __init__(self, read: Callable[[], int | None]) -> None:
+        self._read = read
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigia-changes")
+        self._running: asyncio.Future[int | None] | None = None
+        self._next: asyncio.Future[int | None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def read(self) -> int | None:
+        loop = asyncio.get_running_loop()
+        if self._running is None:
+            self._running = loop.create_future()
+            self._task = loop.create_task(self._run(self._running))
+            wanted = self._running
+        else:  # a read under way may have begun before this request came: wait for the next
+            if self._next is None:
+                self._next = loop.create_future()
+            wanted = self._next
+        return await asyncio.shield(wanted)
+
+    async def _run(self, fut: asyncio.Future[int | None]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                value = await loop.run_in_executor(self._executor, self._read)
+            except Exception:  # _read logs and answers None itself: never here
+                value = None
+            fut.set_result(value)
+            if self._next is None:
+                self._running = None
+                return
+            fut, self._next = self._next, None
+            self._running = fut
+
+
 @dataclass(frozen=True)
 class _Answer:
     """A cached answer: the body around its time stamp, and the headers."""
@@ -57,10 +102,7 @@ class _Answer:
     head: bytes
     tail: bytes | None  # None: no time stamp, ``head`` is the whole body
     headers: tuple[tuple[bytes, bytes], ...]  # without content-length
-
-    @property
-    def size(self) -> int:
-        return len(self.head) + len(self.tail or b"") + 200
+    size: int  # what it and its key take, roughly (bytes)
 
 
 def _cacheable(path: str) -> bool:
@@ -100,6 +142,7 @@ class ReadCache:
         self.fastapi_app = fastapi_app
         self.max_bytes = max_bytes
         self._watch: ChangeWatch | None = None
+        self._reads = _Reads(self._read_changes)
         self._changes = -1  # the count what is kept was read at
         self._grants: dict[str, TokenGrant] = {}
         self._answers: OrderedDict[tuple[Any, ...], _Answer] = OrderedDict()
@@ -124,7 +167,7 @@ class ReadCache:
         except AuthError:
             token = None
         config: ServiceConfig = self.fastapi_app.state.vigia
-        changes = self._read_changes(config) if token else None
+        changes = await self._reads.read() if token else None
         if token is None or changes is None:
             await self.app(scope, receive, send)
             return
@@ -161,8 +204,9 @@ class ReadCache:
         ):
             self._keep(grant, url, start, body)
 
-    def _read_changes(self, config: ServiceConfig) -> int | None:
+    def _read_changes(self) -> int | None:
         if self._watch is None:
+            config: ServiceConfig = self.fastapi_app.state.vigia
             engine = config.factory.kw.get("bind")
             if engine is None or not ChangeWatch.supports(engine):
                 self.max_bytes = 0  # an in-memory store: no second connection sees it
@@ -187,9 +231,11 @@ class ReadCache:
             parts = _split_stamp(body)
             if parts is None:
                 return
-            answer = _Answer(parts[0], parts[1], headers)
+            head, tail = parts
         else:
-            answer = _Answer(body, None, headers)
+            head, tail = body, None
+        key_bytes = sum(len(part) for part in url[1:] if isinstance(part, str | bytes))
+        answer = _Answer(head, tail, headers, len(body) + key_bytes + 300)
         if answer.size > self.max_bytes // 4:
             return
         key = (_reader(grant), *url)
@@ -205,8 +251,8 @@ class ReadCache:
     def _closing(self, receive: Receive) -> Receive:
         async def watched() -> Message:
             message = await receive()
-            if message["type"] == "lifespan.shutdown" and self._watch is not None:
-                self._watch.close()
+            if message["type"] == "lifespan.shutdown":
+                self.close()
             return message
 
         return watched
