@@ -47,7 +47,6 @@ def test_a_change_moves_the_counter_and_a_rolled_back_one_does_not(
     with pytest.raises(RuntimeError):
         with write_session(store) as s:
             add_org(s, "Partner", "partner", now=T0)
-            assert read_changes(s) > after  # in the change's own transaction
             raise RuntimeError("half-way")
     assert changes(store) == after
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,8 +41,6 @@ SessionFactory = sessionmaker[Session]
 
 _WRITE = "vigia_write"
 """Execution option that makes SQLite take its write lock at BEGIN (``BEGIN IMMEDIATE``)."""
-_LOCK_CHANGES = text("SELECT changes FROM change_counter WHERE id = 1 FOR UPDATE")
-"""PostgreSQL: a writer locks the change counter's row first (see :func:`write_session`)."""
 
 
 def database_url(settings: Settings) -> URL:
@@ -198,10 +196,7 @@ def write_session(factory: SessionFactory) -> Iterator[Session]:
     """Open one write transaction: commit when the block ends, roll back on any error.
 
     On SQLite the transaction takes the write lock when it begins (``BEGIN IMMEDIATE``), so
-    that what it read stays true until it commits. On PostgreSQL it first locks the row of
-    the change counter (:mod:`vigia.store.changes`), which triggers update in the
-    transaction of any change: taken first, that lock cannot close a deadlock with the row
-    locks a change takes later.
+    that what it read stays true until it commits.
 
     Parameters
     ----------
@@ -220,9 +215,7 @@ def write_session(factory: SessionFactory) -> Iterator[Session]:
     """
     with factory() as session:
         try:
-            conn = session.connection(execution_options={_WRITE: True})
-            if conn.dialect.name == "postgresql":
-                session.execute(_LOCK_CHANGES)
+            session.connection(execution_options={_WRITE: True})
             yield session
             session.commit()
         except VigiaError:

@@ -3,8 +3,12 @@
 Every insert, update or delete of a table (the audit log aside: it only grows, and nothing
 cached is read from it) adds one to ``change_counter.changes``; of ``api_tokens``, only the
 columns that decide authentication count (a token's ``last_used_at`` does not). A cache of
-reads is then checked with one query (:mod:`vigia.store.changes`). SQLite has row triggers
-only; PostgreSQL bumps once per statement.
+reads is then checked with one query (:mod:`vigia.store.changes`).
+
+SQLite runs one writer at a time: plain row triggers. PostgreSQL runs writers side by side,
+so its triggers are deferred to the commit and bump once per transaction: the counter's row
+lock is the last lock a writer takes, held only while it commits, so it serialises commits
+alone (as the audit log's lock already does) and cannot close a deadlock.
 
 Revision ID: 0003
 Revises: 0002
@@ -42,6 +46,7 @@ WATCHED: tuple[str, ...] = (
 )
 TOKEN_COLUMNS = "user_id, token_hash, expires_at, revoked_at"
 _BUMP = "UPDATE change_counter SET changes = changes + 1 WHERE id = 1"
+_COUNTED = "vigia.change_counted"  # PostgreSQL: set (transaction-local) once bumped
 
 
 def _sqlite_triggers() -> list[tuple[str, str]]:
@@ -71,14 +76,20 @@ def upgrade() -> None:
             op.execute(create)
         return
     op.execute(
-        "CREATE FUNCTION change_counter_bump() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN {_BUMP}; RETURN NULL; END $$"
+        "CREATE FUNCTION change_counter_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF current_setting('{_COUNTED}', true) IS DISTINCT FROM '1' THEN {_BUMP}; "
+        f"PERFORM set_config('{_COUNTED}', '1', true); END IF; RETURN NULL; END $$"
     )
     for table in (*WATCHED, "api_tokens"):
         update = f"UPDATE OF {TOKEN_COLUMNS}" if table == "api_tokens" else "UPDATE"
         op.execute(
-            f"CREATE TRIGGER change_counter_{table} AFTER INSERT OR {update} OR DELETE "
-            f"OR TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION change_counter_bump()"
+            f"CREATE CONSTRAINT TRIGGER change_counter_{table} "
+            f"AFTER INSERT OR {update} OR DELETE ON {table} DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION change_counter_bump()"
+        )
+        op.execute(
+            f"CREATE TRIGGER change_counter_{table}_truncate AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION change_counter_bump()"
         )
 
 
@@ -90,5 +101,6 @@ def downgrade() -> None:
     else:
         for table in (*WATCHED, "api_tokens"):
             op.execute(f"DROP TRIGGER change_counter_{table} ON {table}")
+            op.execute(f"DROP TRIGGER change_counter_{table}_truncate ON {table}")
         op.execute("DROP FUNCTION change_counter_bump()")
     op.drop_table("change_counter")
