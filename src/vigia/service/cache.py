@@ -171,7 +171,9 @@ class ReadCache:
         if token is None or changes is None:
             await self.app(scope, receive, send)
             return
-        if changes > self._changes:  # something changed: nothing kept holds
+        # Reads come back in the order they were made (one at a time), so any other count,
+        # lower too (a counter reset by a restore or a migration), means a change.
+        if changes != self._changes:  # something changed: nothing kept holds
             self._changes = changes
             self._grants.clear()
             self._answers.clear()
