@@ -578,3 +578,90 @@ def test_a_species_mimicked_all_over_the_line_gets_a_higher_threshold(
     j = det.species.index("acetone")
     assert scan.tail_scale[j] > 1.5
     assert faint[2].tail_scale[j] < 1.1, "a single plume does not raise its own threshold"
+
+
+# --- surfaces whose emissivity mimics a gas ------------------------------------------------------
+
+QUARTZ_PATCH = (55, 32, 12)  # (row, col, side) of a square of quartz-rich soil
+
+
+def quartz_dip(wl: np.ndarray, depth: float) -> np.ndarray:
+    """Emissivity lost by a quartz-rich soil against its surroundings.
+
+    The silicate reststrahlen doublet (minima near 8.3 and 9.2 µm, a weak one near 12.6 µm;
+    Salisbury & D'Aria 1992) drawn as Lorentzian lobes: another shape than the Gaussian lobes
+    the detector fits, as a real soil's would be.
+    """
+    um = wl / 1000.0
+
+    def lobe(centre: float, fwhm: float) -> np.ndarray:
+        return 1.0 / (1.0 + ((um - centre) / (fwhm / 2.0)) ** 2)
+
+    return depth * (0.8 * lobe(8.3, 0.45) + lobe(9.2, 0.5) + 0.15 * lobe(12.6, 0.4))
+
+
+def quartz_scene(rate_kg_h: float, species: str = "isopropanol") -> tuple[xr.Dataset, np.ndarray]:
+    """Grey soil (ε 0.97, 318 ± 0.5 K) with a quartz-rich patch, air at 295 K, 160 × 64 px.
+
+    Ground 23 K warmer than the air, as over bare soil by day: a solvent plume from a source
+    just upwind of the patch absorbs over it (georeferenced, 10 m pixels, NEDT 0.2 K).
+    """
+    wl, fwhm = sensor_bands(PLATFORM.sensor("hytes"))
+    atm = lwir_atmosphere(wl, fwhm, sensor_altitude_m=ALTITUDE_M)
+    rng = np.random.default_rng(7)
+    rows, cols = np.mgrid[:160, :64]
+    r0, c0, side = QUARTZ_PATCH
+    ground = 318.0 + rng.normal(0.0, 0.5, rows.shape)
+    emissivity = np.full((*rows.shape, wl.size), 0.97)
+    patch = (np.abs(rows - r0) < side // 2) & (np.abs(cols - c0) < side // 2)
+    emissivity[patch] -= quartz_dip(wl, 0.03)
+    column = np.zeros(rows.shape)
+    if rate_kg_h > 0:
+        column = column_ppm_m(
+            cols * GSD_M,
+            rows * GSD_M,
+            emission_rate_kg_s=rate_kg_h / 3600.0,
+            wind_speed_m_s=3.0,
+            wind_from_deg=200.0,
+            stability="B",
+            molar_mass_kg_mol=MOLAR_MASS_KG_MOL[species],
+            source_xy_m=((c0 - 2) * GSD_M + 3.0, (r0 - 5) * GSD_M + 3.0),
+        )
+    tau_p = np.exp(-column[..., None] * lwir_absorbance(TABLE.get(species, species), wl, fwhm))
+    soil = emissivity * planck_radiance(wl, ground) + (1.0 - emissivity) * atm.downwelling_radiance
+    leaving = tau_p * soil + (1.0 - tau_p) * planck_radiance(wl, 295.0)
+    radiance = atm.transmittance * leaving + atm.path_radiance
+    nedt = planck_radiance(wl, 318.1) - planck_radiance(wl, 317.9)
+    radiance += nedt * rng.normal(0.0, 1.0, radiance.shape)
+    lat = 25.0 + rows * GSD_M / 111_195.0
+    lon = -107.3 + cols * GSD_M / (111_195.0 * math.cos(math.radians(25.0)))
+    cube = make_cube(
+        radiance,
+        wl,
+        fwhm=fwhm,
+        units="W m-2 sr-1 um-1",
+        sensor="lwir",
+        flight_line_id="T-QUARTZ",
+        lat=lat,
+        lon=lon,
+    )
+    return cube, column
+
+
+def test_a_quartz_rich_soil_patch_is_a_surface_not_a_solvent() -> None:
+    # Its reststrahlen bands overlap isopropanol's, acetone's and chloroform's: the scan
+    # finds the patch, and identification reports it as a surface with no finding.
+    det = detect_lwir(quartz_scene(0.0)[0], sensor_altitude_m=ALTITUDE_M, air_temperature_k=295.0)
+    candidates = identify_plume_candidates(det, scan_lwir_plumes(det))
+    assert candidates, "the patch is strong enough to pass the scan threshold"
+    assert [o.species for o in candidates] == [()] * len(candidates)
+    r0, c0, _ = QUARTZ_PATCH
+    on_patch = [o for o in candidates if abs(o.peak[0] - r0) < 12 and abs(o.peak[1] - c0) < 12]
+    assert on_patch and on_patch[0].reason is not None and "quartz" in on_patch[0].reason
+
+
+def test_a_solvent_plume_over_quartz_rich_soil_is_still_named() -> None:
+    cube, column = quartz_scene(300.0)
+    _, _, plumes = find_lwir_plumes(cube, sensor_altitude_m=ALTITUDE_M, air_temperature_k=295.0)
+    assert plumes and plumes[0].species == ("isopropanol",)
+    assert on_plume(plumes[0], column) >= 0.5

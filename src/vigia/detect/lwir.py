@@ -64,9 +64,19 @@ Method (standard tools; no threshold is fitted to Vigía's simulator)
    significant after a Bonferroni correction over the candidates, the BIC falls, and its
    C·ΔT has the sign the contrast allows; it leaves when it stops being significant. F is
    deflated by κ², the spread of object-shaped sums slid over the line's background, so that
-   spatially coherent clutter does not pass for gas. A two-solvent mixture is reported as both,
-   a single solvent without spurious extras. The object's score is the probability that the
-   background alone would not put a spatially summed peak as strong anywhere in the line.
+   spatially coherent clutter does not pass for gas. Surface emissivity features compete with
+   the gases as regressors in the same regression (unsigned, deflated by the smallest κ² of
+   the gases, Bonferroni counted apart): the reststrahlen lobes of quartz (8.2, 9.1 and
+   12.6 µm), clays and feldspars (9.6 µm) and carbonates (11.3 µm), each with its derivative
+   in position, and an emissivity tilt across the bands, all entering the radiance as
+   τ_a (B(T_g) − L↓) Δε(λ) (shapes from laboratory spectra: Salisbury & D'Aria 1992;
+   Baldridge et al. 2009). A departure a surface feature explains as well as a gas enters as
+   the surface, and a gas is named only if still significant beside it: a quartz-rich soil,
+   whose bands overlap those of isopropanol, acetone, ethyl acetate and chloroform, is not
+   named as a solvent, while a solvent plume over it still is. A two-solvent mixture is
+   reported as both, a single solvent without spurious extras. The object's score is the
+   probability that the background alone would not put a spatially summed peak as strong
+   anywhere in the line.
 10. **Plume scan** (:func:`scan_lwir_plumes`; what :func:`find_lwir_plumes` runs). A plume's
    signal is spread over many pixels each below the noise; a spatial matched filter sums the
    calibrated z maps with plume-shaped weights: a wedge from a candidate source, column
@@ -86,7 +96,10 @@ Method (standard tools; no threshold is fitted to Vigía's simulator)
    (weighted least squares of a plume of that shape, column ≥ 0), with κ from the scan. A
    candidate whose departure from the background lies mostly outside every gas signature
    (compared with the same template placed over background) is a surface, not gas, and is
-   reported without findings.
+   reported without findings; so is one that the surface features of step 9 explain, or
+   where gases were selected beside surface features but take up less than twice the energy
+   the whole model still leaves beyond the background's (lack of fit: a surface the
+   features describe only in part).
 
 References
 ----------
@@ -104,6 +117,12 @@ Seinfeld, J. H. & Pandis, S. N. (2016). Atmospheric Chemistry and Physics, 3rd e
 (Gaussian plume); Briggs, G. A. (1973), Diffusion estimation for small emissions, ATDL-106.
 Kraut, S., Scharf, L. L. & McWhorter, L. T. (2001). Adaptive subspace detectors. IEEE Trans.
 Signal Processing 49(1), 1–16 (scale-mixture background, ACE).
+Salisbury, J. W. & D'Aria, D. M. (1992). Emissivity of terrestrial materials in the 8–14 µm
+atmospheric window. Remote Sensing of Environment 42, 83–106.
+Baldridge, A. M., Hook, S. J., Grove, C. I. & Rivera, G. (2009). The ASTER spectral library
+version 2.0. Remote Sensing of Environment 113, 711–715.
+Rockwell, B. W. & Hofstra, A. H. (2008). Identification of quartz and carbonate minerals
+across northern Nevada using ASTER thermal infrared emissivity data. Geosphere 4, 218–246.
 Gandhi, P. P. & Kassam, S. A. (1988). Analysis of CFAR processors in non-homogeneous
 background. IEEE Trans. Aerospace and Electronic Systems 24(4), 427–445.
 """
@@ -1021,6 +1040,20 @@ _EMISSIVITY_DEGREE = 0
 _COHERENT_FACTOR = 3.0
 _COHERENT_MAX: Final = 24
 _GAS_LIKE_SHARE: Final = 0.5
+# Surface emissivity features entered as regressors beside the gases in identification (module
+# notes, step 9): reststrahlen bands of common soil minerals, as emissivity minima (centre µm,
+# FWHM cm⁻¹) of Gaussian shape in wavenumber. Positions from laboratory emissivity spectra
+# (Salisbury & D'Aria 1992; the ASTER spectral library, Baldridge et al. 2009; the quartz
+# doublet that ASTER's quartz index uses, Rockwell & Hofstra 2008); widths are the typical
+# 0.3–0.7 µm of a reststrahlen lobe, broader than a vapour band. A lobe's position moves by
+# ~0.1 µm with composition and grain size, well inside these widths.
+_SURFACE_BANDS: Final[tuple[tuple[str, float, float], ...]] = (
+    ("quartz 8.2 µm reststrahlen lobe", 8.25, 70.0),  # Si–O asymmetric stretch, short lobe
+    ("quartz 9.1 µm reststrahlen lobe", 9.15, 60.0),  # Si–O asymmetric stretch, long lobe
+    ("quartz 12.6 µm doublet", 12.65, 30.0),  # Si–O symmetric stretch (12.5/12.8 µm)
+    ("clay/feldspar 9.6 µm reststrahlen", 9.6, 80.0),  # kaolinite, montmorillonite, feldspars
+    ("carbonate 11.3 µm band", 11.27, 25.0),  # calcite / dolomite CO3 out-of-plane bend
+)
 
 
 def _expand_atmosphere(atm: LwirAtmosphere, wl: F64, fwhm: F64, inside: Mask) -> LwirAtmosphere:
@@ -2097,33 +2130,21 @@ def _template_terms(
     return g, lam
 
 
-def _misfit(
-    detection: LwirDetection,
-    kernel: PlumeKernel,
-    source: tuple[int, int],
-    footprint: Mask,
-    y: F64,
-    x: F64,
-) -> tuple[float, float, float]:
-    """How unlike background the part of y no gas explains is.
+def _placements(
+    detection: LwirDetection, kernel: PlumeKernel, source: tuple[int, int], footprint: Mask
+) -> F64:
+    """Weighted residuals Y (placements, bands) of a template placed over background.
 
-    The energy U of y outside the span of the gas signatures x is compared with the same
-    energy for the same template placed at background positions of the line that do not
-    touch the object. Returns the object's log U in robust standard units of the
-    placements' log U (median, 1.4826 × MAD), U's excess over the placements' median, and
-    the energy the gases take beyond the one per signature that noise gives. A patch of a
-    surface the background model does not describe (a pond's edge, a roof) leaves energy no
-    gas takes; a plume does not, or far less than the gas explains.
+    The same template as a candidate's, placed at up to ``_MISFIT_PLACEMENTS`` random judged
+    positions of the line that do not touch the candidate (:func:`_weighted_residual`): what
+    the background alone gives in that shape, against which :func:`_misfit` compares.
     """
-    q = np.linalg.qr(x.T)[0]
-    u_obj = float(np.sum(_project(y[None], q) ** 2))
-    explained = float(y @ y) - u_obj - q.shape[1]
     shape = detection.valid.shape
     judged = detection.valid & ~detection.anomalous
     rng = np.random.default_rng([source[0], source[1], shape[0], shape[1]])
     near = ndimage.binary_dilation(footprint, iterations=2)
     cand = np.flatnonzero(judged.ravel())
-    values: list[float] = []
+    values: list[F64] = []
     k_total = float(kernel.weights.sum()) * kernel.pool**2
     for flat in rng.choice(cand, min(cand.size, 8 * _MISFIT_PLACEMENTS), replace=False):
         if len(values) >= _MISFIT_PLACEMENTS:
@@ -2137,10 +2158,30 @@ def _misfit(
         g, lam = _template_terms(detection, w, rr, cc)
         if not np.any(g):
             continue
-        yb = _weighted_residual(detection, rr, cc, g, lam)
-        values.append(float(np.sum(_project(yb[None], q) ** 2)))
-    if len(values) < _MISFIT_PLACEMENTS // 2:
+        values.append(_weighted_residual(detection, rr, cc, g, lam))
+    nb = int(detection.used_bands.sum())
+    out: F64 = np.array(values) if values else np.zeros((0, nb))
+    return out
+
+
+def _misfit(y: F64, x: F64, placements: F64) -> tuple[float, float, float]:
+    """How unlike background the part of y that the regressors x do not explain is.
+
+    The energy U of y outside the span of x (gas signatures, and surface features where
+    entered) is compared with the same energy of the background placements of the same
+    template (:func:`_placements`). Returns the object's log U in robust standard units of the
+    placements' log U (median, 1.4826 × MAD), U's excess over the placements' median, and
+    the energy x takes beyond the one per regressor that noise gives. A patch of a surface the
+    model does not describe (a pond's edge, a roof, a soil whose bands the surface features
+    fit only in part) leaves energy x does not take; a plume does not, or far less than the
+    gas explains.
+    """
+    q = np.linalg.qr(x.T)[0] if x.shape[0] else np.zeros((y.size, 0))
+    u_obj = float(np.sum(_project(y[None], q) ** 2))
+    explained = float(y @ y) - u_obj - q.shape[1]
+    if placements.shape[0] < _MISFIT_PLACEMENTS // 2:
         return 0.0, 0.0, explained
+    values = np.einsum("nb,nb->n", _project(placements, q), _project(placements, q))
     logs = np.log(np.maximum(values, 1e-300))
     med = float(np.median(logs))
     mad = max(1.4826 * float(np.median(np.abs(logs - med))), 1e-3)
@@ -2175,22 +2216,42 @@ def _identify_weighted(
     g, lam = _template_terms(detection, weights, rows, cols)
     h = k_w[None, :] * dt_sp  # column template (ppm·m per unit β) × contrast
     y, x = _object_regression(detection, rows, cols, g=g, h=h, noise=lam)
-    misfit, excess, explained = _misfit(detection, kernel, source, footprint, y, x)
+    placements = _placements(detection, kernel, source, footprint)
+    misfit, excess, explained = _misfit(y, x, placements)
     min_dt = detection.min_contrast_k
     kappa2 = kappa**2
     sign = np.ones(x.shape[0])  # β is a column: never negative
     # Not gas: energy no gas takes, more than the background's spread gives (one-sided 5 %),
     # and more than half what the gases explain (gas is not most of the departure).
     unlike = misfit > _MISFIT_Z and excess > 0.5 * explained
-    selected = [] if unlike else _stepwise(x, y, sign, kappa2, alpha, max_species)
+    # Gases and surface emissivity features compete in one stepwise regression (step 9).
+    x_all, sign_all, kappa2_all = _with_surfaces(
+        x, sign, kappa2, _surface_regression(detection, rows, cols, g=g, noise=lam)
+    )
+    n_sp = x.shape[0]
+    chosen = [] if unlike else _stepwise(x_all, y, sign_all, kappa2_all, alpha, max_species, n_sp)
+    selected = [j for j in chosen if j < n_sp]
+    surfaces = [j - n_sp for j in chosen if j >= n_sp]
+    lack_of_fit: float | None = None
+    if selected and surfaces:
+        # Lack of fit: a surface the features describe only in part leaves structure a gas
+        # can take up. The gases must explain more than twice the energy the whole model
+        # still leaves beyond the background's (the same rule as for ``unlike`` above).
+        lof, lof_excess, _ = _misfit(y, x_all[chosen], placements)
+        rss_surface = _ols(x_all[[n_sp + i for i in surfaces]].T, y)[1]
+        gas_part = rss_surface - _ols(x_all[chosen].T, y)[1] - len(selected)
+        if lof > _MISFIT_Z and lof_excess > 0.5 * gas_part:
+            selected, lack_of_fit = [], lof
     k_sum = max(float(k_w.sum()), 1e-300)
     dt_species = (h.sum(axis=1)) / k_sum  # template-weighted contrast, K
     findings: list[LwirFinding] = []
     if selected:
-        beta, rss, inv = _ols(x[selected].T, y)
-        s2 = rss / max(y.size - len(selected), 1)
-        for i, j in enumerate(selected):
-            f_stat, p_adj = _partial_f(x, y, selected, j, kappa2)
+        beta, rss, inv = _ols(x_all[chosen].T, y)
+        s2 = rss / max(y.size - len(chosen), 1)
+        for i, j in enumerate(chosen):
+            if j >= n_sp:
+                continue
+            f_stat, p_adj = _partial_f(x_all, y, chosen, j, kappa2_all, n_sp)
             beta_sig = math.sqrt(max(float(inv[i, i]) * s2 * kappa2[j], 0.0))
             # Mean over the object's pixels of the fitted C·ΔT.
             per_beta = float(h[j].sum()) / rows.size
@@ -2216,6 +2277,8 @@ def _identify_weighted(
             "in directions no gas signature takes, more than any gas explains: a surface the "
             "background model does not describe, not judged for gas"
         )
+    elif surfaces and not selected:
+        reason = _surface_reason(surfaces, lack_of_fit)
     elif not detectable:
         reason = (
             f"thermal contrast between air ({t_air:.1f} K) and ground is {dt_window:+.1f} K "
@@ -2281,13 +2344,21 @@ def _identify(
     sign = np.where(np.abs(dt_species) >= min_dt, np.sign(dt_species), 0.0)
     kappa2 = _object_kappa(detection, use) ** 2
 
-    selected = _stepwise(x, y, sign, kappa2, alpha, max_species)
+    # Gases and surface emissivity features compete in one stepwise regression (step 9).
+    x_all, sign_all, kappa2_all = _with_surfaces(
+        x, sign, kappa2, _surface_regression(detection, rows, cols)
+    )
+    chosen = _stepwise(x_all, y, sign_all, kappa2_all, alpha, max_species, n_sp)
+    selected = [j for j in chosen if j < n_sp]
+    surfaces = [j - n_sp for j in chosen if j >= n_sp]
     findings: list[LwirFinding] = []
     if selected:
-        beta, rss, inv = _ols(x[selected].T, y)
-        s2 = rss / max(y.size - len(selected), 1)
-        for i, j in enumerate(selected):
-            f_stat, p_adj = _partial_f(x, y, selected, j, kappa2)
+        beta, rss, inv = _ols(x_all[chosen].T, y)
+        s2 = rss / max(y.size - len(chosen), 1)
+        for i, j in enumerate(chosen):
+            if j >= n_sp:
+                continue
+            f_stat, p_adj = _partial_f(x_all, y, chosen, j, kappa2_all, n_sp)
             cdt_sig = math.sqrt(max(float(inv[i, i]) * s2 * kappa2[j], 0.0))
             findings.append(
                 _finding(
@@ -2304,7 +2375,9 @@ def _identify(
         findings.sort(key=lambda f: -f.f_statistic)
     detectable = abs(dt_window) >= min_dt
     reason = None
-    if not detectable:
+    if surfaces and not selected:
+        reason = _surface_reason(surfaces)
+    elif not detectable:
         reason = (
             f"thermal contrast between air ({detection.air_temperature_k:.1f} K) and ground "
             f"is {dt_window:+.1f} K, below the {min_dt:g} K needed: a gas layer at the "
@@ -2321,6 +2394,36 @@ def _identify(
         rows=tuple(int(v) for v in all_rows),
         cols=tuple(int(v) for v in all_cols),
         peak=(int(peak[0]), int(peak[1])),
+    )
+
+
+def _with_surfaces(x: F64, sign: F64, kappa2: F64, xs: F64) -> tuple[F64, F64, F64]:
+    """Gas regressors followed by surface ones, with their signs and clutter factors κ².
+
+    A surface's amount may take either sign (the patch may hold more or less of the mineral
+    than its column's background). Its F is deflated by the smallest κ² of the gases, so that
+    at equal explained energy the surface enters first: a departure a surface explains as well
+    as a gas is not named as that gas.
+    """
+    x_all: F64 = np.vstack([x, xs])
+    sign_all: F64 = np.concatenate([sign, np.zeros(xs.shape[0])])
+    kappa2_all: F64 = np.concatenate([kappa2, np.full(xs.shape[0], float(np.min(kappa2)))])
+    return x_all, sign_all, kappa2_all
+
+
+def _surface_reason(surfaces: Sequence[int], lack_of_fit: float | None = None) -> str:
+    # Why an object is reported without findings when surface features explain it.
+    _, names = _surface_shapes(np.array([8000.0, 12000.0]))
+    which = ", ".join(dict.fromkeys(names[i].removesuffix(" (shifted)") for i in surfaces))
+    beside = (
+        "no gas is significant beside it"
+        if lack_of_fit is None
+        else f"the gases beside it take up less than twice the {lack_of_fit:.1f}-robust-σ "
+        "misfit the model leaves"
+    )
+    return (
+        f"the departure from the background is explained by a surface emissivity feature "
+        f"({which}) at least as well as by any gas, and {beside}: a surface, not gas"
     )
 
 
@@ -2363,6 +2466,63 @@ def _object_regression(
         x += _project(linalg.solve_triangular(lower, wsum.T, lower=True).T, q)
     norm = math.sqrt(max(float(np.sum(gw * gw * lam)), 1e-300))
     return y / norm, x / norm
+
+
+def _surface_shapes(wl_nm: F64) -> tuple[F64, tuple[str, ...]]:
+    """Emissivity dips (shapes, bands) of common surfaces, peak 1, and their names.
+
+    The reststrahlen lobes of :data:`_SURFACE_BANDS` (Gaussian in wavenumber) and a linear
+    tilt of emissivity across the band range (a broad feature the flat-emissivity nuisance of
+    :func:`_nuisance` does not take).
+    """
+    nu = 1e7 / wl_nm  # cm⁻¹
+    shapes = []
+    names = []
+    for name, centre_um, fwhm in _SURFACE_BANDS:
+        d = (nu - 1e4 / centre_um) / fwhm
+        lobe = np.exp(-4.0 * math.log(2.0) * d**2)
+        # The lobe and its derivative in position (first order in a shift of the lobe).
+        shapes += [lobe, -8.0 * math.log(2.0) * d * lobe]
+        names += [name, f"{name} (shifted)"]
+    shapes.append(2.0 * (wl_nm - wl_nm.min()) / max(float(np.ptp(wl_nm)), 1e-9) - 1.0)
+    names.append("emissivity tilt across 8–12 µm")
+    return np.vstack(shapes), tuple(names)
+
+
+def _surface_regression(
+    detection: LwirDetection,
+    rows: NDArray[np.intp],
+    cols: NDArray[np.intp],
+    g: F64 | None = None,
+    noise: F64 | None = None,
+) -> F64:
+    """Whitened surface regressors (features, bands), weighted as :func:`_object_regression`.
+
+    A change Δε(λ) of ground emissivity changes the at-sensor radiance by
+    τ_a (B(λ, T_g) − L↓) Δε(λ) (the surface term of the radiance model, module notes); each
+    feature of :func:`_surface_shapes` is taken with the same amount over the pixels, at each
+    pixel's ground temperature, whitened and projected as the gas signatures are.
+    """
+    bg = detection._background
+    used = detection.used_bands
+    wl_u = detection.wavelengths_nm[used]
+    tau = np.asarray(detection.atmosphere.transmittance)[used]
+    l_down = np.asarray(detection.atmosphere.downwelling_radiance)[used]
+    shapes, _ = _surface_shapes(wl_u)
+    n_px = rows.size
+    gw = np.ones(n_px) if g is None else g
+    lam = np.ones(n_px) if noise is None else noise
+    t_g = detection.ground_temperature_k[rows, cols].astype(np.float64)
+    contrast = planck_radiance(wl_u, t_g) - l_down  # (n, b)
+    x = np.zeros(shapes.shape)
+    for grp in np.unique(bg.group_of_column[cols]):
+        sel = bg.group_of_column[cols] == grp
+        wsum = (gw[sel] @ contrast[sel]) * tau * shapes  # (m, b)
+        x += _project(
+            linalg.solve_triangular(bg.cholesky[grp], wsum.T, lower=True).T, bg.basis[grp]
+        )
+    out: F64 = x / math.sqrt(max(float(np.sum(gw * gw * lam)), 1e-300))
+    return out
 
 
 def _weighted_residual(
@@ -2420,28 +2580,55 @@ def _ols(x: F64, y: F64) -> tuple[F64, float, F64]:
     return beta, float(res @ res), inv
 
 
-def _partial_f(x: F64, y: F64, selected: list[int], j: int, kappa2: F64) -> tuple[float, float]:
-    # Partial F of species j given the others selected (deflated by κ_j²), and its
-    # Bonferroni-corrected p over the candidates it competed with.
-    n_sp, nb = x.shape
+def _family_count(j: int, others: Sequence[int], n_gas: int, n_all: int) -> int:
+    # Candidates j competed with for the Bonferroni correction: those of its own family (gases
+    # or surface features) not already in the model.
+    if j < n_gas:
+        return n_gas - sum(1 for s in others if s < n_gas)
+    return n_all - n_gas - sum(1 for s in others if s >= n_gas)
+
+
+def _partial_f(
+    x: F64, y: F64, selected: list[int], j: int, kappa2: F64, n_gas: int | None = None
+) -> tuple[float, float]:
+    # Partial F of candidate j given the others selected (deflated by κ_j²), and its
+    # Bonferroni-corrected p over the candidates of its family it competed with.
+    n_all, nb = x.shape
     _, rss_full, _ = _ols(x[selected].T, y)
     others = [s for s in selected if s != j]
     rss_red = float(y @ y) if not others else _ols(x[others].T, y)[1]
     dof = max(nb - len(selected), 1)
     f_stat = (rss_red - rss_full) / max(rss_full / dof, 1e-300) / kappa2[j]
     p = float(stats.f.sf(f_stat, 1, dof))
-    return float(f_stat), min(1.0, p * (n_sp - len(others)))
+    count = _family_count(j, others, n_all if n_gas is None else n_gas, n_all)
+    return float(f_stat), min(1.0, p * count)
 
 
-def _stepwise(x: F64, y: F64, sign: F64, kappa2: F64, alpha: float, max_species: int) -> list[int]:
-    """Forward–backward stepwise selection with F-to-enter, BIC and sign constraints."""
-    n_sp, nb = x.shape
+def _stepwise(
+    x: F64,
+    y: F64,
+    sign: F64,
+    kappa2: F64,
+    alpha: float,
+    max_species: int,
+    n_gas: int | None = None,
+) -> list[int]:
+    """Forward–backward stepwise selection with F-to-enter, BIC and sign constraints.
+
+    The first ``n_gas`` rows of ``x`` are gases (at most ``max_species`` of them enter), the
+    rest surface features: both compete at every step, so a departure a surface feature
+    explains as well as a gas enters as that surface, and a gas then enters only if it is
+    still significant beside it. Bonferroni corrections count each family on its own.
+    """
+    n_all, nb = x.shape
+    n_g = n_all if n_gas is None else n_gas
     selected: list[int] = []
     rss_cur = float(y @ y)
-    for _ in range(2 * n_sp):
+    for _ in range(2 * n_all):
         best: tuple[float, int] | None = None
-        for j in range(n_sp):
-            if j in selected or len(selected) >= max_species:
+        n_sel_gas = sum(1 for s in selected if s < n_g)
+        for j in range(n_all):
+            if j in selected or (j < n_g and n_sel_gas >= max_species):
                 continue
             trial = [*selected, j]
             beta, rss, _ = _ols(x[trial].T, y)
@@ -2450,19 +2637,20 @@ def _stepwise(x: F64, y: F64, sign: F64, kappa2: F64, alpha: float, max_species:
                 continue  # a column cannot be negative
             drop = (rss_cur - rss) / kappa2[j]
             f_stat = drop / (rss / dof)
-            p_adj = min(1.0, float(stats.f.sf(f_stat, 1, dof)) * (n_sp - len(selected)))
+            count = _family_count(j, selected, n_g, n_all)
+            p_adj = min(1.0, float(stats.f.sf(f_stat, 1, dof)) * count)
             bic_change = nb * math.log(max(1.0 - drop / rss_cur, 1e-300)) + math.log(nb)
             if p_adj < alpha and bic_change < 0 and (best is None or f_stat > best[0]):
                 best = (f_stat, j)
         if best is None:
             break
         selected.append(best[1])
-        # Backward: drop species no longer significant or of the wrong sign.
+        # Backward: drop candidates no longer significant or of the wrong sign.
         while len(selected) > 1:
             beta, _, _ = _ols(x[selected].T, y)
             worst: tuple[float, int] | None = None
             for i, j in enumerate(selected):
-                f_stat, p_adj = _partial_f(x, y, selected, j, kappa2)
+                f_stat, p_adj = _partial_f(x, y, selected, j, kappa2, n_g)
                 bad = p_adj >= alpha or (sign[j] != 0 and beta[i] * sign[j] <= 0)
                 if bad and (worst is None or f_stat < worst[0]):
                     worst = (f_stat, j)
