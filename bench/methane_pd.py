@@ -153,6 +153,7 @@ def evaluate(sc: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float]:
                 if best is None
                 else math.hypot(best.source_pixel[0] - r0, best.source_pixel[1] - c0),
                 "emission_kg_h": None if best is None else best.emission_kg_h,
+                "source_in_view": None if best is None else best.source_in_view,
                 "emission_error": None
                 if best is None or best.emission_kg_h is None
                 else best.emission_kg_h / q - 1.0,
@@ -219,6 +220,11 @@ def main() -> None:
         f"  sources ≥ 10 kg/h: PD {len(det) / n_big:.2f}, "
         f"median location error {np.median(loc) if loc else math.nan:.1f} px, "
         f"median |emission error| {np.median(em) if em else math.nan:.0%}"
+    )
+    unseen = sum(not r["source_in_view"] for r in det)
+    print(
+        f"  of those detected, {unseen} of {len(det)} say their source was not in view "
+        "(such plumes only support sites, never make one)"
     )
     print(f"  false plumes: {false} in {area:.1f} km² = {100 * false / area:.1f} per 100 km²")
     if args.json:

@@ -201,3 +201,40 @@ def test_mismatched_maps_are_refused() -> None:
     lat, lon = grid(20, 20)
     with pytest.raises(InputError, match="matching 2-D maps"):
         find_plumes(np.zeros((20, 20)), np.ones((20, 19)), lat, lon)
+
+
+def test_a_plume_whose_source_is_in_view_says_so(one_plume) -> None:
+    p = one_plume
+    (found,) = find_plumes(p["e"], p["sd"], p["lat"], p["lon"], wind=p["wind"])
+    assert found.source_in_view
+    assert found.to_properties()["source_in_view"] is True
+
+
+def test_a_plume_entering_the_line_at_its_end_has_no_source_in_view() -> None:
+    # The source lies 30 pixels before the first row: the line sees only the plume's body.
+    lat, lon = grid(250, 160)
+    wind = Wind(4.0, 180.0)  # from the south: the plume goes north, up the rows
+    truth = plume(lat, lon, (30, 80), 300.0, wind)
+    e, sd = noisy(truth, 3)
+    cut = slice(60, None)
+    found = find_plumes(e[cut], sd[cut], lat[cut], lon[cut], wind=wind)
+    assert found, "the plume's body is plain to see"
+    best = found[0]
+    assert best.source_pixel[0] <= 10  # where it came into view
+    assert not best.source_in_view
+
+
+def test_a_puff_far_downwind_of_a_vent_that_closed_is_not_taken_for_a_source() -> None:
+    # The vent closed a while ago: only the gas that left before lies on the map, 300 m and
+    # more downwind, already wider than any point source's plume at its start.
+    lat, lon = grid(260, 160)
+    wind = Wind(4.0, 180.0)
+    truth = plume(lat, lon, (20, 80), 400.0, wind)
+    truth[:70] = 0.0  # rows within 300 m of the vent: clean air since it closed
+    e, sd = noisy(truth, 4)
+    found = find_plumes(e, sd, lat, lon, wind=wind)
+    assert found, "the puff is plain to see"
+    best = found[0]
+    assert best.source_pixel[0] >= 65
+    assert not best.source_in_view
+    assert "wide where it starts" in best.source_note

@@ -120,6 +120,16 @@ def test_every_detection_belongs_to_exactly_one_site_within_its_gate(points) -> 
             assert distance_m(d.lon, d.lat, c.lon, c.lat) <= 3 * math.hypot(s, 100) + 25 + 1e-6
 
 
+def test_a_plume_whose_source_was_not_in_view_supports_a_place_but_never_makes_one() -> None:
+    edge = det("e", "plume", "P1", dx_m=80.0).model_copy(update={"source_in_view": False})
+    assert cluster_detections([edge]) == []
+    tarp = det("t", "tarp", "P2")
+    (site,) = cluster_detections([edge, tarp])
+    assert [d.id for d in site.members] == ["t", "e"]
+    # With the uncertainty of an unseen source it barely moves the place.
+    assert distance_m(site.lon, site.lat, tarp.lon, tarp.lat) < 5.0
+
+
 def test_plumes_are_located_less_precisely_than_fires() -> None:
     assert location_sigma_m(det("p", "plume", "L"), 6.0) > location_sigma_m(
         det("f", "thermal", "L"), 6.0

@@ -9,6 +9,7 @@ from vigia.errors import InputError
 from vigia.sense.library import (
     LWIR_GRID_NM,
     Spectrum,
+    confuser_spectra,
     cut_branch_spectra,
     gaussian_resample,
     land_cover_emissivity,
@@ -165,3 +166,18 @@ def test_lwir_emissivity_values_follow_the_literature() -> None:
     assert 0.85 <= concrete.resample([11000.0], 200.0)[0] <= 0.98
     for t in tarp_emissivity():
         assert t.kind == "parametric" and 0.88 <= t.values.min() <= 0.95
+
+
+def test_the_tarp_confusers_are_measured_asphalt_and_shingle_never_used_by_the_scenes() -> None:
+    confusers = confuser_spectra()
+    assert len(confusers) >= 10
+    assert {s.kind for s in confusers} == {"measured"}
+    assert all("earthlib" in s.source for s in confusers)
+    kinds = {s.name.split(" ")[1] for s in confusers}
+    assert kinds == {"asphalt", "road", "parking_lot", "comp_shingle"}
+    scene = {s.name for spectra in land_cover_spectra().values() for s in spectra}
+    assert scene.isdisjoint(s.name for s in confusers)
+    # Asphalt's own hydrocarbons: a dip at 2.31 µm below the continuum either side.
+    for s in confusers:
+        v = dict(zip(s.wavelength_nm.round().astype(int).tolist(), s.values, strict=True))
+        assert v[2310] < 0.5 * (v[2250] + v[2380]) + 0.01

@@ -74,7 +74,7 @@ from vigia.detect.heat import DEFAULT_ALTITUDE_M, estimate_sensor_altitude_m, pi
 from vigia.errors import InputError
 from vigia.sense.atmosphere import vswir_atmosphere
 from vigia.sense.cube import VSWIR_UNITS, radiance_factor
-from vigia.sense.library import tarp_spectra
+from vigia.sense.library import confuser_spectra, tarp_spectra
 
 __all__ = [
     "AtmosphericCorrection",
@@ -474,6 +474,10 @@ class TarpParams:
         a margin for clutter that is not Gaussian.
     min_area_m2, max_area_m2 : float
         Size limits on the abundance-weighted area, m².
+    confuser_margin : float
+        An object is a tarp only when its tarp score, summed over its pixels, exceeds this
+        many times the same sum for the best-matching confuser (asphalt, roads, parking
+        lots, composition shingle: :func:`vigia.sense.library.confuser_spectra`).
     """
 
     range_nm: tuple[float, float] = (400.0, 2450.0)
@@ -484,6 +488,7 @@ class TarpParams:
     grow_threshold: float = 0.15
     min_area_m2: float = 5.0
     max_area_m2: float = 1000.0
+    confuser_margin: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.grow_threshold <= self.score_threshold < 1.0:
@@ -746,7 +751,11 @@ def _tarps(
     fw = np.where(np.isfinite(fwhm) & (fwhm > 0), fwhm, p.bin_nm / 2.0)
     library = tarp_spectra()
     names = [s.name for s in library]
-    lib = np.stack([s.resample(wl, fw) for s in library])
+    confusers = confuser_spectra()
+    n_t = len(library)
+    # Tarps and confusers (asphalt, roads, shingle) share one detector; columns ≥ n_t are
+    # the confusers.
+    lib = np.stack([s.resample(wl, fw) for s in (*library, *confusers)])
     lib_full = sp.full(lib)
     lib_ch = sp.continuum_removed(lib_full)
     chunks = [slice(a, min(rows_n, a + _CHUNK_ROWS)) for a in range(0, rows_n, _CHUNK_ROWS)]
@@ -782,12 +791,14 @@ def _tarps(
     def score_pass(
         d_full: _Detector, d_ch: _Detector, flag: float | None
     ) -> tuple[list[Float64], ...]:
-        out: tuple[list[Float64], ...] = ([], [], [], [], [])
+        out: tuple[list[Float64], ...] = ([], [], [], [], [], [])
         for span in chunks:
             full, ch, ok = features(span)
             a_full, ab = d_full.scores(full)
             a_ch, _ = d_ch.scores(ch)
-            both = np.sqrt(np.clip(a_full, 0, 1) * np.clip(a_ch, 0, 1))
+            both_all = np.sqrt(np.clip(a_full, 0, 1) * np.clip(a_ch, 0, 1))
+            both = both_all[..., :n_t]
+            a_full, a_ch, ab = a_full[..., :n_t], a_ch[..., :n_t], ab[..., :n_t]
             best = np.argmax(np.nan_to_num(both, nan=-1.0), axis=-1)
             pick = best[..., None]
             score = np.take_along_axis(both, pick, -1)[..., 0]
@@ -802,13 +813,15 @@ def _tarps(
             out[2].append(np.where(nan, np.nan, np.take_along_axis(a_full, pick, -1)[..., 0]))
             out[3].append(np.where(nan, np.nan, np.take_along_axis(a_ch, pick, -1)[..., 0]))
             out[4].append(np.where(nan, -1, best).astype(np.float64))
+            conf = both_all[..., n_t:].max(axis=-1) if both_all.shape[-1] > n_t else 0.0 * score
+            out[5].append(np.where(nan, np.nan, conf))
         return out
 
     # Pass 2: preliminary scores; tarp-like pixels leave the background.
     score_pass(_detector(m_full, lib_full), _detector(m_ch, lib_ch), p.grow_threshold)
     # Pass 3: final scores against the clean background.
     parts = score_pass(_detector(m_full, lib_full), _detector(m_ch, lib_ch), None)
-    score, abundance, ace, ace_ch, best = (np.concatenate(x, axis=0) for x in parts)
+    score, abundance, ace, ace_ch, best, confuser = (np.concatenate(x, axis=0) for x in parts)
 
     seed = np.nan_to_num(score) >= p.score_threshold
     grow = np.nan_to_num(score) >= p.grow_threshold
@@ -829,6 +842,17 @@ def _tarps(
             else f"about {est:.0f} m², outside the {p.min_area_m2:.0f}–{p.max_area_m2:.0f} m² "
             "of a tarp"
         )
+        # Asphalt, roads and shingle carry the same C–H bands: an object the measured
+        # confusers match at least as well as the tarps, summed over its pixels, is one of
+        # them.
+        t_sum = float(np.nansum(score[rows, cols]))
+        c_sum = float(np.nansum(confuser[rows, cols]))
+        ok_kind = t_sum > p.confuser_margin * c_sum
+        if not ok_kind:
+            size_note += (
+                f"; rejected: asphalt, road or shingle matches as well (confuser score "
+                f"{c_sum / rows.size:.2f} against the tarps' {t_sum / rows.size:.2f})"
+            )
         reason = (
             f"matches {name} (parametric): ACE {ace[r, c]:.2f} over the spectrum and "
             f"{ace_ch[r, c]:.2f} over the continuum-removed C–H bands at 1.73 and 2.31 µm; "
@@ -849,9 +873,10 @@ def _tarps(
                 "ace_ch": float(ace_ch[r, c]),
                 "abundance_peak": float(abundance[r, c]),
                 "pixels": float(rows.size),
+                "confuser_score": c_sum / rows.size,
             },
         )
-        (objects if ok_size else rejected).append(obj)
+        (objects if ok_size and ok_kind else rejected).append(obj)
     objects.sort(key=lambda o: -o.score)
     return TarpResult(
         score=score.astype(np.float32),

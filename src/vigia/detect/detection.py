@@ -82,6 +82,14 @@ class Detection(BaseModel):
     radiative_power_w: float | None = None
     area_m2: float = Field(ge=0.0)
     length_m: float | None = None
+    source_in_view: bool = Field(
+        default=True,
+        description=(
+            "False for a plume whose upwind end is not its source: it enters the line at "
+            "the edge, or is already wider there than a point source's plume (a piece of a "
+            "plume from further upwind). The point is only where the plume came into view."
+        ),
+    )
     pixel_row: int = Field(ge=0, description="Downtrack index of the source pixel.")
     pixel_col: int = Field(ge=0, description="Crosstrack index of the source pixel.")
     n_pixels: int = Field(ge=1)

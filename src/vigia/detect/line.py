@@ -229,6 +229,8 @@ def _methane_detection(
     ]
     if plume.emission_kg_h is None:
         reasons.append("no wind given: no emission rate")
+    if not plume.source_in_view:
+        reasons.append(plume.source_note)
     reasons.extend(reasons_failed)
     return Detection(
         id=ids.next("vswir"),
@@ -256,6 +258,7 @@ def _methane_detection(
         ime_kg=_r(plume.ime_kg, 4),
         area_m2=round(plume.area_m2, 1),
         length_m=_r(plume.length_m, 1),
+        source_in_view=plume.source_in_view,
         pixel_row=r,
         pixel_col=c,
         n_pixels=plume.n_pixels,
@@ -422,6 +425,8 @@ def _lwir_detection(
         r, c = primary.source_pixel
         lon, lat = primary.source_lonlat
         reasons.append(f"source from the {primary.source_method} of the {primary.species} plume")
+        if not primary.source_in_view:
+            reasons.append(primary.source_note)
     else:
         r, c = ident.peak
         lon, lat = grid.lonlat(r, c)
@@ -443,6 +448,7 @@ def _lwir_detection(
         ime_kg=None if primary is None else _r(primary.ime_kg, 5),
         area_m2=round(float(grid.pixel_area_m2[mask].sum()), 1),
         length_m=None if primary is None else _r(primary.length_m, 1),
+        source_in_view=True if primary is None else primary.source_in_view,
         pixel_row=int(r),
         pixel_col=int(c),
         n_pixels=int(mask.sum()),

@@ -29,9 +29,18 @@ Source
     With the "kernel" method, the upwind edge of the plume: the anchor, near the maximum or
     up to 40 px upwind of it where the plume shows, of the best "plume downwind, clean air
     upwind" filter (a short kernel minus its mirror image, in the best kernel's and the
-    neighbouring directions and spreads); of anchors within 10 % of the best, the most
-    upwind (a patchy plume's dense puffs downwind score as well as its start). Without a
-    wind the plume's two ends are both tried. With "cfar" and the wind, the most enhanced
+    neighbouring directions and spreads); of anchors within 10 % of the best — and, when the
+    plume's visible body goes on upwind of them (within ±25° of the wind), of those joined
+    to them along that body (gaps of up to 3 px along the wind bridged) through anchors that
+    are still a plume's edge (≥ 3σ and ≥ 15 % of the best: a stack's narrow, meandering
+    start scores below the dense puffs downwind of it) — the best within 3 px of the most
+    upwind. Without a wind the plume's two ends are both tried.
+    A source is *not in view* when what was seen ends within 8 px upwind of it (the plume
+    enters the image at the end of the line, the edge of the swath or bad pixels) or when the
+    plume is already wider over its first 5 px than a point source's plume can be there
+    (1.5 × the widest kernel spread, with the pixel's footprint): a puff or the tail of a
+    plume from further upwind. Such plumes are reported with the reason; fusion lets them
+    support a site but not make one. With "cfar" and the wind, the most enhanced
     pixel of the plume's upwind end; without the wind the plume's axis is the principal axis
     of its enhancement-weighted pixels, and the source end the one whose pixels are more
     enhanced (a plume is densest and narrowest at its source).
@@ -103,6 +112,12 @@ _EDGE_PX: Final = 20.0  # length of the kernels that locate a plume's source, pi
 _PEAK_PX: Final = 5  # half-size of the window of a local maximum of the statistic, pixels
 _SEARCH_PX: Final = 15  # radius around a maximum searched for the source, pixels
 _UPWIND_PX: Final = 40  # how far upwind of a maximum the source may be, pixels
+_START_PX: Final = 5  # stretch downwind of a source over which its width is judged, pixels
+_VIEW_PX: Final = 8  # radius of the ground upwind of a source that must have been seen, px
+_FAN_RAD: Final = math.radians(25.0)  # turn either side of the wind when following a body
+_END_PX: Final = 3.0  # depth of the upwind end of a plume searched for its source, pixels
+_EDGE_Z: Final = 3.0  # least significance of an anchor on the path from a maximum to the source
+_EDGE_FRACTION: Final = 0.15  # ... and least share of the best anchor's statistic
 
 
 @dataclass(frozen=True)
@@ -415,6 +430,16 @@ class Plume:
         Emission rate and its one-sigma uncertainty, kg/h; None without a wind.
     u_eff_m_s : float or None
         Effective wind speed used, m/s.
+    source_in_view : bool
+        False when the upwind end found is not a source: the plume is still there at the
+        edge of what was seen upwind of it (the end of the line, the edge of the swath, bad
+        pixels: it enters the image there), or it is already wider where it starts than a
+        point source's plume can be (a piece of a plume from a source further upwind).
+    start_width_m : float
+        Crosswind spread (enhancement-weighted standard deviation) of the plume's pixels
+        within ``_START_PX`` pixels downwind of its source, m.
+    source_note : str
+        Why the source is not in view ("" when it is).
     """
 
     label: int
@@ -438,6 +463,9 @@ class Plume:
     emission_kg_h: float | None
     emission_kg_h_sigma: float | None
     u_eff_m_s: float | None
+    source_in_view: bool = True
+    start_width_m: float = math.nan
+    source_note: str = ""
 
     @property
     def n_pixels(self) -> int:
@@ -472,6 +500,8 @@ class Plume:
             "direction_deg": round(self.direction_deg, 1),
             "source_method": self.source_method,
             "source_pixel": [int(self.source_pixel[0]), int(self.source_pixel[1])],
+            "source_in_view": self.source_in_view,
+            "start_width_m": r(None if math.isnan(self.start_width_m) else self.start_width_m, 1),
             "n_pixels": self.n_pixels,
         }
 
@@ -871,6 +901,33 @@ def _quantify(
     r0, r1 = int(rows.min()), int(rows.max()) + 1
     c0, c1 = int(cols.min()), int(cols.max()) + 1
     bearing = math.degrees(math.atan2(axis_v[0], axis_v[1])) % 360.0
+    note = ""
+    if not _seen_upwind(src, _grid_direction(grid, (float(ax[0]), float(ax[1]))), usable):
+        note = (
+            "the plume enters the line at its edge: its source lies upwind, outside what was "
+            "seen (the point is where it came into view)"
+        )
+    # How wide the plume is where it starts: a point source's plume is narrower than the
+    # widest kernel's wedge there (σ_y ≤ a_max s, Briggs' most unstable class), pixel
+    # footprint and a 1.5 margin allowed; a piece of a plume from far upwind is not.
+    start_len = _START_PX * pixel_m
+    pos = np.clip(ev, 0.0, None)
+    rel_x, rel_y = px - sx, py - sy
+    a_s = rel_x * axis_v[0] + rel_y * axis_v[1]
+    c_s = -rel_x * axis_v[1] + rel_y * axis_v[0]
+    near = (a_s >= -pixel_m) & (a_s <= start_len)
+    start_width = math.nan
+    if int(near.sum()) >= 3 and float(pos[near].sum()) > 0:
+        w_near = pos[near] / float(pos[near].sum())
+        mu = float(np.sum(w_near * c_s[near]))
+        start_width = math.sqrt(float(np.sum(w_near * (c_s[near] - mu) ** 2)))
+        limit = math.hypot(1.5 * max(s.kernel_spreads) * start_len, 0.5 * pixel_m)
+        if not note and start_width > limit:
+            note = (
+                f"the plume is already {start_width:.0f} m wide where it starts (a point "
+                f"source's is at most {limit:.0f} m there): a piece of a plume from a source "
+                "further upwind"
+            )
     return Plume(
         label=label,
         species=species,
@@ -893,7 +950,25 @@ def _quantify(
         emission_kg_h=rate,
         emission_kg_h_sigma=rate_sd,
         u_eff_m_s=u_eff,
+        source_in_view=not note,
+        start_width_m=start_width,
+        source_note=note,
     )
+
+
+def _seen_upwind(
+    src: tuple[int, int], step: tuple[float, float], usable: NDArray[np.bool_]
+) -> bool:
+    # Whether the ground upwind of a source was seen: at least 90 % of the half-disk of
+    # radius _VIEW_PX upwind of it lies on the map and holds data. A plume entering the
+    # image at its edge (even obliquely) has its "source" there.
+    i, j = np.mgrid[-_VIEW_PX : _VIEW_PX + 1, -_VIEW_PX : _VIEW_PX + 1]
+    half = (np.hypot(i, j) <= _VIEW_PX) & (i * step[0] + j * step[1] < 0)
+    rr, cc = i[half] + src[0], j[half] + src[1]
+    on = (rr >= 0) & (rr < usable.shape[0]) & (cc >= 0) & (cc < usable.shape[1])
+    seen = np.zeros(rr.shape, dtype=bool)
+    seen[on] = usable[rr[on], cc[on]]
+    return bool(seen.mean() >= 0.9)
 
 
 def plume_kernel(
@@ -1173,6 +1248,9 @@ def _detections(
     # The visible body of each plume: connected pixels above 2 (a detection claims the
     # bodies its region touches, so the same plume is not reported again).
     bodies, _ = ndimage.label(valid & (zs > 2.0), _EIGHT)
+    # Where a source may be reached along a plume (bridged in _locate_source: an anchor
+    # off the plume still sees it downwind, so its statistic alone would lead away upwind).
+    near_body = bodies > 0
     for peak in order:
         r0, c0 = int(peak[0]), int(peak[1])
         ker = kernels[int(best_k[r0, c0])]
@@ -1192,7 +1270,14 @@ def _detections(
         # turned 30° best): the edge test tries its neighbours in direction and spread.
         tried = siblings[int(best_k[r0, c0])]
         src, i = _locate_source(
-            e_c, wt, valid & near & ~claimed, [kernels[j] for j in tried], (r0, c0), ker.step, s
+            e_c,
+            wt,
+            valid & near & ~claimed,
+            [kernels[j] for j in tried],
+            (r0, c0),
+            ker.step,
+            s,
+            body=near_body,
         )
         ker = kernels[tried[i]]
         if scan:
@@ -1262,6 +1347,7 @@ def _locate_source(
     peak: tuple[int, int],
     step: tuple[float, float],
     s: SegmentationSettings,
+    body: NDArray[np.bool_] | None = None,
 ) -> tuple[tuple[int, int], int]:
     # The plume's upwind edge: the anchor maximising, over the given kernels, the matched
     # filter of "plume downwind, clean air upwind". A kernel anchored inside the plume sees
@@ -1309,12 +1395,57 @@ def _locate_source(
     top = float(np.max(best))
     if not math.isfinite(top):
         return peak, 0
-    # A patchy plume has dense puffs downwind that score as well as its start: of the
-    # anchors scoring within 10 % of the best (when that is above 4σ), the most upwind.
-    ii, jj = np.nonzero(best >= (0.9 * top if top > 4.0 else top))
+    # A patchy plume has dense puffs downwind that score as well as its start: the anchors
+    # scoring within 10 % of the best (when that is above 4σ), extended upwind along the
+    # plume's body when it goes on there (below).
+    if top > 4.0:
+        strong = best >= 0.9 * top
+        ii, jj = np.nonzero(strong)
+        if body is not None:
+            bridged = _along_bridged(body[r_lo:r_hi, c_lo:c_hi], step)
+            k = int(np.argmin(ii * step[0] + jj * step[1]))
+            # The plume goes on upwind of the best anchors (a stack's narrow, meandering
+            # start scores below its dense puffs downwind): follow its body upwind through
+            # anchors that are still a plume's edge (≥ _EDGE_Z σ, ≥ _EDGE_FRACTION of the
+            # best). When the body stops there, the best anchors are the start.
+            goes_on = 0
+            for turn in (-_FAN_RAD, 0.0, _FAN_RAD):  # the wind's direction is uncertain
+                cs, sn = math.cos(turn), math.sin(turn)
+                u = (step[0] * cs - step[1] * sn, step[0] * sn + step[1] * cs)
+                ahead = [(round(ii[k] - d * u[0]), round(jj[k] - d * u[1])) for d in (2, 3, 4)]
+                hits = sum(
+                    0 <= a < bridged.shape[0] and 0 <= b < bridged.shape[1] and bool(bridged[a, b])
+                    for a, b in ahead
+                )
+                goes_on = max(goes_on, hits)
+            if goes_on >= 2:
+                chain = bridged & (best >= max(_EDGE_Z, _EDGE_FRACTION * top))
+                labels, _ = ndimage.label(chain, _EIGHT)
+                keep = np.unique(labels[strong & (labels > 0)])
+                ii, jj = np.nonzero(strong | np.isin(labels, keep[keep > 0]))
+    else:
+        ii, jj = np.nonzero(best >= top)
     along = ii * step[0] + jj * step[1]
-    k = int(np.argmin(along))
-    return (int(ii[k]) + r_lo, int(jj[k]) + c_lo), int(which[ii[k], jj[k]])
+    # At the upwind end (within _END_PX of the most upwind anchor), the best anchor: the
+    # edge statistic peaks at the source itself, while the body, being smoothed, reaches a
+    # pixel or two beyond it.
+    end = along <= along.min() + _END_PX
+    k = int(np.flatnonzero(end)[int(np.argmax(best[ii[end], jj[end]]))])
+    # A source reached along the body keeps the first kernel (the one that found the plume,
+    # ``kers[0]``): a short stretch near a patchy source can fit a kernel turned off the
+    # plume best, and its wedge would miss the plume's mass.
+    idx = int(which[ii[k], jj[k]]) if best[ii[k], jj[k]] >= 0.9 * top else 0
+    return (int(ii[k]) + r_lo, int(jj[k]) + c_lo), idx
+
+
+def _along_bridged(body: NDArray[np.bool_], step: tuple[float, float]) -> NDArray[np.bool_]:
+    # A plume's bodies with the pixel beside each, and gaps of up to 3 px along the wind
+    # closed (a patchy plume breaks along its axis; noise beside it is not joined across).
+    line = np.zeros((5, 5), dtype=bool)
+    for k in range(-2, 3):
+        line[2 + round(k * step[0]), 2 + round(k * step[1])] = True
+    closed = ndimage.binary_closing(body, line)
+    return np.asarray(ndimage.binary_dilation(body, _EIGHT) | closed)
 
 
 def _cut(

@@ -9,6 +9,9 @@ uncertainty that follows its detector and the pixel size of its line:
 * **tarp** and **clearing**: the object's centre, 1 and 1.5 pixels plus a quarter of its
   width (a tarp's centre is not where the burner under it is).
 
+A plume that enters its line at the edge (``source_in_view`` false: its source lies upwind,
+unseen) has no place of its own: it joins a place within ``UNPLACED_SIGMA_M`` of it, or none.
+
 Two detections are of one place when their distance is within ``GATE_SIGMA`` of the combined
 uncertainty plus the extent of a site (``SITE_EXTENT_M``: a lab's fire, vent and cover lie a
 few tens of metres apart). Clustering is greedy and deterministic: detections are taken from
@@ -30,6 +33,7 @@ __all__ = [
     "GATE_SIGMA",
     "MIN_SIGMA_M",
     "SITE_EXTENT_M",
+    "UNPLACED_SIGMA_M",
     "Cluster",
     "cluster_detections",
     "distance_m",
@@ -40,6 +44,9 @@ GATE_SIGMA: Final = 3.0
 SITE_EXTENT_M: Final = 25.0
 #: Floor of any location uncertainty: pass-to-pass georeferencing (pointing, DEM), m.
 MIN_SIGMA_M: Final = 8.0
+#: Location uncertainty given to a plume whose source was not in view (it entered its line at
+#: the edge), m: it joins a place within the gate of that, never starts one.
+UNPLACED_SIGMA_M: Final = 100.0
 _EARTH_M_PER_DEG: Final = 111_195.0
 
 
@@ -145,7 +152,13 @@ def cluster_detections(
     """
     px = pixel_m or {}
     sig = [location_sigma_m(d, px.get((d.line_id, d.sensor))) for d in detections]
-    order = sorted(range(len(detections)), key=lambda i: (sig[i], -detections[i].score, i))
+    # A plume that entered its line at the edge has no source in view: it may support a
+    # place found otherwise but does not make one, and it comes last.
+    unplaced = [d.kind == "plume" and not d.source_in_view for d in detections]
+    sig = [max(s, UNPLACED_SIGMA_M) if u else s for s, u in zip(sig, unplaced, strict=True)]
+    order = sorted(
+        range(len(detections)), key=lambda i: (unplaced[i], sig[i], -detections[i].score, i)
+    )
     clusters: list[Cluster] = []
     # A grid of cells as wide as the widest gate, so each detection looks at the clusters of
     # its own and the eight neighbouring cells only.
@@ -182,6 +195,8 @@ def cluster_detections(
                         rank = rank_of[id(c)]
                         if best is None or (norm, rank) < (best[0], best[1]):
                             best = (norm, rank, c)
+        if best is None and unplaced[i]:
+            continue
         if best is None:
             c = Cluster()
             c.add(d, s)

@@ -48,6 +48,7 @@ __all__ = [
     "Kind",
     "Quantity",
     "Spectrum",
+    "confuser_spectra",
     "cut_branch_spectra",
     "gaussian_resample",
     "land_cover_emissivity",
@@ -232,10 +233,17 @@ _EARTHLIB_SOURCE = {
 }
 
 
-def _earthlib_spectra(level3: str, count: int, *, kind: Kind = "measured") -> list[Spectrum]:
-    """``count`` spectra of one earthlib LEVEL_3 class, evenly spread over its brightness."""
+def _earthlib_spectra(
+    level3: str, count: int, *, kind: Kind = "measured", skip: frozenset[str] = frozenset()
+) -> list[Spectrum]:
+    """``count`` spectra of one earthlib LEVEL_3 class, evenly spread over its brightness.
+
+    Spectra whose earthlib NAME is in ``skip`` are left out before picking.
+    """
     wl, data, rows = _earthlib()
-    idx = np.array([i for i, r in enumerate(rows) if r["LEVEL_3"] == level3])
+    idx = np.array(
+        [i for i, r in enumerate(rows) if r["LEVEL_3"] == level3 and r["NAME"].strip() not in skip]
+    )
     if idx.size == 0:
         raise ConfigError(f"earthlib has no spectra of class {level3!r}")
     # Spread the picks over the class's range of brightness so variety is real variety.
@@ -422,6 +430,54 @@ def _tarps() -> tuple[Spectrum, ...]:
         for variant in range(3):
             out.append(_tarp(colour, variant, scale * (0.8 + 0.2 * variant)))
     return tuple(out)
+
+
+# Surfaces whose own hydrocarbons absorb at 1.73 and 2.31 µm like polyethylene: asphalt,
+# roads, parking lots and composition (asphalt) shingle roofs, by earthlib LEVEL_3 class.
+_CONFUSER_CLASSES: tuple[tuple[str, int], ...] = (
+    ("asphalt", 4),
+    ("road", 4),
+    ("parking_lot", 3),
+    ("comp_shingle", 3),
+)
+
+
+@cache
+def _confusers() -> tuple[Spectrum, ...]:
+    # Held out from the land-cover library: a detector told apart from asphalt by the very
+    # samples the scenes are drawn from would prove nothing about other asphalt.
+    used = frozenset(
+        s.name.split(" ", 2)[2]
+        for picks in _land_cover().values()
+        for s in picks
+        if s.name.startswith("earthlib ")
+    )
+    out: list[Spectrum] = []
+    for level3, count in _CONFUSER_CLASSES:
+        out.extend(_earthlib_spectra(level3, count, skip=used))
+    return tuple(out)
+
+
+def confuser_spectra() -> list[Spectrum]:
+    """Measured reflectance of surfaces that look like polyethylene at 1.73 and 2.31 µm.
+
+    Asphalt, roads, parking lots and composition shingle roofs carry hydrocarbon C–H
+    absorption at the same wavelengths as the tarps of lab camouflage; a tarp detector
+    checks its objects against these. Picked from earthlib's ``asphalt``, ``road``,
+    ``parking_lot`` and ``comp_shingle`` classes, evenly over brightness, leaving out the
+    spectra :func:`land_cover_spectra` uses (so simulated scenes never contain them).
+
+    Returns
+    -------
+    list of Spectrum
+        Reflectance on 400–2450 nm at 10 nm, ``kind="measured"``.
+
+    Examples
+    --------
+    >>> {s.kind for s in confuser_spectra()}
+    {'measured'}
+    """
+    return list(_confusers())
 
 
 def tarp_spectra() -> list[Spectrum]:
