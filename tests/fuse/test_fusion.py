@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigia.detect.detection import Detection, SearchedLine
-from vigia.fuse.association import cluster_detections, distance_m, location_sigma_m
+from vigia.fuse.association import (
+    cluster_detections,
+    distance_m,
+    in_a_larger_plumes_path,
+    location_sigma_m,
+)
 from vigia.fuse.classify import classify_site
 from vigia.fuse.confidence import Look, looks_at, site_evidence
 from vigia.fuse.sites import fuse, revisit_requests
@@ -128,6 +133,31 @@ def test_a_plume_whose_source_was_not_in_view_supports_a_place_but_never_makes_o
     assert [d.id for d in site.members] == ["t", "e"]
     # With the uncertainty of an unseen source it barely moves the place.
     assert distance_m(site.lon, site.lat, tarp.lon, tarp.lat) < 5.0
+
+
+def test_a_puff_in_the_path_of_a_larger_plume_of_its_line_does_not_make_a_place() -> None:
+    def methane(i: str, dx: float, dy: float, ime: float, line: str = "P1") -> Detection:
+        return det(i, "plume", line, dx_m=dx, dy_m=dy, species=["CH4"]).model_copy(
+            update={"ime_kg": ime, "length_m": 500.0, "wind_from_deg": 180.0}
+        )
+
+    big = methane("big", 0.0, 0.0, 5.0)  # the wind blows to the north
+    downwind = methane("puff", 30.0, 300.0, 0.5)
+    upwind = methane("up", 0.0, -300.0, 0.5)
+    beside = methane("side", 300.0, 0.0, 0.5)
+    too_far = methane("far", 0.0, 1200.0, 0.5)
+    other_pass = methane("p2", 30.0, 300.0, 0.5, line="P2")
+    dets = [big, downwind, upwind, beside, too_far, other_pass]
+    assert in_a_larger_plumes_path(dets) == [False, True, False, False, False, False]
+    places = {tuple(sorted(d.id for d in c.members)) for c in cluster_detections(dets)}
+    # A larger plume that only came into view in the line still marks its path.
+    entering = big.model_copy(update={"source_in_view": False})
+    assert in_a_larger_plumes_path([entering, downwind]) == [False, True]
+    # The puff makes no place of its own; it supports the one another pass found there.
+    assert ("puff",) not in places and ("p2", "puff") in places
+    assert ("puff",) not in {
+        tuple(d.id for d in c.members) for c in cluster_detections([big, downwind])
+    }
 
 
 def test_plumes_are_located_less_precisely_than_fires() -> None:

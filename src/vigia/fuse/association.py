@@ -10,7 +10,9 @@ uncertainty that follows its detector and the pixel size of its line:
   width (a tarp's centre is not where the burner under it is).
 
 A plume that enters its line at the edge (``source_in_view`` false: its source lies upwind,
-unseen) has no place of its own: it joins a place within ``UNPLACED_SIGMA_M`` of it, or none.
+unseen), or that starts in the path of a larger plume of its line (a puff of it:
+:func:`in_a_larger_plumes_path`), has no place of its own: it joins a place within
+``UNPLACED_SIGMA_M`` of it, or none.
 
 Two detections are of one place when their distance is within ``GATE_SIGMA`` of the combined
 uncertainty plus the extent of a site (``SITE_EXTENT_M``: a lab's fire, vent and cover lie a
@@ -37,6 +39,7 @@ __all__ = [
     "Cluster",
     "cluster_detections",
     "distance_m",
+    "in_a_larger_plumes_path",
     "location_sigma_m",
 ]
 
@@ -128,6 +131,61 @@ class Cluster:
         return GATE_SIGMA * math.hypot(sigma, self.sigma_m) + SITE_EXTENT_M
 
 
+def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
+    """Which plumes start in the path of a larger plume of the same line and gas.
+
+    A plume whose source lies downwind of where a larger plume (larger integrated mass)
+    starts — its source, or where it came into view — in the same line and sensor and
+    sharing a gas, within the ±30° cone that the wind's uncertainty and the plume's meander
+    allow (plus three pixels) and no farther than twice that plume's length, is most likely
+    a puff or the tail of it: the place it points at is not a source. The wind is the
+    line's (``wind_from_deg``); plumes without one are never judged.
+
+    Parameters
+    ----------
+    detections : sequence of Detection
+        Detections of any kinds and lines.
+
+    Returns
+    -------
+    list of bool
+        One flag per detection, True for such plumes.
+
+    Examples
+    --------
+    >>> in_a_larger_plumes_path([])
+    []
+    """
+    out = [False] * len(detections)
+    plumes = [
+        i for i, d in enumerate(detections) if d.kind == "plume" and d.wind_from_deg is not None
+    ]
+    plumes.sort(key=lambda i: -(detections[i].ime_kg or 0.0))
+    for rank, i in enumerate(plumes):
+        d = detections[i]
+        if not d.source_in_view:
+            continue
+        for j in plumes[:rank]:
+            big = detections[j]
+            if (big.line_id, big.sensor) != (d.line_id, d.sensor) or out[j]:
+                continue
+            if not set(big.species) & set(d.species) or big.wind_from_deg is None:
+                continue
+            if (big.ime_kg or 0.0) <= (d.ime_kg or 0.0):
+                continue
+            to = math.radians(big.wind_from_deg + 180.0)
+            ux, uy = math.sin(to), math.cos(to)
+            dy = (d.lat - big.lat) * _EARTH_M_PER_DEG
+            dx = (d.lon - big.lon) * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
+            along = dx * ux + dy * uy
+            across = abs(-dx * uy + dy * ux)
+            px = math.sqrt(max(big.area_m2, 1.0) / max(big.n_pixels, 1))
+            if 0.0 < along <= 2.0 * (big.length_m or 0.0) and across <= 3.0 * px + 0.58 * along:
+                out[i] = True
+                break
+    return out
+
+
 def cluster_detections(
     detections: Sequence[Detection], pixel_m: dict[tuple[str, str], float] | None = None
 ) -> list[Cluster]:
@@ -152,9 +210,14 @@ def cluster_detections(
     """
     px = pixel_m or {}
     sig = [location_sigma_m(d, px.get((d.line_id, d.sensor))) for d in detections]
-    # A plume that entered its line at the edge has no source in view: it may support a
-    # place found otherwise but does not make one, and it comes last.
-    unplaced = [d.kind == "plume" and not d.source_in_view for d in detections]
+    # A plume that entered its line at the edge has no source in view, and one starting in a
+    # larger plume's path is a piece of it: either may support a place found otherwise but
+    # does not make one, and comes last.
+    downwind = in_a_larger_plumes_path(detections)
+    unplaced = [
+        d.kind == "plume" and (not d.source_in_view or dw)
+        for d, dw in zip(detections, downwind, strict=True)
+    ]
     sig = [max(s, UNPLACED_SIGMA_M) if u else s for s, u in zip(sig, unplaced, strict=True)]
     order = sorted(
         range(len(detections)), key=lambda i: (unplaced[i], sig[i], -detections[i].score, i)
