@@ -813,8 +813,7 @@ def _tarps(
             out[2].append(np.where(nan, np.nan, np.take_along_axis(a_full, pick, -1)[..., 0]))
             out[3].append(np.where(nan, np.nan, np.take_along_axis(a_ch, pick, -1)[..., 0]))
             out[4].append(np.where(nan, -1, best).astype(np.float64))
-            conf = both_all[..., n_t:].max(axis=-1) if both_all.shape[-1] > n_t else 0.0 * score
-            out[5].append(np.where(nan, np.nan, conf))
+            out[5].append(np.where(nan, np.nan, both_all[..., n_t:].max(axis=-1)))
         return out
 
     # Pass 2: preliminary scores; tarp-like pixels leave the background.

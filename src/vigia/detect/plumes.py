@@ -65,6 +65,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import NormalDist
 from typing import Any, Final, Literal
 
@@ -388,6 +389,13 @@ class PixelGrid:
     def pixel_size_m(self) -> float:
         """Median pixel side, m (√ of the median area)."""
         return float(math.sqrt(float(np.median(self.area_m2))))
+
+    @cached_property
+    def jacobian(self) -> NDArray[np.float64]:
+        """Median ∂(east, north)/∂(row, col) of the grid, m per pixel, (2, 2)."""
+        xi, xj = np.gradient(self.x_m)
+        yi, yj = np.gradient(self.y_m)
+        return np.array([[np.median(xi), np.median(xj)], [np.median(yi), np.median(yj)]])
 
 
 @dataclass(frozen=True)
@@ -1250,7 +1258,7 @@ def _detections(
     bodies, _ = ndimage.label(valid & (zs > 2.0), _EIGHT)
     # Where a source may be reached along a plume (bridged in _locate_source: an anchor
     # off the plume still sees it downwind, so its statistic alone would lead away upwind).
-    near_body = bodies > 0
+    on_body = bodies > 0
     for peak in order:
         r0, c0 = int(peak[0]), int(peak[1])
         ker = kernels[int(best_k[r0, c0])]
@@ -1277,7 +1285,7 @@ def _detections(
             (r0, c0),
             ker.step,
             s,
-            body=near_body,
+            body=on_body,
         )
         ker = kernels[tried[i]]
         if scan:
@@ -1525,10 +1533,7 @@ def _oriented_kernel(
 
 def _grid_direction(grid: PixelGrid, east_north: tuple[float, float]) -> tuple[float, float]:
     # A ground direction (east, north) as a step (rows, cols) on the pixel grid.
-    xi, xj = np.gradient(grid.x_m)
-    yi, yj = np.gradient(grid.y_m)
-    jac = np.array([[np.median(xi), np.median(xj)], [np.median(yi), np.median(yj)]])
-    step = np.linalg.solve(jac, np.asarray(east_north, dtype=np.float64))
+    step = np.linalg.solve(grid.jacobian, np.asarray(east_north, dtype=np.float64))
     n = float(np.hypot(step[0], step[1]))
     return (float(step[0] / n), float(step[1] / n))
 

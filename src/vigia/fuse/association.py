@@ -66,6 +66,11 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return math.hypot(dx, dy)
 
 
+def _pixel_m(d: Detection) -> float:
+    # A detection's pixel side from its area and pixel count, m.
+    return math.sqrt(max(d.area_m2, 1.0) / max(d.n_pixels, 1))
+
+
 def location_sigma_m(d: Detection, pixel_m: float | None = None) -> float:
     """One-sigma location uncertainty of a detection, m.
 
@@ -80,7 +85,7 @@ def location_sigma_m(d: Detection, pixel_m: float | None = None) -> float:
     -------
     float
     """
-    px = pixel_m if pixel_m else math.sqrt(max(d.area_m2, 1.0) / max(d.n_pixels, 1))
+    px = pixel_m if pixel_m else _pixel_m(d)
     width = math.sqrt(max(d.area_m2, 0.0))
     if d.kind == "plume":
         extra = 0.5 * max(0.0, (d.length_m or 0.0) / px - 20.0) / 10.0
@@ -157,33 +162,34 @@ def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
     []
     """
     out = [False] * len(detections)
-    plumes = [
-        i for i, d in enumerate(detections) if d.kind == "plume" and d.wind_from_deg is not None
-    ]
-    plumes.sort(key=lambda i: -(detections[i].ime_kg or 0.0))
-    for rank, i in enumerate(plumes):
-        d = detections[i]
-        if not d.source_in_view:
-            continue
-        for j in plumes[:rank]:
-            big = detections[j]
-            if (big.line_id, big.sensor) != (d.line_id, d.sensor) or out[j]:
-                continue
-            if not set(big.species) & set(d.species) or big.wind_from_deg is None:
-                continue
-            if (big.ime_kg or 0.0) <= (d.ime_kg or 0.0):
-                continue
-            to = math.radians(big.wind_from_deg + 180.0)
-            ux, uy = math.sin(to), math.cos(to)
-            dy = (d.lat - big.lat) * _EARTH_M_PER_DEG
-            dx = (d.lon - big.lon) * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
-            along = dx * ux + dy * uy
-            across = abs(-dx * uy + dy * ux)
-            px = math.sqrt(max(big.area_m2, 1.0) / max(big.n_pixels, 1))
-            if 0.0 < along <= 2.0 * (big.length_m or 0.0) and across <= 3.0 * px + 0.58 * along:
-                out[i] = True
-                break
+    # Only plumes of one line and sensor are compared: group them first.
+    by_line: dict[tuple[str, str], list[int]] = {}
+    for i, d in enumerate(detections):
+        if d.kind == "plume" and d.wind_from_deg is not None:
+            by_line.setdefault((d.line_id, d.sensor), []).append(i)
+    for plumes in by_line.values():
+        plumes.sort(key=lambda i: -(detections[i].ime_kg or 0.0))
+        for rank, i in enumerate(plumes):
+            d = detections[i]
+            if d.source_in_view:
+                out[i] = any(_in_path(d, detections[j]) for j in plumes[:rank] if not out[j])
     return out
+
+
+def _in_path(d: Detection, big: Detection) -> bool:
+    # Whether plume d starts in the path of the larger plume big (same line and sensor).
+    if not set(big.species) & set(d.species) or big.wind_from_deg is None:
+        return False
+    if (big.ime_kg or 0.0) <= (d.ime_kg or 0.0):
+        return False
+    to = math.radians(big.wind_from_deg + 180.0)
+    ux, uy = math.sin(to), math.cos(to)
+    dy = (d.lat - big.lat) * _EARTH_M_PER_DEG
+    dx = (d.lon - big.lon) * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
+    along = dx * ux + dy * uy
+    across = abs(-dx * uy + dy * ux)
+    reach = 2.0 * (big.length_m or 0.0)
+    return 0.0 < along <= reach and across <= 3.0 * _pixel_m(big) + 0.58 * along
 
 
 def cluster_detections(
