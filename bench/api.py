@@ -16,10 +16,11 @@ entry, so a partner's reads go through the real ``releases``/``release_recipient
 join. SQLite is a WAL-mode file in a temporary directory; PostgreSQL a throwaway server
 (:class:`vigia.store.pgserver.TemporaryPostgres`, durable: fsync and synchronous commit on).
 
-Each server runs in its own process under uvicorn (one worker, the same uvicorn settings for
-all, access log off; uvloop and httptools when installed, for all alike) on a free port of
-127.0.0.1. The load is Debian's ``wrk`` (one thread, ``--connections`` keep-alive
-connections), bounded by ``--requests`` per measurement and by ``--duration`` seconds,
+Each server runs in its own process under uvicorn, one worker, with the settings ``vigia serve``
+uses (:func:`vigia.service.server.server_config`: uvloop and httptools, access log off) for
+all alike, on a free port of 127.0.0.1; the event loop and HTTP parser each server ran on are
+reported (``servers_ran_on``). The load is Debian's ``wrk`` (one thread, ``--connections``
+keep-alive connections), bounded by ``--requests`` per measurement and by ``--duration`` seconds,
 whichever comes first; a warm-up of one connection's worth precedes each. Measured, for
 Vigía with a ``partner_viewer`` token and with an agency ``analyst`` token (auth, visibility
 and audit all on):
@@ -95,13 +96,7 @@ THREAD_ENV = {
     "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0",
 }
-UVICORN = {
-    "host": "127.0.0.1",
-    "log_level": "warning",
-    "access_log": False,
-    "proxy_headers": False,
-    "server_header": False,
-}
+STACKS: dict[str, str] = {}  # server kind: the event loop and HTTP parser it ran on
 
 # ---------------------------------------------------------------- seeding
 
@@ -261,14 +256,21 @@ def audit_verify(url: str) -> str:
 # ---------------------------------------------------------------- the servers
 
 
-def serve_vigia(url: str, port: int, cache: bool = True) -> None:
-    import uvicorn
+def run_app(app: Any, port: int) -> None:
+    """Serve any of the apps as ``vigia serve`` serves Vigía (access log off), on 127.0.0.1."""
+    from vigia.service.server import run_server, server_config, server_stack
 
+    config = server_config(app, port=port, log_level="warning", access_log=False)
+    print("STACK " + "+".join(server_stack(config)), flush=True)
+    run_server(config)
+
+
+def serve_vigia(url: str, port: int, cache: bool = True) -> None:
     from vigia.service import create_app
     from vigia.store import make_engine, session_factory
 
     app = create_app(session_factory(make_engine(url)), **({} if cache else {"cache_bytes": 0}))
-    uvicorn.run(app, port=port, **UVICORN)  # type: ignore[arg-type]
+    run_app(app, port)
 
 
 def _page_doc(
@@ -297,7 +299,6 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
 def serve_memory(geojson: Path, port: int) -> None:
     """The issue's reference: features in memory, orjson, no auth, no database."""
     import orjson
-    import uvicorn
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import Response
 
@@ -329,12 +330,11 @@ def serve_memory(geojson: Path, port: int) -> None:
             raise HTTPException(404)
         return geojson_response(by_id[fid])
 
-    uvicorn.run(app, port=port, **UVICORN)  # type: ignore[arg-type]
+    run_app(app, port)
 
 
 def serve_db(url: str, port: int) -> None:
     """The same database and site query as Vigía, with no auth, audit or visibility."""
-    import uvicorn
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import JSONResponse
     from sqlalchemy import func, select
@@ -380,7 +380,7 @@ def serve_db(url: str, port: int) -> None:
                 raise HTTPException(404)
             return GeoJSON(feature(site))
 
-    uvicorn.run(app, port=port, **UVICORN)  # type: ignore[arg-type]
+    run_app(app, port)
 
 
 def pygeoapi_config(geojson: Path, port: int, work: Path) -> dict[str, str]:
@@ -453,10 +453,9 @@ def pygeoapi_config(geojson: Path, port: int, work: Path) -> dict[str, str]:
 
 
 def serve_pygeoapi(port: int) -> None:
-    import uvicorn
     from pygeoapi.starlette_app import APP
 
-    uvicorn.run(APP, port=port, **UVICORN)  # type: ignore[arg-type]
+    run_app(APP, port)
 
 
 def free_port() -> int:
@@ -492,6 +491,9 @@ def server(kind: str, work: Path, **opts: str) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} server did not start in 60 s") from None
                 time.sleep(0.2)
+        for line in (work / log.name).read_text().splitlines():
+            if line.startswith("STACK "):
+                STACKS[kind] = line.removeprefix("STACK ")
         yield base
     finally:
         proc.terminate()
@@ -985,8 +987,7 @@ def run(args: argparse.Namespace) -> None:
         "python": platform.python_version(),
         "fastapi": fastapi.__version__,
         "uvicorn": uvicorn.__version__,
-        "uvloop": _has("uvloop"),
-        "httptools": _has("httptools"),
+        "servers_ran_on": STACKS,
         "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1],
         "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
@@ -1013,12 +1014,6 @@ def run(args: argparse.Namespace) -> None:
                 default=str,
             )
         )
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 if __name__ == "__main__":

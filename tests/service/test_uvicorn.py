@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,26 +33,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def served(seeded: Seed, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(seeded.url.removeprefix("sqlite:///"), data / "vigia.db")
-    # The server runs on the real clock: tokens valid now.
-    engine = make_engine(f"sqlite:///{data / 'vigia.db'}")
-    with write_session(session_factory(engine)) as s:
-        tokens = {u: issue_token(s, u, expires=None, now=datetime.now(UTC)) for u in (AO, BO)}
-    engine.dispose()
+@contextlib.contextmanager
+def _vigia_serve(data: Path, log: Path, *options: str) -> Iterator[str]:
+    """Run ``vigia serve`` on ``data`` with its output in ``log``; yield its base URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
     env["VIGIA_DATA_DIR"] = str(data)
     cmd = [sys.executable, "-m", "vigia.cli.main", "serve", "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*cmd, "--port", str(port), *options], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -63,10 +55,9 @@ def served(seeded: Seed, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, 
             except (urllib.error.URLError, ConnectionError):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"vigia serve did not come up: {out}")
+                pytest.fail(f"vigia serve did not come up: {log.read_text()}")
             time.sleep(0.1)
-        yield base, data, tokens
+        yield base
     finally:
         proc.terminate()
         try:
@@ -74,8 +65,28 @@ def served(seeded: Seed, tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+
+
+@pytest.fixture()
+def data_dir(seeded: Seed, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(seeded.url.removeprefix("sqlite:///"), data / "vigia.db")
+    # The server runs on the real clock: tokens valid now.
+    engine = make_engine(f"sqlite:///{data / 'vigia.db'}")
+    with write_session(session_factory(engine)) as s:
+        tokens = {u: issue_token(s, u, expires=None, now=datetime.now(UTC)) for u in (AO, BO)}
+    engine.dispose()
+    return data, tokens
+
+
+@pytest.fixture()
+def served(
+    data_dir: tuple[Path, dict[str, str]], tmp_path: Path
+) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    data, tokens = data_dir
+    with _vigia_serve(data, tmp_path / "serve.log") as base:
+        yield base, data, tokens
 
 
 def _get(url: str, token: str | None) -> tuple[int, dict[str, str], Any]:
@@ -111,3 +122,29 @@ def test_vigia_serve_answers_over_http(served: tuple[str, Path, dict[str, str]])
         engine.dispose()
     assert [e["detail"]["status"] for e in entries] == [401, 404]
     assert all(e["client"] == "127.0.0.1" for e in entries)
+
+
+def test_vigia_serve_runs_on_uvloop_and_httptools_without_an_access_log(
+    data_dir: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    data, tokens = data_dir
+    log = tmp_path / "serve.log"
+    with _vigia_serve(data, log) as base:
+        assert _get(f"{base}/collections/sites/items?limit=10", tokens[AO])[0] == 200
+    out = log.read_text()
+    assert "(uvloop, httptools; access log off)" in out.splitlines()[0]
+    assert "GET /collections/sites/items" not in out
+
+
+def test_vigia_serve_access_log_writes_a_line_per_request_when_asked(
+    data_dir: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    data, tokens = data_dir
+    log = tmp_path / "serve.log"
+    with _vigia_serve(data, log, "--access-log", "--no-access-log", "--access-log") as base:
+        assert _get(f"{base}/collections/sites/items?limit=10", tokens[AO])[0] == 200
+        assert _get(f"{base}/releases/{R_A}", tokens[BO])[0] == 404
+    out = log.read_text()
+    assert "access log on" in out.splitlines()[0]
+    assert '"GET /collections/sites/items?limit=10 HTTP/1.1" 200' in out
+    assert f'"GET /releases/{R_A} HTTP/1.1" 404' in out

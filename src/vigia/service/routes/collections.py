@@ -16,14 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
-
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is optional: the standard encoder serves
-    _orjson = None  # type: ignore[assignment]
 
 from vigia.errors import InputError, NotFoundError
 from vigia.service.auth import CurrentPrincipal
@@ -80,20 +76,18 @@ _COLLECTIONS: dict[str, tuple[str, str, bool]] = {
 class GeoJSONResponse(JSONResponse):
     """A JSON response served as ``application/geo+json`` (RFC 7946).
 
-    Rendered with orjson when it is installed (the same compact JSON, several times
-    faster), else, and for anything orjson refuses, as :class:`JSONResponse` renders it.
+    Rendered with orjson (the same compact JSON, several times faster); anything orjson
+    refuses is rendered as :class:`JSONResponse` renders it.
     """
 
     media_type = GEOJSON
 
     def render(self, content: Any) -> bytes:
         """Return the JSON body."""
-        if _orjson is not None:
-            try:
-                return _orjson.dumps(content)
-            except TypeError:  # e.g. an integer beyond 64 bits: the standard encoder copes
-                pass
-        return super().render(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # e.g. an integer beyond 64 bits: the standard encoder copes
+            return super().render(content)
 
 
 def visible_collections(p: Principal) -> list[str]:

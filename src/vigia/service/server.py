@@ -1,0 +1,126 @@
+"""How the service is served: uvicorn's settings, and the event loop and HTTP parser they pick.
+
+``vigia serve`` and ``bench/api.py`` (for the service and for its reference apps alike) build
+their uvicorn configuration here, so that what is measured is what is deployed. uvicorn's
+``auto`` loop and HTTP protocol pick uvloop and httptools when they are installed (they are
+dependencies of Vigía) and fall back silently to asyncio and h11 otherwise, several times
+slower; :func:`server_stack` says which were picked, so that the fallback does not go unseen.
+
+The access log is off unless asked for: the hash-chained audit log already records every
+change, export and refusal with the principal behind it (:mod:`vigia.store.audit`), which an
+access log line (address, method, path, status) cannot name, and writing a line per request
+costs the event loop what it could spend answering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import uvicorn
+
+__all__ = ["run_server", "server_config", "server_stack"]
+
+
+def server_config(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    access_log: bool = False,
+) -> uvicorn.Config:
+    """Return the uvicorn configuration the service is served with.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application (:func:`vigia.service.create_app`, or a reference app of the bench).
+    host : str
+        Address to listen on.
+    port : int
+        TCP port to listen on.
+    log_level : str
+        uvicorn's log level (``debug``, ``info``, ``warning``, ``error``, ``critical``).
+    access_log : bool
+        Whether uvicorn writes a line per request, at ``INFO`` whatever ``log_level`` (off by
+        default: see the module's notes).
+
+    Returns
+    -------
+    uvicorn.Config
+        The configuration: loop and HTTP protocol ``auto`` (uvloop and httptools when
+        installed), no ``Server`` header, and client addresses taken from the connection,
+        never from ``X-Forwarded-For`` (they are audited).
+
+    Examples
+    --------
+    >>> from fastapi import FastAPI
+    >>> config = server_config(FastAPI(), port=8080)
+    >>> config.access_log, config.proxy_headers, config.server_header
+    (False, False, False)
+    """
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="auto",
+        http="auto",
+        log_level=log_level.lower(),
+        access_log=access_log,
+        proxy_headers=False,
+        server_header=False,
+    )
+    if access_log:  # asked for: written whatever the level of the other logs (INFO, its own)
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    return config
+
+
+def server_stack(config: uvicorn.Config) -> tuple[str, str]:
+    """Return the event loop and the HTTP parser a configuration serves with.
+
+    Parameters
+    ----------
+    config : uvicorn.Config
+        A configuration from :func:`server_config` (loaded here if it was not yet).
+
+    Returns
+    -------
+    (str, str)
+        The event loop's module (``uvloop`` or ``asyncio``) and the HTTP protocol
+        implementation (``httptools`` or ``h11``).
+
+    Examples
+    --------
+    >>> from fastapi import FastAPI
+    >>> server_stack(server_config(FastAPI()))
+    ('uvloop', 'httptools')
+    """
+    if not config.loaded:
+        config.load()
+    factory = config.get_loop_factory()
+    loop = "asyncio" if factory is None else factory.__module__.partition(".")[0]
+    protocol = config.http_protocol_class.__module__.rpartition(".")[2]
+    return loop, protocol.removesuffix("_impl")
+
+
+def run_server(config: uvicorn.Config) -> None:
+    """Serve until interrupted, in this process (as :func:`uvicorn.run` with one worker).
+
+    Parameters
+    ----------
+    config : uvicorn.Config
+        A configuration from :func:`server_config`.
+
+    Raises
+    ------
+    SystemExit
+        With uvicorn's start-up failure status (3) if the server could not start (the port
+        taken, say).
+    """
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(3)
