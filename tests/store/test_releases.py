@@ -5,12 +5,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store import SessionFactory, read_session, upsert_sites, write_session
 from vigia.store.access import Principal, add_org, add_user, principal_of
-from vigia.store.models import Outcome
+from vigia.store.models import Outcome, Release
 from vigia.store.records import SiteRecord
 from vigia.store.releases import (
     acknowledge_release,
@@ -246,6 +246,72 @@ def test_acknowledgement_by_a_partner_officer_moves_its_sites(world: SessionFact
     agency_view = see(world, get_release, "rob", rid)
     assert not agency_view.acknowledged  # PB has not
     assert agency_view.acknowledgements == {"PA": T1 + timedelta(hours=3), "PB": None}
+
+
+CHANGES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "amend": (amend_release, {"tlp": "TLP:RED", "now": T1}),
+    "withdraw": (withdraw_release, {"reason": "released in error", "now": T1}),
+    "acknowledge": (acknowledge_release, {"now": T1}),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "user", "release_id", "error"),
+    [
+        # A partner learns nothing of a release sent to another: 404, as for no release.
+        ("amend", "pb_off", "REL-0001", NotFoundError),
+        ("withdraw", "pb_off", "REL-0001", NotFoundError),
+        ("acknowledge", "pb_off", "REL-0001", NotFoundError),
+        # A release the principal sees, a change its role may not make: 403.
+        ("amend", "pa_off", "REL-0001", ForbiddenError),
+        ("withdraw", "pa_view", "REL-0001", ForbiddenError),
+        ("amend", "ana", "REL-0001", ForbiddenError),
+        ("withdraw", "ana", "REL-0001", ForbiddenError),
+        ("acknowledge", "rob", "REL-0001", ForbiddenError),
+        ("acknowledge", "pa_view", "REL-0001", ForbiddenError),
+        # No such release: 404 for everyone, whatever the role.
+        ("amend", "ana", "REL-0099", NotFoundError),
+        ("withdraw", "pa_off", "REL-0099", NotFoundError),
+        ("acknowledge", "rob", "REL-0099", NotFoundError),
+    ],
+)
+def test_a_change_to_a_release_the_principal_may_not_see_is_404_else_403_for_its_role(
+    world: SessionFactory, change: str, user: str, release_id: str, error: type[Exception]
+) -> None:
+    release(world, ["SITE-000001"], ["PA"])
+    fn, kw = CHANGES[change]
+    before = row_counts(world)
+    with pytest.raises(error) as refused:
+        do(world, fn, user, release_id, **kw)
+    if error is NotFoundError:  # word for word what a release that does not exist gives
+        assert str(refused.value) == f"release {release_id} not found"
+    assert row_counts(world) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "user"),
+    [("amend", "ana"), ("withdraw", "pa_off"), ("acknowledge", "rob"), ("acknowledge", "pb_off")],
+)
+def test_a_caller_whose_role_may_not_change_a_release_never_waits_for_its_lock(
+    world: SessionFactory, backend: str, change: str, user: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises whole write transactions)")
+    rid = release(world, ["SITE-000001"], ["PA"])
+    fn, kw = CHANGES[change]
+    p = who(world, user)
+    holder = world()
+    try:
+        holder.execute(select(Release).where(Release.id == rid).with_for_update())
+        with (
+            pytest.raises((ForbiddenError, NotFoundError)),
+            write_session(world) as s,
+        ):
+            s.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting would fail with this
+            fn(s, p, rid, **kw)
+    finally:
+        holder.rollback()
+        holder.close()
 
 
 def test_an_outcome_is_stored_with_quantities_normalised(world: SessionFactory) -> None:

@@ -299,11 +299,19 @@ def _site_visible(p: Principal) -> ColumnElement[bool]:
     return Site.id.in_(_visible_site_ids(p))
 
 
+def _is_officer(p: Principal) -> bool:
+    return p.is_agency and p.role == "release_officer"
+
+
+def _officer_refusal(p: Principal, what: str) -> ForbiddenError:
+    return ForbiddenError(
+        f"{p.user} ({p.role}, {p.org}) may not {what}: only a release officer of the agency may"
+    )
+
+
 def _require_officer(p: Principal, what: str) -> None:
-    if not (p.is_agency and p.role == "release_officer"):
-        raise ForbiddenError(
-            f"{p.user} ({p.role}, {p.org}) may not {what}: only a release officer of the agency may"
-        )
+    if not _is_officer(p):
+        raise _officer_refusal(p, what)
 
 
 def _clean_caveats(caveats: Sequence[str], tlp: str) -> tuple[str, ...]:
@@ -421,6 +429,18 @@ def _load_release(
     if rel is None:
         raise _not_found_release(release_id)
     return rel
+
+
+def _release_to_change(
+    session: Session, p: Principal, release_id: str, *, allowed: bool, refusal: ForbiddenError
+) -> Release:
+    # The release `p` is about to change, locked. The role decides first, before any lock:
+    # a caller whose role may not make the change is refused with 404 for a release it may
+    # not see (a partner learns nothing of releases sent to others), else with `refusal`.
+    if not allowed:
+        _load_release(session, p, release_id)
+        raise refusal
+    return _load_release(session, p, release_id, lock=True)
 
 
 def _release_views(session: Session, p: Principal, rels: Sequence[Release]) -> list[ReleaseView]:
@@ -894,14 +914,25 @@ def amend_release(
 
     Raises
     ------
-    ForbiddenError, NotFoundError, InputError
+    NotFoundError
+        No such release, or one the principal may not see (a partner: not sent to its
+        organisation), whatever its role; a site or organisation to add that does not exist.
+    ForbiddenError
+        A release the principal sees, but it is not a release officer of the agency; sites
+        to add that :func:`release_sites` would refuse.
+    InputError
         As :func:`release_sites`.
     LifecycleError
         If the release was withdrawn, or nothing would change.
     """
     when = _when(now)
-    _require_officer(p, "amend releases")
-    rel = _load_release(session, p, release_id, lock=True)
+    rel = _release_to_change(
+        session,
+        p,
+        release_id,
+        allowed=_is_officer(p),
+        refusal=_officer_refusal(p, "amend releases"),
+    )
     if rel.withdrawn_at is not None:
         raise LifecycleError(f"release {release_id} was withdrawn and cannot be amended")
     new_tlp = rel.tlp if tlp is None else tlp
@@ -964,22 +995,28 @@ def withdraw_release(
 
     Raises
     ------
-    ForbiddenError
-        Not a release officer of the agency.
     NotFoundError
-        No such release.
+        No such release, or one the principal may not see (a partner: not sent to its
+        organisation), whatever its role.
+    ForbiddenError
+        A release the principal sees, but it is not a release officer of the agency.
     InputError
         An empty reason.
     LifecycleError
         Already withdrawn.
     """
     when = _when(now)
-    _require_officer(p, "withdraw releases")
+    rel = _release_to_change(
+        session,
+        p,
+        release_id,
+        allowed=_is_officer(p),
+        refusal=_officer_refusal(p, "withdraw releases"),
+    )
     if not isinstance(reason, str) or not reason.strip():
         raise InputError(f"release {release_id}: a withdrawal needs a reason")
     if len(reason) > _MAX_TEXT:
         raise InputError(f"release {release_id}: the reason is longer than {_MAX_TEXT} characters")
-    rel = _load_release(session, p, release_id, lock=True)
     if rel.withdrawn_at is not None:
         raise LifecycleError(
             f"release {release_id} was already withdrawn at {_iso(rel.withdrawn_at)}"
@@ -1013,12 +1050,20 @@ def get_release(session: Session, p: Principal, release_id: str) -> ReleaseView:
     return _release_views(session, p, [_load_release(session, p, release_id)])[0]
 
 
+def _is_partner_officer(p: Principal) -> bool:
+    return not p.is_agency and p.role == "partner_officer"
+
+
+def _partner_officer_refusal(p: Principal, what: str) -> ForbiddenError:
+    return ForbiddenError(
+        f"{p.user} ({p.role}, {p.org}) may not {what}: only a partner officer of a "
+        "recipient organisation may"
+    )
+
+
 def _require_partner_officer(p: Principal, what: str) -> None:
-    if p.is_agency or p.role != "partner_officer":
-        raise ForbiddenError(
-            f"{p.user} ({p.role}, {p.org}) may not {what}: only a partner officer of a "
-            "recipient organisation may"
-        )
+    if not _is_partner_officer(p):
+        raise _partner_officer_refusal(p, what)
 
 
 def acknowledge_release(session: Session, p: Principal, release_id: str, *, now: datetime) -> None:
@@ -1029,15 +1074,20 @@ def acknowledge_release(session: Session, p: Principal, release_id: str, *, now:
     Raises
     ------
     NotFoundError
-        No such release, or not one to the principal's organisation.
+        No such release, or not one to the principal's organisation (a partner's).
     ForbiddenError
-        Not a partner officer.
+        A release the principal sees, but it is not a partner officer.
     LifecycleError
         The release was withdrawn.
     """
     when = _when(now)
-    rel = _load_release(session, p, release_id, lock=True)
-    _require_partner_officer(p, "acknowledge releases")
+    rel = _release_to_change(
+        session,
+        p,
+        release_id,
+        allowed=_is_partner_officer(p),
+        refusal=_partner_officer_refusal(p, "acknowledge releases"),
+    )
     if rel.withdrawn_at is not None:
         raise LifecycleError(f"release {release_id} was withdrawn: there is nothing to act on")
     _acknowledge(session, p, rel, when)

@@ -62,13 +62,11 @@ def _change(
     change: Callable[[Session, datetime], object],
     *,
     detail: dict[str, Any] | None = None,
-    visible_first: bool = True,
 ) -> ReleasePublic:
     # One change to a release: run it, audit it in the same transaction, return the release.
+    # The store refuses what the principal may not see with 404 before it looks at the role.
     now = config.clock()
     with write_session(config.factory) as session:
-        if visible_first:
-            get_release(session, p, release_id)  # what the principal may not see is a 404
         change(session, now)
         audit_ok(session, request, p, release_id, now=now, detail=detail)
         view = get_release(session, p, release_id)
@@ -199,7 +197,6 @@ def acknowledge(
         p,
         release_id,
         lambda session, now: acknowledge_release(session, p, release_id, now=now),
-        visible_first=False,
     )
 
 
