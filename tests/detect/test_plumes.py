@@ -238,3 +238,20 @@ def test_a_puff_far_downwind_of_a_vent_that_closed_is_not_taken_for_a_source() -
     assert best.source_pixel[0] >= 65
     assert not best.source_in_view
     assert "wide where it starts" in best.source_note
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_large_plume_turned_off_the_analysed_wind_is_one_plume_not_sources_in_clean_air(
+    seed: int,
+) -> None:
+    # The wind analysis says south; the plume of a large source goes 55° east of that. Long
+    # kernels anchored in the clean air beside it see its mass far down their wedges: that is
+    # the same plume again, not a source where no gas is.
+    lat, lon = grid(300, 300)
+    src = (40, 100)
+    truth = plume(lat, lon, src, 600.0, Wind(2.5, 235.0))
+    e, sd = noisy(truth, seed)
+    found = find_plumes(e, sd, lat, lon, wind=Wind(2.5, 180.0))
+    assert len(found) == 1, [p.source_pixel for p in found]
+    r, c = found[0].source_pixel
+    assert math.hypot(r - src[0], c - src[1]) <= 3.0

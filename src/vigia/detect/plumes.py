@@ -19,9 +19,11 @@ Detection
     background). Detections are the local maxima (11 × 11) above ``Φ⁻¹(1 − r A / K)``, r the
     false plumes allowed per km², A the pixel area and K the number of kernels (a Bonferroni
     bound on the maximum over kernels; measured on white noise: 0 false plumes in 100 km²
-    where r allows 1), strongest first; one whose kernel lies mostly on a stronger plume, or
-    reaches its source, is that plume again. Column striping is removed first: each column's
-    significance is renormalised by its own median and MAD.
+    where r allows 1), strongest first; one whose kernel lies mostly on a stronger plume,
+    draws most of its signal from one (a long kernel anchored in clean air beside a large
+    plume that the wind analysis has wrong, or that meanders, sees its mass far down the
+    wedge), or reaches its source, is that plume again. Column striping is removed first:
+    each column's significance is renormalised by its own median and MAD.
 
     The "cfar" method (:func:`cfar_mask`) is a per-pixel CFAR test on the significance map
     smoothed by a small Gaussian, with hysteresis (Canny's) and a minimum size.
@@ -1266,6 +1268,12 @@ def _detections(
         # lies mostly on one, or a kernel reaching a stronger plume's source.
         weight = _place_values(ker.h**2, ker.anchor, (r0, c0), shape)
         if claimed[r0, c0] or float(np.sum(weight[claimed])) > 0.5 * float(weight.sum()):
+            continue
+        # ... or a kernel whose *signal* comes mostly from one: a long kernel anchored in
+        # clean air beside a large, meandering plume sees that plume's mass far down its
+        # wedge while its weight (∝ 1/width², so near the anchor) lies on clean air.
+        signal = np.clip(_place_values(ker.h, ker.anchor, (r0, c0), shape) * e_c * wt, 0.0, None)
+        if float(np.sum(signal[claimed])) > 0.5 * float(signal.sum()):
             continue
         if np.any(sources & (weight > 0)):
             continue
