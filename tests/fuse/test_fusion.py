@@ -160,6 +160,41 @@ def test_a_puff_in_the_path_of_a_larger_plume_of_its_line_does_not_make_a_place(
     }
 
 
+def test_a_plume_where_a_large_source_of_another_pass_sends_its_gas_does_not_make_a_place() -> None:
+    def methane(
+        i: str, line: str, dx: float, dy: float, rate: float, wind_from: float, t: datetime = T0
+    ) -> Detection:
+        # 0.5 kg over 2,000 m²: a mean column of 2.5e-4 kg/m² (~370 ppm·m of methane).
+        return det(i, "plume", line, dx_m=dx, dy_m=dy, t=t, species=["CH4"]).model_copy(
+            update={
+                "emission_kg_h": rate,
+                "ime_kg": 0.5 if rate < 400 else 5.0,
+                "area_m2": 2000.0,
+                "length_m": 100.0,
+                "wind_from_deg": wind_from,
+                "wind_speed_m_s": 3.0,
+            }
+        )
+
+    landfill = methane("landfill", "P1", 0.0, 0.0, 500.0, 180.0)
+    # Three days later the wind blows to the north-north-east and the landfill's own start is
+    # missed: its gas shows 300 m that way. 500 kg/h in 3 m/s is 0.046 kg per metre, as dense
+    # as the piece up to ~610 m downwind.
+    to = math.radians(20.0)
+    later = T0 + timedelta(days=3)
+    piece = methane("piece", "P2", 300 * math.sin(to), 300 * math.cos(to), 100.0, 200.0, later)
+    far = methane("far", "P2", 900 * math.sin(to), 900 * math.cos(to), 100.0, 200.0, later)
+    upwind = methane("up", "P2", -300 * math.sin(to), -300 * math.cos(to), 100.0, 200.0, later)
+    bigger = methane("bigger", "P2", 600.0, -300.0, 900.0, 200.0, later)
+    dets = [landfill, piece, far, upwind, bigger]
+    assert in_a_larger_plumes_path(dets) == [False, True, False, False, False]
+    (site,) = [c for c in cluster_detections(dets) if "landfill" in {d.id for d in c.members}]
+    assert {d.id for d in site.members} == {"landfill", "piece"}
+    # A month later the landfill's path of that day no longer speaks for the air there.
+    month = piece.model_copy(update={"time": T0 + timedelta(days=30)})
+    assert in_a_larger_plumes_path([landfill, month]) == [False, False]
+
+
 def test_plumes_are_located_less_precisely_than_fires() -> None:
     assert location_sigma_m(det("p", "plume", "L"), 6.0) > location_sigma_m(
         det("f", "thermal", "L"), 6.0

@@ -10,9 +10,9 @@ uncertainty that follows its detector and the pixel size of its line:
   width (a tarp's centre is not where the burner under it is).
 
 A plume that enters its line at the edge (``source_in_view`` false: its source lies upwind,
-unseen), or that starts in the path of a larger plume of its line (a puff of it:
-:func:`in_a_larger_plumes_path`), has no place of its own: it joins a place within
-``UNPLACED_SIGMA_M`` of it, or none.
+unseen), or that starts in the path of a larger plume of its line or of another pass (a puff
+of it, or its own start missed: :func:`in_a_larger_plumes_path`), has no place of its own:
+it joins a place within ``UNPLACED_SIGMA_M`` of it, or none.
 
 Two detections are of one place when their distance is within ``GATE_SIGMA`` of the combined
 uncertainty plus the extent of a site (``SITE_EXTENT_M``: a lab's fire, vent and cover lie a
@@ -34,6 +34,9 @@ from vigia.detect.detection import Detection
 __all__ = [
     "GATE_SIGMA",
     "MIN_SIGMA_M",
+    "PATH_DAYS",
+    "PATH_MAX_M",
+    "PATH_SPREAD",
     "SITE_EXTENT_M",
     "UNPLACED_SIGMA_M",
     "Cluster",
@@ -50,6 +53,12 @@ MIN_SIGMA_M: Final = 8.0
 #: Location uncertainty given to a plume whose source was not in view (it entered its line at
 #: the edge), m: it joins a place within the gate of that, never starts one.
 UNPLACED_SIGMA_M: Final = 100.0
+#: Plume spread σ_y / distance of the reach of a larger plume's gas (Briggs class C–D).
+PATH_SPREAD: Final = 0.12
+#: Farthest a larger plume's path is followed, m.
+PATH_MAX_M: Final = 3000.0
+#: Passes at most this far apart in time mark each other's plume paths, days.
+PATH_DAYS: Final = 7.0
 _EARTH_M_PER_DEG: Final = 111_195.0
 
 
@@ -137,14 +146,25 @@ class Cluster:
 
 
 def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
-    """Which plumes start in the path of a larger plume of the same line and gas.
+    """Which plumes start in the path of a larger plume, of their own line or another pass.
 
-    A plume whose source lies downwind of where a larger plume (larger integrated mass)
-    starts — its source, or where it came into view — in the same line and sensor and
-    sharing a gas, within the ±30° cone that the wind's uncertainty and the plume's meander
-    allow (plus three pixels) and no farther than twice that plume's length, is most likely
-    a puff or the tail of it: the place it points at is not a source. The wind is the
-    line's (``wind_from_deg``); plumes without one are never judged.
+    A plume whose source lies downwind of where a larger plume starts (its source, or where
+    it came into view), sharing a gas, within the ±30° cone that the wind's uncertainty and
+    the plume's meander allow (plus three pixels) and within the larger plume's reach, is
+    most likely a puff or the tail of it: the place it points at is not a source.
+
+    * **Same line and sensor**: larger by integrated mass; the cone and wind are the line's.
+    * **Another pass** (any line, within ``PATH_DAYS``; the larger plume's source in view):
+      larger by emission rate; the cone follows the smaller plume's own wind, since the gas
+      it saw left the larger source under that wind. A large source found in one pass marks
+      where its gas goes in the others, where its own start may have been missed.
+
+    The reach is the farther of twice the larger plume's length and where its gas is still
+    as dense as the piece: a plume carrying M′ kg per metre along the wind (IME / L in its
+    own line, Q / u under the piece's wind) spread as σ_y = a s (``PATH_SPREAD``, Briggs'
+    class C–D) has a centre-line column M′ / (√(2π) a s), which falls to the piece's mean
+    column at s = M′ / (√(2π) a c). So a landfill's gas is a landfill's a kilometre downwind,
+    a small vent's is not at a hundred metres. Plumes without a wind are never judged.
 
     Parameters
     ----------
@@ -173,7 +193,52 @@ def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
             d = detections[i]
             if d.source_in_view:
                 out[i] = any(_in_path(d, detections[j]) for j in plumes[:rank] if not out[j])
+    # Across passes: plumes with a rate, largest first, looked up on a grid of cells as
+    # wide as the farthest reach.
+    rated = sorted(
+        (i for ids in by_line.values() for i in ids if detections[i].emission_kg_h),
+        key=lambda i: -(detections[i].emission_kg_h or 0.0),
+    )
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i in rated:
+        d = detections[i]
+        cx, cy = _cell(d, PATH_MAX_M)
+        if d.source_in_view and not out[i]:
+            out[i] = any(
+                _in_path_of_source(d, detections[j])
+                for gx in (cx - 1, cx, cx + 1)
+                for gy in (cy - 1, cy, cy + 1)
+                for j in cells.get((gx, gy), ())
+                if not out[j]
+            )
+        if detections[i].source_in_view and not out[i]:
+            cells.setdefault((cx, cy), []).append(i)
     return out
+
+
+def _cell(d: Detection, size_m: float) -> tuple[int, int]:
+    y = d.lat * _EARTH_M_PER_DEG
+    x = d.lon * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
+    return (math.floor(x / size_m), math.floor(y / size_m))
+
+
+def _dense_reach(mass_per_m: float, d: Detection) -> float:
+    # Distance at which a plume of mass_per_m (kg/m) thins to d's mean column, m.
+    if not (d.ime_kg and d.ime_kg > 0 and d.area_m2 > 0 and mass_per_m > 0):
+        return 0.0
+    column = d.ime_kg / d.area_m2
+    return min(mass_per_m / (math.sqrt(2.0 * math.pi) * PATH_SPREAD * column), PATH_MAX_M)
+
+
+def _cone(d: Detection, lon: float, lat: float, to_deg: float, reach: float, px: float) -> bool:
+    # Whether d lies downwind of (lon, lat), wind blowing to to_deg, within reach and the cone.
+    to = math.radians(to_deg)
+    ux, uy = math.sin(to), math.cos(to)
+    dy = (d.lat - lat) * _EARTH_M_PER_DEG
+    dx = (d.lon - lon) * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
+    along = dx * ux + dy * uy
+    across = abs(-dx * uy + dy * ux)
+    return 0.0 < along <= reach and across <= 3.0 * px + 0.58 * along
 
 
 def _in_path(d: Detection, big: Detection) -> bool:
@@ -182,14 +247,25 @@ def _in_path(d: Detection, big: Detection) -> bool:
         return False
     if (big.ime_kg or 0.0) <= (d.ime_kg or 0.0):
         return False
-    to = math.radians(big.wind_from_deg + 180.0)
-    ux, uy = math.sin(to), math.cos(to)
-    dy = (d.lat - big.lat) * _EARTH_M_PER_DEG
-    dx = (d.lon - big.lon) * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
-    along = dx * ux + dy * uy
-    across = abs(-dx * uy + dy * ux)
-    reach = 2.0 * (big.length_m or 0.0)
-    return 0.0 < along <= reach and across <= 3.0 * _pixel_m(big) + 0.58 * along
+    length = big.length_m or 0.0
+    mass_per_m = (big.ime_kg or 0.0) / length if length > 0 else 0.0
+    reach = max(2.0 * length, _dense_reach(mass_per_m, d))
+    return _cone(d, big.lon, big.lat, big.wind_from_deg + 180.0, reach, _pixel_m(big))
+
+
+def _in_path_of_source(d: Detection, big: Detection) -> bool:
+    # Whether plume d (another line) starts where, under d's own wind, big's gas would go.
+    if d.line_id == big.line_id or not set(big.species) & set(d.species):
+        return False
+    if d.wind_from_deg is None or not d.wind_speed_m_s or d.wind_speed_m_s <= 0:
+        return False
+    if abs((d.time - big.time).total_seconds()) > PATH_DAYS * 86_400.0:
+        return False
+    q_big, q = big.emission_kg_h or 0.0, d.emission_kg_h or 0.0
+    if q_big <= q:
+        return False
+    reach = _dense_reach(q_big / 3600.0 / d.wind_speed_m_s, d)
+    return _cone(d, big.lon, big.lat, d.wind_from_deg + 180.0, reach, _pixel_m(d))
 
 
 def cluster_detections(
