@@ -49,10 +49,12 @@ class Statements:
 
     def __init__(self, api: Api) -> None:
         self.n = 0
+        self.texts: list[str] = []
         event.listen(api.factory.kw["bind"], "before_cursor_execute", self.count)
 
-    def count(self, *_: Any) -> None:
+    def count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.n += 1
+        self.texts.append(statement)
 
 
 def test_a_repeated_read_is_the_same_answer_without_reading_the_store(any_api: Api) -> None:
@@ -86,8 +88,28 @@ def test_an_organisation_never_gets_another_organisations_page(any_api: Api) -> 
     assert any_api.call("GET", f"{ITEMS}/{S_B}", AV).status_code == 404
 
 
+def test_a_url_not_read_before_asks_the_store_for_the_page_but_not_who_the_token_is(
+    any_api: Api,
+) -> None:
+    plain = create_app(any_api.factory, clock=lambda: NOW, cache_bytes=0)
+    assert any_api.call("GET", ITEMS, AV).status_code == 200
+    statements = Statements(any_api)
+    with TestClient(plain, client=CLIENT) as uncached:
+        for path in READS[1:]:
+            before = len(statements.texts)
+            got = any_api.call("GET", path, AV)
+            read = statements.texts[before:]
+            assert read, f"{path} was not read from the store"
+            assert not [t for t in read if "api_tokens" in t], f"{path} authenticated again"
+            other = uncached.get(path, headers=any_api.headers(AV))
+            assert (got.status_code, got.content) == (other.status_code, other.content)
+
+
 @pytest.mark.parametrize("how", ["revoke", "disable"])
-def test_a_revoked_token_is_refused_on_the_next_request_and_audited(any_api: Api, how: str) -> None:
+@pytest.mark.parametrize("next_read", [ITEMS, f"{ITEMS}/{S_A}"], ids=["same URL", "new URL"])
+def test_a_revoked_token_is_refused_on_the_next_request_and_audited(
+    any_api: Api, how: str, next_read: str
+) -> None:
     for _ in range(2):
         assert any_api.call("GET", ITEMS, AV).status_code == 200
     # Another process: an engine of its own on the same database.
@@ -101,7 +123,7 @@ def test_a_revoked_token_is_refused_on_the_next_request_and_audited(any_api: Api
     finally:
         other.dispose()
     before = any_api.audit_count()
-    r = any_api.call("GET", ITEMS, AV)
+    r = any_api.call("GET", next_read, AV)
     entry = assert_refused(any_api, r, 401, before)
     assert entry["detail"]["reason"] == ("revoked" if how == "revoke" else "disabled")
 

@@ -198,6 +198,28 @@ def test_sites_are_paged_and_filtered_by_box(world: SessionFactory) -> None:
         see(world, list_visible_sites, "pa_off", limit=0)
 
 
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ("pa_off", ["SITE-000001", "SITE-000002", "SITE-000003"]),
+        ("ana", ["SITE-000001", "SITE-000002", "SITE-000003", "SITE-000004"]),
+    ],
+)
+def test_a_filtered_listing_tells_how_many_match_on_every_page_and_past_the_last(
+    world: SessionFactory, user: str, expected: list[str]
+) -> None:
+    release(world, ["SITE-000001", "SITE-000002", "SITE-000003"], ["PA"])
+    box = (-107.31, 24.9, -107.26, 25.1)  # around all four sites
+    seen: list[str] = []
+    for offset in range(len(expected) + 2):
+        page, total = see(
+            world, list_visible_sites, user, bbox=box, start=T0, limit=1, offset=offset
+        )
+        assert total == len(expected)
+        seen += [s.id for s in page]
+    assert seen == expected
+
+
 def test_a_withdrawal_is_visible_to_the_partner(world: SessionFactory) -> None:
     rid = release(world, ["SITE-000001"], ["PA"])
     with pytest.raises(ForbiddenError):

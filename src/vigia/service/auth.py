@@ -11,18 +11,30 @@ The 401 itself is answered and audited by :mod:`vigia.service.problems`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Final
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
 from starlette.datastructures import Headers
 
 from vigia.errors import AuthError
-from vigia.service.deps import Config
-from vigia.store.access import Principal, authenticate_grant
+from vigia.service.deps import Config, ServiceConfig
+from vigia.store.access import Principal, TokenGrant, authenticate_grant, hash_token
 from vigia.store.db import read_session, write_session
 
-__all__ = ["CurrentPrincipal", "bearer_scheme", "bearer_token", "current_principal"]
+__all__ = [
+    "CHECKED_GRANT",
+    "CurrentPrincipal",
+    "bearer_scheme",
+    "bearer_token",
+    "current_principal",
+]
+
+CHECKED_GRANT: Final = "vigia.checked_grant"
+"""Key in the request's state of a :class:`~vigia.store.access.TokenGrant` that
+:class:`~vigia.service.cache.ReadCache` checked for this request."""
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -61,12 +73,26 @@ def bearer_token(headers: Headers) -> str | None:
     return token
 
 
-def current_principal(
+def _authenticate(config: ServiceConfig, token: str | None, now: datetime) -> TokenGrant:
+    with read_session(config.factory) as session:
+        grant = authenticate_grant(session, token, now=now)
+        stale = bool(session.dirty)  # the token's last use is due to be recorded
+    if stale:  # at most once a minute per token: reads stay off the write lock
+        with write_session(config.factory) as session:
+            grant = authenticate_grant(session, token, now=now)
+    return grant
+
+
+async def current_principal(
     request: Request,
     config: Config,
     _declared: Annotated[object, Depends(bearer_scheme)] = None,
 ) -> Principal:
     """Authenticate the request's bearer token.
+
+    The store is asked on a worker thread, unless :class:`~vigia.service.cache.ReadCache`
+    checked this very token for this request (:data:`CHECKED_GRANT`: accepted at the store's
+    change count read after the request came, and still holding).
 
     Parameters
     ----------
@@ -87,12 +113,16 @@ def current_principal(
     """
     token = bearer_token(request.headers)
     now = config.clock()
-    with read_session(config.factory) as session:
-        grant = authenticate_grant(session, token, now=now)
-        stale = bool(session.dirty)  # the token's last use is due to be recorded
-    if stale:  # at most once a minute per token: reads stay off the write lock
-        with write_session(config.factory) as session:
-            grant = authenticate_grant(session, token, now=now)
+    checked = (request.scope.get("state") or {}).get(CHECKED_GRANT)
+    if (
+        isinstance(checked, TokenGrant)
+        and token is not None
+        and checked.token_hash == hash_token(token)
+        and checked.holds(now)
+    ):
+        grant = checked
+    else:
+        grant = await run_in_threadpool(_authenticate, config, token, now)
     request.state.principal = grant.principal
     request.state.grant = grant
     return grant.principal

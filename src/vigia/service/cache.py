@@ -15,8 +15,11 @@ the token was accepted at this count; it has not expired since; its last use was
 less than a minute ago (else the full path runs, and records it); and the same principal's
 kind of reader got a ``200`` for the same URL at this count. Anything else (a missing,
 unknown, revoked or expired token, an invisible site, a bad parameter, the store down) goes
-the full way, so every refusal is answered and audited as before. Reads that succeed are not
-audited, with or without the cache.
+the full way, so every refusal is answered and audited as before. When all but the last
+hold (a URL this reader has not asked for since the last change), the full path takes the
+token's grant from the cache instead of asking the store again who the token belongs to
+(:data:`vigia.service.auth.CHECKED_GRANT`): it holds for the same reason a kept answer does.
+Reads that succeed are not audited, with or without the cache.
 
 A page's ``timeStamp`` is the time of the answer, not of the cached page: it is written in
 afresh each time.
@@ -42,7 +45,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigia.errors import AuthError
-from vigia.service.auth import bearer_token
+from vigia.service.auth import CHECKED_GRANT, bearer_token
 from vigia.service.deps import ServiceConfig
 from vigia.service.routes.collections import TIMESTAMP_FORMAT
 from vigia.store.access import TokenGrant, hash_token
@@ -187,14 +190,16 @@ class ReadCache:
             scope["path"],
             scope.get("query_string", b""),
         )
-        if changes == self._changes:
-            grant = self._grants.get(token_hash)
-            if grant is not None and grant.holds(config.clock()):
-                answer = self._answers.get((_reader(grant), *url))
-                if answer is not None:
-                    self._answers.move_to_end((_reader(grant), *url))
-                    await _send(answer, config, send)
-                    return
+        grant = self._grants.get(token_hash)
+        if grant is not None and grant.holds(config.clock()):
+            answer = self._answers.get((_reader(grant), *url))
+            if answer is not None:
+                self._answers.move_to_end((_reader(grant), *url))
+                await _send(answer, config, send)
+                return
+            # Not this answer, but this token, checked as a kept answer is: the full path
+            # need not ask the store again who it is (vigia.service.auth.current_principal).
+            scope.setdefault("state", {})[CHECKED_GRANT] = grant
         status, start, body = await _through(self.app, scope, receive, send)
         grant = (scope.get("state") or {}).get("grant")
         if (

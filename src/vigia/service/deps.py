@@ -83,8 +83,12 @@ class ServiceConfig:
         return path
 
 
-def config_of(request: Request) -> ServiceConfig:
-    """Return the service configuration of the app serving ``request``."""
+async def config_of(request: Request) -> ServiceConfig:
+    """Return the service configuration of the app serving ``request``.
+
+    A coroutine, though it does no I/O: FastAPI runs a plain function dependency on its
+    thread pool, and that hop cost more than the rest of it.
+    """
     config: ServiceConfig = request.app.state.vigia
     return config
 

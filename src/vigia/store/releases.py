@@ -42,6 +42,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Engine,
     Integer,
     Select,
@@ -533,10 +534,12 @@ def list_visible_sites(
 
     Notes
     -----
-    This is the service's hot path. It reads plain rows of the columns a view needs (no ORM
-    objects), tests a partner's visibility per site with an ``EXISTS`` on
-    ``release_sites(site_id)`` (a page is found without listing every visible site), and
-    counts only when the page itself does not tell the total.
+    This is the service's hot path. It reads plain rows of the columns a view needs on the
+    session's connection (no ORM objects, no ORM result machinery), tests a partner's
+    visibility per site with an ``EXISTS`` on ``release_sites(site_id)`` (a page is found
+    without listing every visible site), counts a box or time filter's matches in the
+    query of the page (a window count over the matches it sorts anyway), and counts
+    otherwise only when the page itself does not tell the total.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit {limit!r}: must be a whole number from 1 to {MAX_PAGE}")
@@ -546,23 +549,30 @@ def list_visible_sites(
     # Far into the list, one pass over the visible ids beats a probe per site skipped.
     far = not filtered and offset >= _FAR_OFFSET
     params = {"org_id": p.org_id, "limit": limit, "offset": offset}
+    # Core execution: these are column reads, and the ORM's result machinery cost more than
+    # the queries themselves.
+    conn = session.connection()
     if filtered:
         q = sites_query(bbox=bbox, start=start, end=end).with_only_columns(*_view_columns(p))
         if not p.is_agency:
             q = q.where(_VISIBLE_EXISTS)
-        page = q.limit(_LIMIT).offset(_OFFSET)
+        # Every match is found and sorted by id before the page is cut from them: the same
+        # pass counts them (the total is each row's last column).
+        page = q.add_columns(func.count().over()).limit(_LIMIT).offset(_OFFSET)
     else:
         page = _PAGES[p.is_agency, far]
-    rows = session.execute(page, params).all()
-    if len(rows) < limit and (rows or offset == 0):
+    rows = conn.execute(page, params).all()
+    if filtered and rows:
+        total = int(rows[0][-1])
+    elif len(rows) < limit and (rows or offset == 0):
         total = offset + len(rows)  # the last page: it tells the total itself
-    elif filtered:  # few candidates from the box and time index: probe each
-        total = int(session.scalar(q.with_only_columns(func.count()).order_by(None), params) or 0)
+    elif filtered:  # past the last match: count them alone
+        total = int(conn.scalar(q.with_only_columns(func.count()).order_by(None), params) or 0)
     elif p.is_agency:
-        total = int(session.scalar(_COUNT_ALL) or 0)
+        total = int(conn.scalar(_COUNT_ALL) or 0)
     else:
-        total = _partner_total(session, p)
-    return _site_views(session, p, rows), total
+        total = _partner_total(conn, p)
+    return _site_views(conn, p, rows), total
 
 
 _FAR_OFFSET: Final = 2000
@@ -650,7 +660,7 @@ _TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[tuple[int, int], int]]] = Wea
 """Per store and partner organisation: (the sharing tables' row counts, its visible sites)."""
 
 
-def _partner_total(session: Session, p: Principal) -> int:
+def _partner_total(conn: Connection, p: Principal) -> int:
     """Return how many sites a partner may see, counted again only when releases changed.
 
     What a partner sees grows only by rows added to ``release_sites`` or
@@ -658,15 +668,13 @@ def _partner_total(session: Session, p: Principal) -> int:
     read, tell whether a total counted before still holds. The counts and the total are read
     in one statement (one snapshot on every back end and isolation level).
     """
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    totals = _TOTALS.setdefault(engine, {})
+    totals = _TOTALS.setdefault(conn.engine, {})
     known = totals.get(p.org_id)
     if known is not None:
-        got = session.execute(_TABLE_SIZES).one()
+        got = conn.execute(_TABLE_SIZES).one()
         if (got[0], got[1]) == known[0]:
             return known[1]
-    n_sites, n_recipients, total = session.execute(_SIZES_AND_TOTAL, {"org_id": p.org_id}).one()
+    n_sites, n_recipients, total = conn.execute(_SIZES_AND_TOTAL, {"org_id": p.org_id}).one()
     totals[p.org_id] = ((int(n_sites), int(n_recipients)), int(total))
     return int(total)
 
@@ -679,17 +687,18 @@ def get_visible_site(session: Session, p: Principal, site_id: str) -> SiteView:
     NotFoundError
         If the site does not exist or the principal may not see it (same message).
     """
-    row = session.execute(_ONE[p.is_agency], {"site_id": site_id, "org_id": p.org_id}).first()
+    conn = session.connection()
+    row = conn.execute(_ONE[p.is_agency], {"site_id": site_id, "org_id": p.org_id}).first()
     if row is None:
         raise _not_found_site(site_id)
-    return _site_views(session, p, [row])[0]
+    return _site_views(conn, p, [row])[0]
 
 
 def _ref_order(ref: ReleaseRef) -> tuple[datetime, int, str]:
     return ref.created_at, len(ref.id), ref.id
 
 
-def _site_views(session: Session, p: Principal, rows: Sequence[Sequence[Any]]) -> list[SiteView]:
+def _site_views(conn: Connection, p: Principal, rows: Sequence[Sequence[Any]]) -> list[SiteView]:
     """Build the views of a page of site rows (columns of :func:`_view_columns`)."""
     if not rows:
         return []
@@ -699,16 +708,16 @@ def _site_views(session: Session, p: Principal, rows: Sequence[Sequence[Any]]) -
     pairs: list[tuple[str, str]] = []
     acked: set[str] = set()
     if p.is_agency:
-        pairs = [(sid, rid) for sid, rid in session.execute(_PAIRS_AGENCY, {"ids": ids})]
+        pairs = [(sid, rid) for sid, rid in conn.execute(_PAIRS_AGENCY, {"ids": ids})]
     else:
-        for sid, rid, at in session.execute(_PAIRS_PARTNER, {"ids": ids, "org_id": p.org_id}):
+        for sid, rid, at in conn.execute(_PAIRS_PARTNER, {"ids": ids, "org_id": p.org_id}):
             pairs.append((sid, rid))
             if at is not None:
                 acked.add(sid)
     by_release: dict[str, ReleaseRef] = {}
     if pairs:
         rids = sorted({rid for _, rid in pairs})
-        for rid, tlp, caveats, withdrawn_at, created_at in session.execute(
+        for rid, tlp, caveats, withdrawn_at, created_at in conn.execute(
             _RELEASE_REFS, {"rids": rids}
         ):
             by_release[rid] = ReleaseRef(
@@ -720,7 +729,7 @@ def _site_views(session: Session, p: Principal, rows: Sequence[Sequence[Any]]) -
     for found in refs.values():
         found.sort(key=_ref_order)
     if p.is_agency:
-        counts: dict[str, int] = dict(session.execute(_OBSERVATIONS, {"ids": ids}).all())
+        counts: dict[str, int] = dict(conn.execute(_OBSERVATIONS, {"ids": ids}).all())
         return [
             SiteView(
                 id=r[0],
@@ -738,7 +747,7 @@ def _site_views(session: Session, p: Principal, rows: Sequence[Sequence[Any]]) -
             )
             for r in rows
         ]
-    actioned = set(session.scalars(_ACTIONED, {"ids": ids, "org_id": p.org_id}))
+    actioned = set(conn.scalars(_ACTIONED, {"ids": ids, "org_id": p.org_id}))
     return [
         SiteView(
             id=r[0],
