@@ -441,8 +441,9 @@ def test_timelines_give_each_step_of_each_released_site(world: SessionFactory) -
         observed_at=T1 + timedelta(days=1),
         now=T1 + timedelta(days=2),
     )
-    with read_session(world) as s:
-        lines = site_timelines(s)
+    lines = see(world, site_timelines, "ana")
+    with read_session(world) as s:  # the console, reading the store directly
+        assert site_timelines(s) == lines
     assert [(t.site_id, t.partner) for t in lines] == [("SITE-000001", "PA"), ("SITE-000001", "PB")]
     pa, pb = lines
     assert pa.released_at == T1 and pa.confirmed_at == T0 + timedelta(hours=2)
@@ -452,6 +453,16 @@ def test_timelines_give_each_step_of_each_released_site(world: SessionFactory) -
         "dismantled",
     )
     assert (pb.acknowledged_at, pb.outcome) == (None, None)
+
+
+@pytest.mark.parametrize("user", ["pa_off", "pa_view", "pb_off"])
+def test_timelines_are_the_agencys_a_partner_is_refused_them(
+    world: SessionFactory, user: str
+) -> None:
+    release(world, ["SITE-000001"], ["PA", "PB"])
+    with pytest.raises(ForbiddenError, match="agency's"):
+        see(world, site_timelines, user)
+    assert [t.partner for t in see(world, site_timelines, "rob")] == ["PA", "PB"]
 
 
 def test_a_partner_does_not_learn_what_another_partner_did(world: SessionFactory) -> None:

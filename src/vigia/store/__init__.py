@@ -4,7 +4,8 @@ Open it with :func:`open_store` (settings from ``VIGIA_DATABASE_URL`` / ``VIGIA_
 take detection files in with :func:`ingest_detections`, and let fusion and review read and
 write sites through the functions of :mod:`vigia.store.sites`. Sharing with partners lives in
 :mod:`vigia.store.access` (organisations, users, tokens), :mod:`vigia.store.releases`,
-:mod:`vigia.store.sorties` and the hash-chained :mod:`vigia.store.audit`. Schema revisions
+:mod:`vigia.store.sorties`, the agency's :mod:`vigia.store.survey` (flight lines and raw
+detections) and the hash-chained :mod:`vigia.store.audit`. Schema revisions
 are Alembic migrations shipped in the package (:mod:`vigia.store.schema`, ``vigia db upgrade``).
 """
 

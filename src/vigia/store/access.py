@@ -95,8 +95,33 @@ class Principal:
 
     @property
     def is_agency(self) -> bool:
-        """Whether the principal belongs to the originating agency."""
+        """Whether the principal belongs to the originating agency (in any of its roles)."""
         return self.org_kind == "agency"
+
+    @classmethod
+    def local_operator(cls, name: str = "-") -> Principal:
+        """Return the principal of whoever reads the store directly: the agency's, sees all.
+
+        Not a stored user (ids 0) and never one a token stands for: the console and the
+        store's own agency-wide readings (calibration on outcomes, a plan's approvals) act
+        as it; the service's principals come only from tokens (:func:`authenticate`).
+
+        Parameters
+        ----------
+        name : str
+            Who it is, as the audit log should name them (the operating-system user).
+
+        Returns
+        -------
+        Principal
+            An ``admin`` of the agency.
+
+        Examples
+        --------
+        >>> Principal.local_operator("ops").is_agency
+        True
+        """
+        return cls(0, name, 0, "-", "agency", "admin")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,6 @@ from vigia.store.releases import list_outcomes
 
 __all__ = ["OutcomeCalibration", "OutcomePairs", "calibrate_on_outcomes", "outcome_pairs"]
 
-_AGENCY = Principal(0, "-", 0, "-", "agency", "admin")
-
 
 @dataclass(frozen=True)
 class OutcomePairs:
@@ -73,7 +71,8 @@ def outcome_pairs(session: Session, *, inactive: InactiveAs = "exclude") -> Outc
     OutcomePairs
         The labelled outcomes.
     """
-    outcomes = sorted(list_outcomes(session, _AGENCY), key=lambda o: (o.reported_at, o.id))
+    every = list_outcomes(session, Principal.local_operator())
+    outcomes = sorted(every, key=lambda o: (o.reported_at, o.id))
     ids = sorted({o.site_id for o in outcomes})
     confidence = {
         row[0]: row[1]

@@ -1380,16 +1380,39 @@ def site_reports(session: Session, p: Principal, release_id: str) -> list[SiteRe
     return out
 
 
-def site_timelines(session: Session) -> list[SiteTimeline]:
+def site_timelines(session: Session, p: Principal | None = None) -> list[SiteTimeline]:
     """Return, for every released site and partner it went to, the times of each step.
 
     One timeline per (site, partner) pair of live (not withdrawn) releases: first detection
     (of the site's observations; its ``first_seen`` when it has none), the analyst's
     confirmation, the first release to that partner, the partner's first acknowledgement,
     and its first outcome (``observed_at`` is the action time). For the agency's metrics only.
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    p : Principal, optional
+        Who asks: the agency (any role). ``None`` is the console reading the store directly
+        (``vigia metrics``, the demo), as :meth:`Principal.local_operator` would.
+
+    Returns
+    -------
+    list of SiteTimeline
+        By site and partner.
+
+    Raises
+    ------
+    ForbiddenError
+        For a partner: every partner's steps are in them.
     """
     from vigia.share.metrics import SiteTimeline
     from vigia.share.units import Quantity
+
+    if p is not None and not p.is_agency:
+        raise ForbiddenError(
+            f"{p.user} ({p.role}, {p.org}) may not read the metrics: they are the agency's"
+        )
 
     pairs = session.execute(
         select(

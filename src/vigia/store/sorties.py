@@ -365,7 +365,7 @@ def approval_of_plan(session: Session, plan_path: Path) -> list[SortieView]:
     An empty list means the plan (as it is now) was never submitted, or changed since.
     """
     digest = plan_digest(Path(plan_path))
-    agency = Principal(0, "-", 0, "-", "agency", "admin")
+    agency = Principal.local_operator()
     return [
         _view(*row)
         for row in session.execute(_query(agency).where(SortieRequest.plan_sha256 == digest))

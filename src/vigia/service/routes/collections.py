@@ -34,10 +34,10 @@ from vigia.service.schemas import (
     LandingPage,
     Link,
 )
-from vigia.service.survey import get_survey_feature, list_survey_features
 from vigia.store.access import Principal
 from vigia.store.db import read_session
 from vigia.store.releases import get_visible_site, list_visible_sites
+from vigia.store.survey import get_survey_feature, list_survey_features
 
 __all__ = [
     "CONFORMANCE",

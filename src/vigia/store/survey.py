@@ -1,10 +1,10 @@
 """The agency's survey collections as GeoJSON: flight lines searched and raw detections.
 
-These are the agency's own working data; a partner never reads them. The store has no
-principal-aware query for them yet (the contract of issue 8 names only sites, releases and
-sorties), so this module checks the principal first (a partner gets the same
-:class:`~vigia.errors.NotFoundError` as for a collection that does not exist) and then pages
-the tables with the same box and time filters as the sites.
+These are the agency's own working data; a partner never reads them. Every function checks
+the principal first (a partner gets the same :class:`~vigia.errors.NotFoundError` as for a
+collection that does not exist) and then pages the tables with the same box and time
+filters as the sites (``vigia serve``'s ``/collections/flight_lines`` and
+``/collections/detections``).
 """
 
 from __future__ import annotations
@@ -162,6 +162,22 @@ def list_survey_features(
 
 def get_survey_feature(session: Session, p: Principal, cid: str, fid: str) -> dict[str, Any]:
     """Return one feature of a survey collection by its id.
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    p : Principal
+        Who asks (the agency only).
+    cid : {"flight_lines", "detections"}
+        The collection.
+    fid : str
+        The feature's id (the row's number, as the collection's pages give it).
+
+    Returns
+    -------
+    dict
+        The GeoJSON feature.
 
     Raises
     ------
