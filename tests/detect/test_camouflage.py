@@ -293,7 +293,7 @@ def canopy(seed: int, shape: tuple[int, int] = (80, 80)) -> tuple[np.ndarray, np
 
 
 def paint_disc(
-    ndvi: np.ndarray, cai: np.ndarray, centre: tuple[int, int], radius_px: float, v: tuple
+    ndvi: np.ndarray, cai: np.ndarray, centre: tuple[float, float], radius_px: float, v: tuple
 ) -> np.ndarray:
     yy, xx = np.mgrid[: ndvi.shape[0], : ndvi.shape[1]]
     inside = np.hypot(yy - centre[0], xx - centre[1]) <= radius_px
@@ -328,6 +328,91 @@ def test_a_road_nearby_does_not_hide_a_clearing() -> None:
     with_road = branch_scores(ndvi, cai, pixel_area=36.0).objects
     assert len(alone) == len(with_road) == 1
     assert with_road[0].details["z"] > 0.7 * alone[0].details["z"]
+
+
+ROAD = (0.12, -2.0)  # NDVI, CAI % of a dirt or gravel road
+
+
+def stepped_road(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    """A diagonal road one pixel wide, drawn as pixels see it: runs of 6 that step a row."""
+    for c in range(ndvi.shape[1]):
+        r = 20 + c // 6
+        ndvi[r, c], cai[r, c] = ROAD
+        if c % 6 == 0 and c:
+            ndvi[r - 1, c], cai[r - 1, c] = ROAD  # the step: a 2 × 2 block of road
+
+
+def dashed_road(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    """A road one pixel wide under crowns that hide it every other 24 m."""
+    for r in range(ndvi.shape[0]):
+        if (r // 4) % 2 == 0:
+            ndvi[r, 40], cai[r, 40] = ROAD
+
+
+def bent_road(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    """A road one pixel wide that turns a right angle."""
+    ndvi[40, :41], cai[40, :41] = ROAD
+    ndvi[:41, 40], cai[:41, 40] = ROAD
+
+
+def widened_road(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    """A road two pixels (12 m) wide with a turnout 18 m wide and 36 m long."""
+    ndvi[:, 40:42], cai[:, 40:42] = ROAD
+    ndvi[36:42, 39:42], cai[36:42, 39:42] = ROAD
+
+
+@pytest.mark.parametrize("road", [stepped_road, dashed_road, bent_road, widened_road])
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_a_road_through_canopy_is_not_a_clearing_anywhere_along_it(road, seed: int) -> None:
+    # Each of these passes the enclosed-contrast test somewhere (a road narrower than a ring
+    # sector fills only part of it): the patch is a strip narrower than any clearing, or a
+    # stretch of a feature that goes on through it on two sides and is no wider than it.
+    ndvi, cai = canopy(seed)
+    road(ndvi, cai)
+    result = branch_scores(ndvi, cai, pixel_area=36.0)
+    assert result.objects == []
+    assert result.rejected, "the road passed the contrast test, the shape test refused it"
+    for o in result.rejected:
+        assert "rejected: a strip" in o.reason or "rejected: a stretch of a linear" in o.reason
+
+
+def test_a_strip_is_measured_by_its_narrowest_chord_and_a_clearing_by_its_diameter() -> None:
+    ndvi, cai = canopy(13)
+    dashed_road(ndvi, cai)
+    strips = branch_scores(ndvi, cai, pixel_area=36.0).rejected
+    assert all(o.details["width_m"] < 9.0 for o in strips if "a strip" in o.reason)
+    ndvi, cai = canopy(13)
+    paint_disc(ndvi, cai, (40, 40), 2.5, BARE)  # 30 m across
+    (o,) = branch_scores(ndvi, cai, pixel_area=36.0).objects
+    assert o.details["width_m"] == pytest.approx(30.0, abs=6.0)
+
+
+def track_in(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    ndvi[40, 40:], cai[40, 40:] = ROAD  # a track from the clearing to the east edge
+
+
+def road_through(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    ndvi[40, :], cai[40, :] = ROAD  # a road across the whole scene, through the clearing
+
+
+def track_at_edge(ndvi: np.ndarray, cai: np.ndarray) -> None:
+    ndvi[43, :], cai[43, :] = ROAD  # a road passing along the clearing's south edge
+
+
+@pytest.mark.parametrize("access", [track_in, road_through, track_at_edge])
+@pytest.mark.parametrize(("centre", "radius_px"), [((40.0, 40.0), 2.5), ((40.5, 40.5), 1.4)])
+def test_a_clearing_reached_by_a_track_or_on_a_road_is_still_found(
+    access, centre: tuple[float, float], radius_px: float
+) -> None:
+    # Labs are reached by tracks: the track leaves the clearing on one side, a road may run
+    # through it or past it; the clearing (8 or 15 m in radius) is at least twice as wide.
+    ndvi, cai = canopy(14)
+    paint_disc(ndvi, cai, centre, radius_px, BARE)
+    access(ndvi, cai)
+    result = branch_scores(ndvi, cai, pixel_area=36.0)
+    near = [o for o in result.objects if math.hypot(o.rows.mean() - 40, o.cols.mean() - 40) < 3]
+    assert len(near) == 1 and near[0].kind == "clearing"
+    assert all(math.hypot(o.rows.mean() - 40, o.cols.mean() - 40) > 3 for o in result.rejected)
 
 
 def test_cut_branches_heaped_on_a_clearing_are_branches() -> None:

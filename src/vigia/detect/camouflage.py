@@ -48,11 +48,37 @@ whole-ring contrasts 54–150 m around (patch edges and mosaics raise that sprea
 outliers (roads, other clearings) left out so that a track beside a lab does not hide it.
 Local maxima with z ≥ 5.5 (~5 false objects per 100 km² on simulated lab-free scenes; the
 rate falls e-fold per 0.6 of z, and the score ``1/(1 + exp(−(z − 5.5)/0.6))`` follows it),
-whose patch is not water (NDVI ≥ 0) and fits 60–3,500 m², are objects: ``branches`` when the
-patch holds dry plant matter (CAI ≥ 1, NDVI < 0.5, ≤ 600 m²), else ``clearing``. Tarp pixels
-(from the tarp detector) are left out of the test and counted in the clearing's area.
-Natural bare or litter patches of the same size enclosed by canopy look the same from one
-pass and remain the false alarms; clearings in bare ground are not seen.
+whose patch is not water (NDVI ≥ 0) and fits 60–3,500 m², are candidates.
+
+The sectors stop a road only as wide as a sector: a 6–8 m road at 6 m pixels crossing a 30°
+sector of the ring 12–30 m out (6–16 m wide) lowers that sector's mean by about half, and a
+stretch of it through very green canopy still passes — one-pixel runs, a diagonal stepping a
+row (a 2 × 2 block of road), a road that crowns hide every few tens of metres, bends (in
+``bench/fusion.py`` Sinaloa seed 2, both false clearings on roads). So each candidate's
+shape is measured on its *openness* ``(surroundings − index) / (surroundings − disc mean)``
+(1 as open as the patch, 0 canopy; surroundings the median of an annulus out to 48 m beyond
+the guard), from the patch's centroid, sub-pixel (bilinear): its width is the narrowest
+chord of openness through it (24 directions, over the disc and guard), and its continuation
+is the openness along rays leaving it, out to 48 m past the guard (48 directions, each
+sample the most open of three half a pixel apart across the ray). A candidate is rejected
+(kept in ``rejected`` with its reason) when it is a **strip**, narrower than 9 m at its
+narrowest (a cook site's work area is ≥ 12 m across), or a **stretch of a linear feature**:
+the low cover goes on from it on two sides, opposite within ±45° (a road through it, a bend,
+a junction), at least half as open as the patch, and across that axis the patch is less than
+twice as wide as the feature is beyond the guard. A clearing reached by a track (one side
+only), on a road (twice the road's width or more) or beside one (the road is tangent to it,
+not along a ray) is kept. Measured (``bench/camouflage.py`` scenes): on seeds 0–2, false
+objects on roads 5 → 0 (4 of 8 on 130 km² of site-free lines, 1 of 2 on site lines), every
+lab clearing still found (23 of 23) and no object within 40 m of a site rejected (the
+narrowest is 14 m across); on seeds 3–4 lab-clearing PD unchanged and the one false clearing
+of site-free lines (a road) gone. Survivors are objects: ``branches`` when the patch holds
+dry plant matter (CAI ≥ 1, NDVI < 0.5, ≤ 600 m²), else ``clearing``. Tarp pixels (from the
+tarp detector) are left out of the test, counted in the clearing's area and as open in its
+shape.
+
+Natural bare or litter patches of the same size enclosed by canopy, and roofs of homesteads
+in the woods, look the same from one pass and remain the false alarms (seeds 0–2: 4 roofs on
+130 km² of site-free lines); clearings in bare ground are not seen.
 """
 
 from __future__ import annotations
@@ -996,6 +1022,18 @@ class BranchParams:
         Size limits of an object, m² (from ``radius_m``).
     max_cover_m2 : float
         Largest dry core taken for a cover of cut branches, m²; a larger one is a dry field.
+    min_width_m : float
+        Narrowest a clearing may be through its centre, m (openness integrated along chords
+        through it): between a road, track or stream bed (4–8 m) and the smallest clearing
+        searched (12 m across, ``2 · radius_m[0]``).
+    line_reach_m : float
+        How far beyond the guard the low-cover structure leaving a patch is followed, m.
+    line_open : float
+        Openness (0 canopy, 1 as open as the patch) along two rays leaving the patch on
+        opposite sides (±45°) above which the patch lies on a linear feature.
+    line_widening : float
+        How many times wider than the linear feature through it (across its axis) a patch
+        on one must be to be a clearing on it, not a stretch of it.
     """
 
     red_nm: tuple[float, float] = (640.0, 680.0)
@@ -1021,6 +1059,10 @@ class BranchParams:
     min_area_m2: float = 60.0
     max_area_m2: float = 3500.0
     max_cover_m2: float = 600.0
+    min_width_m: float = 9.0
+    line_reach_m: float = 48.0
+    line_open: float = 0.5
+    line_widening: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.radius_m[0] <= self.radius_m[1]:
@@ -1051,6 +1093,10 @@ class BranchResult:
         limits, best first.
     z : (downtrack, crosstrack) ndarray of float32
         Local z of the enclosed contrast (the larger of the NDVI and cover-index tests).
+    rejected : list of CamouflageObject
+        Patches that passed the contrast test but are strips or stretches of a linear
+        feature (roads, tracks, stream beds), each with its reason; kept for review, not
+        detections.
     """
 
     score: Float32
@@ -1059,6 +1105,7 @@ class BranchResult:
     context_ndvi: Float32
     objects: list[CamouflageObject]
     z: Float32 = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    rejected: list[CamouflageObject] = field(default_factory=list)
 
 
 def _band_mean(
@@ -1177,6 +1224,109 @@ def _ring_mean(
     return float(np.mean(x[rs, cs][sel])) if sel.any() else math.nan
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """How a candidate patch's low cover is laid out around its centre (lengths in px)."""
+
+    width: float  # narrowest chord of openness through the centre
+    through: float  # openness of the structure leaving the patch on two opposite sides
+    axis: float  # direction of that structure, rad (row, col): (sin, cos)
+    across: float  # chord of openness through the centre across that axis
+    feature: float  # the structure's own width beyond the guard (median across it)
+
+
+def _patch_shape(
+    x: Float64,
+    ok: NDArray[np.bool_],
+    covered: NDArray[np.bool_],
+    centre: tuple[float, float],
+    levels: tuple[float, float],
+    span: float,
+    reach: float,
+    directions: int = 24,
+) -> _Shape:
+    """Chords and rays of the patch's openness around ``centre`` (row, col; lengths in px).
+
+    Openness is ``(outside − x) / (outside − inside)`` clipped to [−1, 1], ``inside`` the
+    disc's mean (``levels[0]``) and ``outside`` the median of the rays' annulus (the ring's
+    mean ``levels[1]`` when it has no data): 1 as open as the patch, 0 as covered as its
+    surroundings; covered pixels (tarps) count as open, pixels without data are left out.
+    Chords through the centre span ``±span`` (disc and guard): their integral is the patch's
+    width in that direction, whatever the pixels' mixing. Rays leave from ``span`` out to
+    ``span + reach``, 48 directions, each sample the most open of three half a pixel apart
+    across the ray (a straight road need not run through pixel centres); a structure
+    through the patch is open along two rays on opposite sides (±45°: bends, junctions).
+    """
+    r0, c0 = round(centre[0]), round(centre[1])
+    half = math.ceil(span + reach + 2.0)
+    rs = slice(max(0, r0 - half), min(x.shape[0], r0 + half + 1))
+    cs = slice(max(0, c0 - half), min(x.shape[1], c0 + half + 1))
+    # The surroundings' level is the median of the rays' annulus, not the ring's mean: a
+    # road through the ring lowers its mean, and the canopy beside the road would then
+    # count as less than closed and narrow every chord.
+    ry, rx = np.mgrid[rs, cs]
+    d = np.hypot(ry - centre[0], rx - centre[1])
+    annulus = (d > span) & (d <= span + reach) & ok[rs, cs] & np.isfinite(x[rs, cs])
+    inside = levels[0]
+    outside = float(np.median(x[rs, cs][annulus])) if annulus.any() else levels[1]
+    depth = max(outside - inside, 1e-9)
+    with np.errstate(invalid="ignore"):
+        o = np.clip((outside - x[rs, cs]) / depth, -1.0, 2.0)
+    o = np.where(covered[rs, cs], 1.0, o)
+    w = (ok[rs, cs] | covered[rs, cs]) & np.isfinite(o)
+    wf = w.astype(np.float64)
+    # Chords clip at 1 (a pixel is at most all open); rays do not, so the ray that follows
+    # a road's axis is the most open one, not one of its neighbours tied with it at 1.
+    ow_rays = np.where(w, o, 0.0)
+    ow = np.minimum(ow_rays, 1.0)
+    cy, cx = centre[0] - rs.start, centre[1] - cs.start
+
+    def sample(yy: Float64, xx: Float64, values: Float64 = ow) -> Float64:
+        num = ndimage.map_coordinates(values, [yy, xx], order=1, mode="constant", cval=0.0)
+        den = ndimage.map_coordinates(wf, [yy, xx], order=1, mode="constant", cval=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: Float64 = np.where(den >= 0.5, num / den, np.nan)
+        return out
+
+    def chord(theta: float, y0: float, x0: float) -> float:
+        s = np.arange(-span, span + 1e-9, 0.5)
+        v = sample(y0 + s * math.sin(theta), x0 + s * math.cos(theta))
+        return float(np.mean(v[np.isfinite(v)]) * 2.0 * span) if np.isfinite(v).any() else 0.0
+
+    widths = [chord(math.pi * j / directions, cy, cx) for j in range(directions)]
+    n_ray = 2 * directions
+    phi = 2.0 * math.pi * np.arange(n_ray) / n_ray
+    s = np.arange(span, span + reach + 1e-9, 0.5)
+    lat = np.array([-0.5, 0.0, 0.5])
+    yy = cy + s[None, :, None] * np.sin(phi)[:, None, None] + lat * np.cos(phi)[:, None, None]
+    xx = cx + s[None, :, None] * np.cos(phi)[:, None, None] - lat * np.sin(phi)[:, None, None]
+    v = sample(yy.ravel(), xx.ravel(), ow_rays).reshape(yy.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rays (line edge)
+        rays = np.nan_to_num(np.nanmean(np.nanmax(v, axis=2), axis=1), nan=0.0)
+    # Opposite within ±45°: each ray's best partner on the far side.
+    k = np.arange(n_ray)
+    cone = round(n_ray / 8)
+    partner = np.stack([rays[(k + n_ray // 2 + d) % n_ray] for d in range(-cone, cone + 1)])
+    best_partner = np.argmax(partner, axis=0)
+    through = np.minimum(rays, partner[best_partner, k])
+    i = int(np.argmax(through))
+    j = (i + n_ray // 2 + int(best_partner[i]) - cone) % n_ray
+    axis = float(phi[i])
+    across = chord(axis + math.pi / 2.0, cy, cx)
+    feature = []
+    for a in (float(phi[i]), float(phi[j])):
+        for d in s[::2]:  # a station every pixel
+            feature.append(chord(a + math.pi / 2.0, cy + d * math.sin(a), cx + d * math.cos(a)))
+    return _Shape(
+        width=float(min(widths)),
+        through=min(1.0, float(through[i])),
+        axis=axis,
+        across=across,
+        feature=float(np.median(feature)),
+    )
+
+
 def _robust_background(clutter: Float64, p: BranchParams, step: float) -> tuple[Float64, Float64]:
     """Robust local centre and spread of a map, per pixel, from blocks (guard left out).
 
@@ -1282,9 +1432,12 @@ def branch_scores(
     the ring's sectors around it minus the disc's mean, kept at the best radius. Its local
     z (against the contrasts within ``context_m``, a guard left out) is the test; local
     maxima above ``z_threshold`` whose disc is not water or shadow (NDVI ≥ 0) and whose
-    low-cover pixels fit the size limits are objects. An object whose low-cover pixels hold
-    dry plant matter (CAI ≥ ``cai_dry``, NDVI < ``green_ndvi``) is ``branches``, else
-    ``clearing``.
+    low-cover pixels fit the size limits are candidates. A candidate narrower than
+    ``min_width_m`` at its narrowest, or on a linear feature that goes on through it on two
+    sides (``line_open``) while it is less than ``line_widening`` times as wide as that
+    feature, is rejected (a road, track or stream bed; see the module docstring); the
+    others are objects. An object whose low-cover pixels hold dry plant matter
+    (CAI ≥ ``cai_dry``, NDVI < ``green_ndvi``) is ``branches``, else ``clearing``.
 
     Parameters
     ----------
@@ -1305,7 +1458,7 @@ def branch_scores(
     Returns
     -------
     BranchResult
-        Score, z, NDVI, CAI and context maps and the objects.
+        Score, z, NDVI, CAI and context maps, the objects and the rejected candidates.
 
     Raises
     ------
@@ -1354,7 +1507,9 @@ def branch_scores(
     z_fill = np.nan_to_num(z, nan=-np.inf)
     peak = (z_fill >= ndimage.maximum_filter(z_fill, size=max(3, size))) & (z_fill >= p.z_threshold)
     taken = np.zeros(nd.shape, dtype=bool)
+    refused = np.zeros(nd.shape, dtype=bool)
     objects: list[CamouflageObject] = []
+    rejected: list[CamouflageObject] = []
     names = ("NDVI", f"cover index NDVI + {p.cai_weight:g} CAI")
     for r0, c0 in sorted(np.argwhere(peak).tolist(), key=lambda rc: -z_fill[rc[0], rc[1]]):
         if taken[r0, c0]:
@@ -1387,7 +1542,43 @@ def branch_scores(
             continue  # open water or deep shadow, not cleared ground
         if not p.min_area_m2 <= est <= p.max_area_m2:
             continue
-        taken[rows, cols] = True
+        if refused[r0, c0]:
+            continue  # on a strip or linear feature already refused
+        # Chords and rays from the patch's centroid: a patch centred between pixels (a
+        # 2 × 2 clearing) is as wide as it is, not as a chord through one corner of it.
+        levels = (float(t.inside[r0, c0]), float(t.ring[r0, c0]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            openness = (levels[1] - (nd, cover)[k][rows, cols]) / (levels[1] - levels[0])
+        wt = np.where(cov[rows, cols], 1.0, np.clip(np.nan_to_num(openness), 0.0, 1.0))
+        wt = wt if wt.sum() > 0 else np.ones(rows.size)
+        centroid = (float(np.sum(wt * rows) / wt.sum()), float(np.sum(wt * cols) / wt.sum()))
+        shape = _patch_shape(
+            (nd, cover)[k],
+            ok,
+            cov,
+            centroid,
+            levels,
+            rad + p.guard_m / step,
+            p.line_reach_m / step,
+        )
+        refusal = ""
+        if shape.width * step < p.min_width_m:
+            refusal = (
+                f"a strip {shape.width * step:.0f} m wide at its narrowest (under "
+                f"{p.min_width_m:.0f} m; the smallest clearing searched is "
+                f"{2 * p.radius_m[0]:.0f} m across): a road, track or stream bed"
+            )
+        elif shape.through >= p.line_open and shape.across < p.line_widening * shape.feature:
+            refusal = (
+                f"a stretch of a linear feature (road, track, stream bed): the low cover goes "
+                f"on through it on two sides ({shape.through:.2f} as open as the patch) and "
+                f"the patch, {shape.across * step:.0f} m across it, is less than "
+                f"{p.line_widening:g} times its {shape.feature * step:.0f} m width"
+            )
+        if not refusal:
+            taken[rows, cols] = True
+        else:
+            refused[rows, cols] = True
         dry = low & (ca[rs, cs] >= p.cai_dry) & (nd[rs, cs] < p.green_ndvi)
         dry_m2 = float(np.sum(area[rs, cs][dry]))
         tarp_m2 = float(np.sum(area[rs, cs][in_disc & cov[rs, cs]]))
@@ -1417,9 +1608,11 @@ def branch_scores(
             f"enclosed by cover on every side (NDVI {ring_ndvi:.2f} around): {what}; "
             f"{names[k]} {t.inside[r0, c0]:.2f} inside against {t.ring_min[r0, c0]:.2f} in the "
             f"least covered of {p.sectors} sectors around, {zk:.1f} σ above the local "
-            "contrasts"
+            f"contrasts; {shape.width * step:.0f} m across at its narrowest"
         )
-        objects.append(
+        if refusal:
+            reason += f"; rejected: {refusal}"
+        (rejected if refusal else objects).append(
             CamouflageObject(
                 kind=kind,
                 rows=rows,
@@ -1440,6 +1633,12 @@ def branch_scores(
                     "dry_m2": dry_m2,
                     "tarp_m2": tarp_m2,
                     "pixels": float(rows.size),
+                    "row": float(r0),
+                    "col": float(c0),
+                    "width_m": shape.width * step,
+                    "line_open": shape.through,
+                    "line_across_m": shape.across * step,
+                    "line_width_m": shape.feature * step,
                 },
             )
         )
@@ -1451,6 +1650,7 @@ def branch_scores(
         context_ndvi=tests[0].ring.astype(np.float32),
         objects=objects,
         z=z.astype(np.float32),
+        rejected=rejected,
     )
 
 
