@@ -35,7 +35,8 @@ and audit all on):
 Vigía answers a repeated read from memory after one check of the store's change counter
 (:mod:`vigia.service.cache`): the first run of ``item`` and ``bbox`` (500 requests over 500 ids
 and 200 boxes) fills that cache, later runs find it filled. So each row also shows its first
-run's rate and the worst p99 of its runs, and ``vigia-nocache`` (below) measures the full path.
+run's rate and the best and worst p99 of its runs (on a shared machine one stall of the
+server's process lifts a run's p99), and ``vigia-nocache`` (below) measures the full path.
 
 References, started by this script and measured in the same run on the same requests:
 
@@ -616,6 +617,7 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     best = dict(max(runs, key=lambda r: r["rps"]))
     best["first_rps"] = runs[0]["rps"]
     best["worst_p99_ms"] = max(r["p99_ms"] for r in runs)
+    best["best_p99_ms"] = min(r["p99_ms"] for r in runs)
     best["errors"] = sum(r["errors"] for r in runs)
     best["requests"] = sum(r["requests"] for r in runs)
     best["runs"] = len(runs)
@@ -950,6 +952,7 @@ def run(args: argparse.Namespace) -> None:
                 ("p50_ms", "p50 ms"),
                 ("p99_ms", "p99 ms"),
                 ("first_rps", "1st run req/s"),
+                ("best_p99_ms", "best p99 ms"),
                 ("worst_p99_ms", "worst p99 ms"),
                 ("errors", "errors"),
                 ("requests", "requests, all runs"),
