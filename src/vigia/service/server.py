@@ -15,12 +15,13 @@ costs the event loop what it could spend answering.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from typing import Any
 
 import uvicorn
 
-__all__ = ["run_server", "server_config", "server_stack"]
+__all__ = ["freeze_heap", "run_server", "server_config", "server_stack"]
 
 
 def server_config(
@@ -105,8 +106,30 @@ def server_stack(config: uvicorn.Config) -> tuple[str, str]:
     return loop, protocol.removesuffix("_impl")
 
 
+def freeze_heap() -> int:
+    """Leave every object alive now out of the cyclic garbage collector's passes.
+
+    What a server has built before it serves (modules, the application, its routes, schemas
+    and store) lives as long as the process. Left in the collector's oldest generation, each
+    full pass walks all of it while the event loop waits: on this project's machine such a
+    pass held every request in flight for 0.15-0.2 s, the p99 of cached reads under load
+    (``bench/api.py``; 16-40 ms with the heap frozen). Objects made later are collected as
+    before (:func:`gc.freeze`).
+
+    Returns
+    -------
+    int
+        How many objects are frozen now.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def run_server(config: uvicorn.Config) -> None:
     """Serve until interrupted, in this process (as :func:`uvicorn.run` with one worker).
+
+    The heap built so far is frozen first (:func:`freeze_heap`).
 
     Parameters
     ----------
@@ -120,6 +143,7 @@ def run_server(config: uvicorn.Config) -> None:
         taken, say).
     """
     server = uvicorn.Server(config)
+    freeze_heap()
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:
