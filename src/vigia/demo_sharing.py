@@ -33,7 +33,14 @@ from vigia.share.exports import FORMATS, write_export
 from vigia.share.metrics import agency_metrics, format_metrics
 from vigia.share.outcomes_sim import SOURCE as OUTCOME_SOURCE
 from vigia.share.outcomes_sim import simulate_site_outcomes
-from vigia.store.access import add_org, add_user, list_orgs, list_users, principal_of
+from vigia.store.access import (
+    Principal,
+    add_org,
+    add_user,
+    list_orgs,
+    list_users,
+    principal_of,
+)
 from vigia.store.audit import append_audit, verify_audit
 from vigia.store.db import SessionFactory, read_session, write_session
 from vigia.store.feedback import calibrate_on_outcomes, outcome_pairs
@@ -451,7 +458,7 @@ def sharing_report(
                     path = out_dir / "releases" / p.org / f"{r['id']}.{ext}"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     files.append(write_export(path, fmt, reports, now))
-        timelines = site_timelines(s)
+        timelines = site_timelines(s, Principal.local_operator("demo"))
         verdict = verify_audit(s)
     metrics = agency_metrics(timelines)
     table = format_metrics(metrics)

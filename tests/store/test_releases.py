@@ -443,7 +443,7 @@ def test_timelines_give_each_step_of_each_released_site(world: SessionFactory) -
     )
     lines = see(world, site_timelines, "ana")
     with read_session(world) as s:  # the console, reading the store directly
-        assert site_timelines(s) == lines
+        assert site_timelines(s, Principal.local_operator()) == lines
     assert [(t.site_id, t.partner) for t in lines] == [("SITE-000001", "PA"), ("SITE-000001", "PB")]
     pa, pb = lines
     assert pa.released_at == T1 and pa.confirmed_at == T0 + timedelta(hours=2)

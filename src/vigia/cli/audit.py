@@ -63,7 +63,7 @@ def os_actor() -> str:
 
 def local_operator() -> Principal:
     """Return the principal of an operator who reads the store directly (sees all)."""
-    return Principal(0, os_actor(), 0, "-", "agency", "admin")
+    return Principal.local_operator(os_actor())
 
 
 def acting_principal(s: Session, user: str | None) -> Principal:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vigia.cli.audit import store
+from vigia.cli.audit import local_operator, store
 from vigia.cli.options import DataDir, console
 from vigia.report.calibration import reliability_figure
 from vigia.share.metrics import agency_metrics, format_metrics
@@ -36,7 +36,7 @@ def metrics_command(
     seized; the calibration scored on each next outcome.
     """
     with read_session(store(data_dir)) as s:
-        metrics = agency_metrics(site_timelines(s))
+        metrics = agency_metrics(site_timelines(s, local_operator()))
         cal = calibrate_on_outcomes(outcome_pairs(s))
     if figure is not None and cal is not None:
         reliability_figure(cal.raw, cal.calibrated, figure, source=source)

@@ -1380,7 +1380,7 @@ def site_reports(session: Session, p: Principal, release_id: str) -> list[SiteRe
     return out
 
 
-def site_timelines(session: Session, p: Principal | None = None) -> list[SiteTimeline]:
+def site_timelines(session: Session, p: Principal) -> list[SiteTimeline]:
     """Return, for every released site and partner it went to, the times of each step.
 
     One timeline per (site, partner) pair of live (not withdrawn) releases: first detection
@@ -1392,9 +1392,9 @@ def site_timelines(session: Session, p: Principal | None = None) -> list[SiteTim
     ----------
     session : Session
         An open session.
-    p : Principal, optional
-        Who asks: the agency (any role). ``None`` is the console reading the store directly
-        (``vigia metrics``, the demo), as :meth:`Principal.local_operator` would.
+    p : Principal
+        Who asks: the agency (any role); the console reading the store directly (``vigia
+        metrics``, the demo) as :meth:`Principal.local_operator`.
 
     Returns
     -------
@@ -1409,7 +1409,7 @@ def site_timelines(session: Session, p: Principal | None = None) -> list[SiteTim
     from vigia.share.metrics import SiteTimeline
     from vigia.share.units import Quantity
 
-    if p is not None and not p.is_agency:
+    if not p.is_agency:
         raise ForbiddenError(
             f"{p.user} ({p.role}, {p.org}) may not read the metrics: they are the agency's"
         )
