@@ -11,8 +11,11 @@ import math
 import numpy as np
 import pytest
 
+from vigia.detect import plumes as impl
 from vigia.detect.plumes import (
+    IMECalibration,
     PixelGrid,
+    Plume,
     SegmentationSettings,
     Wind,
     find_plumes,
@@ -21,7 +24,7 @@ from vigia.detect.plumes import (
     quantify_plume,
 )
 from vigia.errors import InputError
-from vigia.sense.plume import column_ppm_m
+from vigia.sense.plume import column_ppm_m, ppm_m_to_mass
 
 GSD = 6.0
 SIGMA = 100.0  # ppm·m, per pixel
@@ -255,3 +258,36 @@ def test_a_large_plume_turned_off_the_analysed_wind_is_one_plume_not_sources_in_
     assert len(found) == 1, [p.source_pixel for p in found]
     r, c = found[0].source_pixel
     assert math.hypot(r - src[0], c - src[1]) <= 3.0
+
+
+def test_a_source_with_none_of_its_plume_around_it_says_it_was_not_found(one_plume) -> None:
+    # What a detector hands over when its kernel was anchored in clean air upwind of the gas
+    # it saw: a source 25 pixels short of the plume's start, with the plume's pixels.
+    p = one_plume
+    region = p["truth"] > 20.0
+    grid_ = PixelGrid.from_lonlat(p["lat"], p["lon"])
+
+    def placed(src: tuple[int, int]) -> Plume:
+        return impl._quantify(
+            1,
+            region,
+            region,
+            np.ones(region.shape, bool),
+            p["e"],
+            p["sd"],
+            p["e"] / p["sd"],
+            grid_,
+            "CH4",
+            float(ppm_m_to_mass(1.0, 0.016043)),
+            p["wind"],
+            IMECalibration(),
+            SegmentationSettings(),
+            source=src,
+            axis=p["wind"].downwind_unit,
+        )
+
+    r0, c0 = p["src"]
+    assert placed((r0, c0)).source_in_view
+    short = placed((r0 - 25, c0))
+    assert not short.source_in_view
+    assert "where it comes from was not found" in short.source_note

@@ -41,11 +41,13 @@ Source
     enters the image at the end of the line, the edge of the swath or bad pixels) or when the
     plume is already wider over its first 5 px than a point source's plume can be there
     (1.5 × the widest kernel spread, with the pixel's footprint): a puff or the tail of a
-    plume from further upwind. Such plumes are reported with the reason; fusion lets them
-    support a site but not make one. With "cfar" and the wind, the most enhanced
-    pixel of the plume's upwind end; without the wind the plume's axis is the principal axis
-    of its enhancement-weighted pixels, and the source end the one whose pixels are more
-    enhanced (a plume is densest and narrowest at its source).
+    plume from further upwind; or when fewer than 5 of the plume's pixels lie within 5 px of
+    it (its own 3 × 3 aside): a kernel anchored in clean air beside gas it saw down its
+    wedge. Such plumes are reported with the reason; fusion lets them support a site but
+    not make one. With "cfar" and the wind, the most enhanced pixel of the plume's upwind
+    end; without the wind the plume's axis is the principal axis of its enhancement-weighted
+    pixels, and the source end the one whose pixels are more enhanced (a plume is densest
+    and narrowest at its source).
 Quantification
     The integrated mass enhancement (IME, Frankenberg et al. 2016, PNAS 113:9734; Varon et al.
     2018, AMT 11:5673) sums column mass over the plume grown by ``ime_dilation_px`` (to
@@ -119,6 +121,8 @@ _START_PX: Final = 5  # stretch downwind of a source over which its width is jud
 _VIEW_PX: Final = 8  # radius of the ground upwind of a source that must have been seen, px
 _FAN_RAD: Final = math.radians(25.0)  # turn either side of the wind when following a body
 _END_PX: Final = 3.0  # depth of the upwind end of a plume searched for its source, pixels
+_NEAR_PX: Final = 5.0  # radius around a source that must hold some of its plume, pixels
+_NEAR_MIN: Final = 5  # fewest plume pixels there (its own 3 × 3 aside)
 _EDGE_Z: Final = 3.0  # least significance of an anchor on the path from a maximum to the source
 _EDGE_FRACTION: Final = 0.15  # ... and least share of the best anchor's statistic
 
@@ -938,6 +942,16 @@ def _quantify(
                 f"source's is at most {limit:.0f} m there): a piece of a plume from a source "
                 "further upwind"
             )
+    # A source with hardly any of its plume around it: a long kernel anchored beside gas it
+    # saw far down its wedge (the pieces of a large, meandering plume), not a start.
+    around = np.hypot(rows - src[0], cols - src[1]) <= _NEAR_PX
+    own = (np.abs(rows - src[0]) <= 1) & (np.abs(cols - src[1]) <= 1)
+    n_near = int(np.sum(around & ~own))
+    if not note and n_near < _NEAR_MIN:
+        note = (
+            f"only {n_near} of the plume's pixels lie within {_NEAR_PX:.0f} px of its source: "
+            "the gas seen is further off, and where it comes from was not found"
+        )
     return Plume(
         label=label,
         species=species,
