@@ -202,7 +202,7 @@ def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
     cells: dict[tuple[int, int], list[int]] = {}
     for i in rated:
         d = detections[i]
-        cx, cy = _cell(d, PATH_MAX_M)
+        cx, cy = _cell(d.lon, d.lat, PATH_MAX_M)
         if d.source_in_view and not out[i]:
             out[i] = any(
                 _in_path_of_source(d, detections[j])
@@ -216,9 +216,10 @@ def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
     return out
 
 
-def _cell(d: Detection, size_m: float) -> tuple[int, int]:
-    y = d.lat * _EARTH_M_PER_DEG
-    x = d.lon * _EARTH_M_PER_DEG * math.cos(math.radians(d.lat))
+def _cell(lon: float, lat: float, size_m: float) -> tuple[int, int]:
+    # The square of a grid size_m wide that holds (lon, lat) (equirectangular metres).
+    y = lat * _EARTH_M_PER_DEG
+    x = lon * _EARTH_M_PER_DEG * math.cos(math.radians(lat))
     return (math.floor(x / size_m), math.floor(y / size_m))
 
 
@@ -312,14 +313,9 @@ def cluster_detections(
     where: dict[int, tuple[int, int]] = {}
     rank_of: dict[int, int] = {}
 
-    def cell(lon: float, lat: float) -> tuple[int, int]:
-        y = lat * _EARTH_M_PER_DEG
-        x = lon * _EARTH_M_PER_DEG * math.cos(math.radians(lat))
-        return (math.floor(x / cell_m), math.floor(y / cell_m))
-
     def place(c: Cluster) -> None:
         old = where.get(id(c))
-        new = cell(c.lon, c.lat)
+        new = _cell(c.lon, c.lat, cell_m)
         if old == new:
             return
         if old is not None:
@@ -329,7 +325,7 @@ def cluster_detections(
 
     for i in order:
         d, s = detections[i], sig[i]
-        cx, cy = cell(d.lon, d.lat)
+        cx, cy = _cell(d.lon, d.lat, cell_m)
         best: tuple[float, int, Cluster] | None = None
         for gx in (cx - 1, cx, cx + 1):
             for gy in (cy - 1, cy, cy + 1):
