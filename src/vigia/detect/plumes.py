@@ -1280,13 +1280,14 @@ def _detections(
         ker = kernels[int(best_k[r0, c0])]
         # The same plume seen again: an anchor inside a stronger plume, a kernel whose weight
         # lies mostly on one, or a kernel reaching a stronger plume's source.
-        weight = _place_values(ker.h**2, ker.anchor, (r0, c0), shape)
+        placed = _place_values(ker.h, ker.anchor, (r0, c0), shape)
+        weight = placed**2
         if claimed[r0, c0] or float(np.sum(weight[claimed])) > 0.5 * float(weight.sum()):
             continue
         # ... or a kernel whose *signal* comes mostly from one: a long kernel anchored in
         # clean air beside a large, meandering plume sees that plume's mass far down its
         # wedge while its weight (∝ 1/width², so near the anchor) lies on clean air.
-        signal = np.clip(_place_values(ker.h, ker.anchor, (r0, c0), shape) * e_c * wt, 0.0, None)
+        signal = np.clip(placed * e_c * wt, 0.0, None)
         if float(np.sum(signal[claimed])) > 0.5 * float(signal.sum()):
             continue
         if np.any(sources & (weight > 0)):

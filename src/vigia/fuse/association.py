@@ -202,16 +202,16 @@ def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
     cells: dict[tuple[int, int], list[int]] = {}
     for i in rated:
         d = detections[i]
+        if not d.source_in_view or out[i]:
+            continue
         cx, cy = _cell(d.lon, d.lat, PATH_MAX_M)
-        if d.source_in_view and not out[i]:
-            out[i] = any(
-                _in_path_of_source(d, detections[j])
-                for gx in (cx - 1, cx, cx + 1)
-                for gy in (cy - 1, cy, cy + 1)
-                for j in cells.get((gx, gy), ())
-                if not out[j]
-            )
-        if detections[i].source_in_view and not out[i]:
+        out[i] = any(
+            _in_path_of_source(d, detections[j])
+            for gx in (cx - 1, cx, cx + 1)
+            for gy in (cy - 1, cy, cy + 1)
+            for j in cells.get((gx, gy), ())
+        )
+        if not out[i]:
             cells.setdefault((cx, cy), []).append(i)
     return out
 
