@@ -29,6 +29,7 @@ from vigia.cli import (
     user,
 )
 from vigia.errors import VigiaError
+from vigia.memory import tune_for_arrays
 
 __all__ = ["app", "run"]
 
@@ -69,6 +70,7 @@ def version_command() -> None:
 
 def run() -> None:
     """Entry point: run the app, turning any VigiaError into one line on stderr."""
+    tune_for_arrays()  # cube-sized arrays: reuse freed heap, ordinary pages (see vigia.memory)
     try:
         app()
     except VigiaError as exc:
