@@ -54,6 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from vigia.detect.methane import MethaneSettings, matched_filter, methane_plumes
 from vigia.detect.plumes import PixelGrid
+from vigia.memory import tune_for_arrays
 from vigia.platform import load_platform
 from vigia.sense.gas import ch4_unit_absorption
 from vigia.sense.plume import Turbulence, column_ppm_m
@@ -367,4 +368,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_for_arrays()  # as the CLI does (vigia.memory)
     main()

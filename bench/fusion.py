@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from vigia.detect.detection import read_detections
 from vigia.detect.files import detect_files
 from vigia.evaluation.sites import evaluate_sites
+from vigia.memory import tune_for_arrays
 from vigia.plan.planner import flight_params, plan_areas
 from vigia.platform import load_platform
 from vigia.sense.simulate import (
@@ -99,4 +100,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_for_arrays()  # as the CLI does (vigia.memory)
     main()

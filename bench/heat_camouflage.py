@@ -43,6 +43,7 @@ from threadpoolctl import threadpool_limits
 from scenes import M_PER_DEG, area_km2, metres, random_points, site_id_for_colour, tarp_colour
 from vigia.detect.camouflage import detect_camouflage
 from vigia.detect.heat import detect_heat
+from vigia.memory import tune_for_arrays
 from vigia.platform import load_platform
 from vigia.sense.render import render_line
 from vigia.world.landcover import LAND_COVER_CLASSES
@@ -363,4 +364,5 @@ def print_tables(out: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    tune_for_arrays()  # as the CLI does (vigia.memory)
     main()

@@ -64,6 +64,7 @@ from vigia.detect.lwir import (
     segment_lwir,
     statistic_threshold,
 )
+from vigia.memory import tune_for_arrays
 from vigia.platform import load_platform
 from vigia.sense.atmosphere import lwir_atmosphere
 from vigia.sense.detector import lwir_detector
@@ -341,4 +342,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_for_arrays()  # as the CLI does (vigia.memory)
     main()

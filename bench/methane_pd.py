@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from vigia.detect.methane import methane_plumes, retrieve_methane
 from vigia.detect.plumes import PixelGrid, Wind
+from vigia.memory import tune_for_arrays
 from vigia.platform import load_platform
 from vigia.sense.render import render_line
 from vigia.world.scenario import load_scenario
@@ -287,4 +288,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_for_arrays()  # as the CLI does (vigia.memory)
     main()

@@ -26,6 +26,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from vigia.memory import tune_for_arrays
 from vigia.platform import Platform, load_platform
 from vigia.sense.io import CubeWriter
 from vigia.sense.render import LineRenderer
@@ -139,4 +140,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    tune_for_arrays()  # as the CLI does (vigia.memory)
     main()
