@@ -4,21 +4,25 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store import SessionFactory, read_session, upsert_sites, write_session
 from vigia.store.access import Principal, add_org, add_user, principal_of
-from vigia.store.models import Outcome, Release
+from vigia.store.models import Outcome, Release, Site, SiteFeature
 from vigia.store.records import SiteRecord
 from vigia.store.releases import (
     acknowledge_release,
     amend_release,
     get_release,
+    get_visible_feature,
     get_visible_site,
     list_outcomes,
     list_releases,
+    list_visible_feature_json,
+    list_visible_features,
     list_visible_sites,
     release_sites,
     report_outcome,
@@ -484,6 +488,89 @@ def test_a_partner_does_not_learn_what_another_partner_did(world: SessionFactory
     assert [r.state for r in see(world, site_reports, "pb_off", rid)] == ["released"]
     do(world, acknowledge_release, "pb_off", rid, now=T1 + timedelta(hours=7))
     assert see(world, get_visible_site, "pb_off", "SITE-000001").state == "acknowledged"
+
+
+def test_the_read_paths_features_are_the_views_features(world: SessionFactory) -> None:
+    """list_visible_features / get_visible_feature give what the SiteView path gives."""
+    upsert_sites(world, [site_record(k) for k in range(4, 9)], now=T0)
+    for k in range(5, 10):
+        decide(world, f"SITE-00000{k}", "confirm", analyst="ana", reason="x", now=T0)
+    first = release(world, ["SITE-000001", "SITE-000002", "SITE-000005"], ["PA", "PB"])
+    second = release(world, ["SITE-000002", "SITE-000003"], ["PA"])
+    do(world, amend_release, "ria", second, caveats=["no onward", "é ∂"], now=T1)
+    third = release(world, ["SITE-000003", "SITE-000006"], ["PA"], user="ria")
+    do(world, amend_release, "rob", third, tlp="TLP:RED", now=T1 + timedelta(hours=1))
+    release(world, ["SITE-000007", "SITE-000002"], ["PB"])
+    do(world, withdraw_release, "ria", first, reason="in error", now=T1 + timedelta(hours=2))
+    do(world, acknowledge_release, "pa_off", second, now=T1 + timedelta(hours=3))
+    do(
+        world,
+        report_outcome,
+        "pa_off",
+        "SITE-000003",
+        outcome="nothing_found",
+        quantities=[],
+        text="",
+        observed_at=T1 + timedelta(hours=4),
+        now=T1 + timedelta(hours=5),
+    )
+    windows: list[dict[str, Any]] = [
+        {},
+        {"limit": 2},
+        {"limit": 2, "offset": 2},
+        {"limit": 3, "offset": 50},
+        {"bbox": (-107.29, 24.9, -107.24, 25.1)},
+        {"bbox": (-107.29, 24.9, -107.24, 25.1), "limit": 1, "offset": 1},
+        {"bbox": (-107.29, 24.9, -107.24, 25.1), "limit": 1, "offset": 9},
+        {"start": T0 + timedelta(minutes=30)},
+        {"end": T0 - timedelta(days=1)},
+        {"bbox": (-108.0, 24.0, -107.0, 26.0), "start": T0, "end": T1, "limit": 4},
+    ]
+    check_features(world, windows)
+    shown = see(world, get_visible_feature, "pa_off", "SITE-000003")["properties"]
+    assert (shown["state"], shown["tlp"], len(shown["releases"])) == ("actioned", "TLP:RED", 2)
+    # A released site that changes loses its stored parts (a trigger, whoever changes it)...
+    assert stored_parts(world) >= {"SITE-000001", "SITE-000002", "SITE-000003"}
+    with write_session(world) as s:
+        s.execute(
+            update(Site)
+            .where(Site.id.in_(["SITE-000002", "SITE-000006"]))
+            .values(confidence=0.51234567, reasons=["changed", "ü"])
+        )
+        s.execute(update(Site).where(Site.id == "SITE-000003").values(state="closed"))
+    assert not stored_parts(world) & {"SITE-000002", "SITE-000006"}
+    assert "SITE-000003" in stored_parts(world)  # its state is not stored
+    # ... and is rendered from its columns until a release stores them again.
+    check_features(world, windows)
+    release(world, ["SITE-000002"], ["PB"])
+    assert "SITE-000002" in stored_parts(world)
+    check_features(world, windows)
+
+
+def stored_parts(store: SessionFactory) -> set[str]:
+    with read_session(store) as s:
+        return set(s.scalars(select(SiteFeature.site_id)))
+
+
+def check_features(store: SessionFactory, windows: list[dict[str, Any]]) -> None:
+    ids = [f"SITE-00000{k}" for k in range(1, 10)]
+    for user in ("ana", "rob", "pa_view", "pa_off", "pb_off"):
+        for window in windows:
+            views, total = see(store, list_visible_sites, user, **window)
+            features, matched = see(store, list_visible_features, user, **window)
+            assert matched == total, (user, window)
+            assert features == [v.to_feature() for v in views], (user, window)
+            texts, matched = see(store, list_visible_feature_json, user, **window)
+            assert matched == total, (user, window)
+            assert texts == [orjson.dumps(v.to_feature()).decode() for v in views], (user, window)
+        for sid in ids:
+            try:
+                view = see(store, get_visible_site, user, sid)
+            except NotFoundError:
+                with pytest.raises(NotFoundError, match=f"site {sid} not found"):
+                    see(store, get_visible_feature, user, sid)
+            else:
+                assert see(store, get_visible_feature, user, sid) == view.to_feature()
 
 
 def test_concurrent_releases_get_distinct_ids(world: SessionFactory) -> None:

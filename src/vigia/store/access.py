@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from vigia.errors import AuthError, InputError, NotFoundError
@@ -516,28 +516,53 @@ def authenticate_grant(session: Session, token: str | None, *, now: datetime) ->
         raise AuthError("no API token given", "missing")
     if not _TOKEN_RE.match(token):
         raise AuthError("the API token is malformed (expected vga_ and 43 characters)", "malformed")
-    row = session.execute(
-        select(ApiToken, User, Organisation)
-        .join(User, ApiToken.user_id == User.id)
-        .join(Organisation, User.org_id == Organisation.id)
-        .where(ApiToken.token_hash == hash_token(token))
-    ).one_or_none()
+    lookup = {"token_hash": hash_token(token)}
+    row = session.connection().execute(_TOKEN_LOOKUP, lookup).one_or_none()
     if row is None:
         raise AuthError(f"API token {token[:12]}… is not known", "unknown")
-    t, user, org = row
-    if t.revoked_at is not None:
+    token_id, token_hash, prefix, expires_at, revoked_at, last_used_at = row[:6]
+    if revoked_at is not None:
         raise AuthError(
-            f"API token {t.prefix}… was revoked at {t.revoked_at:%Y-%m-%dT%H:%M:%SZ}", "revoked"
+            f"API token {prefix}… was revoked at {revoked_at:%Y-%m-%dT%H:%M:%SZ}", "revoked"
         )
-    if t.expires_at is not None and t.expires_at <= when:
+    if expires_at is not None and expires_at <= when:
         raise AuthError(
-            f"API token {t.prefix}… expired at {t.expires_at:%Y-%m-%dT%H:%M:%SZ}", "expired"
+            f"API token {prefix}… expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}", "expired"
         )
-    if not user.active:
-        raise AuthError(f"user {user.name!r} is disabled", "disabled")
-    if t.last_used_at is None or when - t.last_used_at >= _LAST_USED_EVERY:
-        t.last_used_at = when
-    return TokenGrant(_principal(user, org), t.token_hash, t.expires_at, t.last_used_at)
+    user_id, user_name, role, active, org_id, org_name, org_kind = row[6:]
+    if not active:
+        raise AuthError(f"user {user_name!r} is disabled", "disabled")
+    if last_used_at is None or when - last_used_at >= _LAST_USED_EVERY:
+        # Through the session's identity map when the token is loaded there (a caller that
+        # also holds the ORM object sees the new time), else a plain UPDATE.
+        t = session.get(ApiToken, token_id)
+        assert t is not None  # just read, in this transaction
+        t.last_used_at = last_used_at = when
+    principal = Principal(user_id, user_name, org_id, org_name, org_kind, role)
+    return TokenGrant(principal, token_hash, expires_at, last_used_at)
+
+
+# Plain columns, not ORM objects: this runs on every request the service is asked.
+_TOKEN_LOOKUP: Final = (
+    select(
+        ApiToken.id,
+        ApiToken.token_hash,
+        ApiToken.prefix,
+        ApiToken.expires_at,
+        ApiToken.revoked_at,
+        ApiToken.last_used_at,
+        User.id,
+        User.name,
+        User.role,
+        User.active,
+        Organisation.id,
+        Organisation.name,
+        Organisation.kind,
+    )
+    .join(User, ApiToken.user_id == User.id)
+    .join(Organisation, User.org_id == Organisation.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 def principal_of(session: Session, user: str) -> Principal:

@@ -31,6 +31,7 @@ its audit entry (:func:`vigia.store.audit.append_audit`) commit together or not 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,23 +40,31 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from weakref import WeakKeyDictionary
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Double,
     Engine,
     Integer,
     Select,
+    String,
     bindparam,
     func,
+    insert,
+    null,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store.access import Principal
 from vigia.store.models import (
+    MAX_SITE_SPAN_DEG,
     TLP_MARKINGS,
     DetectionRow,
     Organisation,
@@ -65,10 +74,11 @@ from vigia.store.models import (
     ReleaseSite,
     ReviewDecision,
     Site,
+    SiteFeature,
     SiteObservation,
     User,
 )
-from vigia.store.records import BBox, check_utc
+from vigia.store.records import BBox, check_bbox, check_utc
 from vigia.store.sites import _transition, sites_query
 
 if TYPE_CHECKING:
@@ -84,15 +94,19 @@ __all__ = [
     "acknowledge_release",
     "amend_release",
     "get_release",
+    "get_visible_feature",
     "get_visible_site",
     "list_outcomes",
     "list_releases",
+    "list_visible_feature_json",
+    "list_visible_features",
     "list_visible_sites",
     "release_id_of",
     "release_sites",
     "report_outcome",
     "site_reports",
     "site_timelines",
+    "store_site_features",
     "withdraw_release",
 ]
 
@@ -873,6 +887,7 @@ def release_sites(
     session.flush()
     session.add_all(ReleaseSite(release_id=rid, site_id=s.id) for s in sites)
     session.add_all(ReleaseRecipient(release_id=rid, org_id=o.id) for o in orgs)
+    store_site_features(session, sites)
     detail = {"release": rid, "tlp": tlp, "caveats": list(marks), "to": [o.name for o in orgs]}
     for s in sites:
         if s.state == "confirmed":
@@ -970,6 +985,7 @@ def amend_release(
     rel.version += 1
     session.add_all(ReleaseSite(release_id=rel.id, site_id=s.id) for s in sites)
     session.add_all(ReleaseRecipient(release_id=rel.id, org_id=o.id) for o in orgs)
+    store_site_features(session, sites)
     names = list(
         session.scalars(
             select(Organisation.name)
@@ -1485,3 +1501,636 @@ def _aware(t: datetime) -> datetime:
     if isinstance(t, str):
         t = datetime.fromisoformat(t)
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- features: the read path
+
+
+def list_visible_features(
+    session: Session,
+    p: Principal,
+    *,
+    bbox: BBox | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """List the sites a principal may see as GeoJSON Features, as :func:`list_visible_sites`.
+
+    The same sites, order, total and features as ``[s.to_feature() for s in page]`` of
+    :func:`list_visible_sites`, read in one statement (the page, each site's releases the
+    principal may see and, for a partner, whether its organisation acknowledged or acted on
+    the site) and built straight from the raw column values.
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    p : Principal
+        Who asks.
+    bbox : tuple of float, optional
+        ``(min_lon, min_lat, max_lon, max_lat)``, degrees: sites whose box meets it.
+    start, end : datetime, optional
+        Sites seen within ``[start, end]`` (UTC-aware).
+    limit : int
+        Page size, 1 to 10 000.
+    offset : int
+        Sites to skip (0 or more).
+
+    Returns
+    -------
+    (list of dict, int)
+        The page's features and how many sites match in all.
+
+    Raises
+    ------
+    InputError
+        A bad box, naive times, or a limit or offset out of range.
+    """
+    window = _Window.of(p, bbox, start, end, limit, offset)
+    conn = session.connection()
+    if window.shape is not None:
+        stmt = _FILTERED_PAGES[window.shape]
+    else:
+        stmt = _FEATURE_PAGES[p.is_agency, window.far]
+    rows = conn.execute(stmt, window.params).all()
+    features = _features(p.is_agency, rows)
+    return features, window.total(conn, p, rows, len(features))
+
+
+def list_visible_feature_json(
+    session: Session,
+    p: Principal,
+    *,
+    bbox: BBox | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[str], int]:
+    """List the sites a principal may see as GeoJSON Features, each as its JSON text.
+
+    The JSON of the features of :func:`list_visible_features` (as :func:`orjson.dumps`
+    writes them), with the same total. A partner's come from the parts each site's feature
+    has in common for every partner, stored when the site was released
+    (:func:`store_site_features`), and the parts that are the partner's own (its state, the
+    releases to it and their marking), read with them in one statement; a site whose stored
+    parts are gone (it changed since) is rendered from its columns.
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    p : Principal
+        Who asks.
+    bbox : tuple of float, optional
+        ``(min_lon, min_lat, max_lon, max_lat)``, degrees: sites whose box meets it.
+    start, end : datetime, optional
+        Sites seen within ``[start, end]`` (UTC-aware).
+    limit : int
+        Page size, 1 to 10 000.
+    offset : int
+        Sites to skip (0 or more).
+
+    Returns
+    -------
+    (list of str, int)
+        The page's features as JSON and how many sites match in all.
+
+    Raises
+    ------
+    InputError
+        A bad box, naive times, or a limit or offset out of range.
+    """
+    if p.is_agency:
+        features, total = list_visible_features(
+            session, p, bbox=bbox, start=start, end=end, limit=limit, offset=offset
+        )
+        return [orjson.dumps(f).decode() for f in features], total
+    window = _Window.of(p, bbox, start, end, limit, offset)
+    conn = session.connection()
+    if window.shape is not None:
+        stmt = _STORED_FILTERED[window.shape]
+    else:
+        stmt = _STORED_PAGES[window.far]
+    rows = conn.execute(stmt, window.params).all()
+    texts = _partner_json(conn, rows)
+    return texts, window.total(conn, p, rows, len(texts))
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A page's bound values, which statement shape it takes, and how to tell its total."""
+
+    params: dict[str, Any]
+    shape: tuple[bool, bool, bool, bool] | None  # (agency, box, start, end) when filtered
+    far: bool
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(
+        cls,
+        p: Principal,
+        bbox: BBox | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> _Window:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise InputError(f"limit {limit!r}: must be a whole number from 1 to {MAX_PAGE}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InputError(f"offset {offset!r}: must be a whole number, 0 or more")
+        params: dict[str, Any] = {"org_id": p.org_id, "limit": limit, "offset": offset}
+        if bbox is None and start is None and end is None:
+            # Far into the list, one pass over the visible ids beats a probe per site skipped.
+            return cls(params, None, offset >= _FAR_OFFSET, limit, offset)
+        # As vigia.store.sites.sites_query (the same conditions), with the values bound.
+        if bbox is not None:
+            x0, y0, x1, y1 = check_bbox(bbox, "site query")
+            params.update(x0=x0, y0=y0, x1=x1, y1=y1, x0_span=x0 - _SPAN, y0_span=y0 - _SPAN)
+        if start is not None:
+            params["start"] = check_utc(start, "site query: start")
+        if end is not None:
+            params["end"] = check_utc(end, "site query: end")
+        shape = (p.is_agency, bbox is not None, start is not None, end is not None)
+        return cls(params, shape, False, limit, offset)
+
+    def total(self, conn: Connection, p: Principal, rows: Sequence[Any], n: int) -> int:
+        """Return how many sites match in all, for a page of ``n`` sites read in ``rows``."""
+        if self.shape is not None and rows:
+            return int(rows[0][-1])  # a filtered page counts its matches itself
+        if n < self.limit and (n or self.offset == 0):
+            return self.offset + n  # the last page: it tells the total itself
+        if self.shape is not None:  # past the last match: count them alone
+            return int(conn.scalar(_FILTERED_COUNTS[self.shape], self.params) or 0)
+        if p.is_agency:
+            return int(conn.scalar(_COUNT_ALL) or 0)
+        return _partner_total(conn, p)
+
+
+def get_visible_feature(session: Session, p: Principal, site_id: str) -> dict[str, Any]:
+    """Return one site as a GeoJSON Feature as the principal may see it.
+
+    The same feature as ``get_visible_site(session, p, site_id).to_feature()``, read in one
+    statement.
+
+    Raises
+    ------
+    NotFoundError
+        If the site does not exist or the principal may not see it (same message).
+    """
+    rows = session.connection().execute(
+        _FEATURE_ONE[p.is_agency], {"site_id": site_id, "org_id": p.org_id}
+    )
+    features = _features(p.is_agency, rows.all())
+    if not features:
+        raise _not_found_site(site_id)
+    return features[0]
+
+
+# The page's columns without their result processing (no ORM types: JSON and times are
+# turned into what a feature holds in one step, in _features).
+_RAW_PAGE: Final = (
+    type_coerce(Site.id, String).label("id"),
+    type_coerce(Site.lon, Double).label("lon"),
+    type_coerce(Site.lat, Double).label("lat"),
+    type_coerce(Site.state, String).label("state"),
+    type_coerce(Site.site_class, String).label("site_class"),
+    type_coerce(Site.confidence, Double).label("confidence"),
+    type_coerce(Site.first_seen, NullType).label("first_seen"),
+    type_coerce(Site.last_seen, NullType).label("last_seen"),
+    type_coerce(Site.reasons, NullType).label("reasons"),
+)
+_N_PAGE_COLUMNS: Final = len(_RAW_PAGE) + 1  # and the evidence: the agency's, or NULL
+
+
+def _raw_page(p: Principal) -> tuple[Any, ...]:
+    evidence = type_coerce(Site.evidence, NullType) if p.is_agency else null()
+    return (*_RAW_PAGE, evidence.label("evidence"))
+
+
+def _with_releases(
+    page: Select[Any],
+    agency: bool,
+    *,
+    counted: bool = False,
+    n_cols: int = _N_PAGE_COLUMNS,
+    stored: bool = False,
+) -> Select[Any]:
+    """Join a page of sites (``n_cols`` columns, the id first) to the releases each one shows.
+
+    Row: the page's columns; the release's id, marking, caveats, withdrawal and creation
+    time; for a partner its organisation's acknowledgement of that release and whether it
+    reported an outcome at the site, for the agency ``NULL`` and the site's number of
+    observations; last, when ``counted``, the page query's own last column (its count).
+    The agency gets one row with the release columns ``NULL`` for a site no release carries;
+    a partner sees only sites some release to its organisation carries. Ordered by site id.
+    """
+    pg = page.subquery("page")
+    site_cols: list[Any] = list(pg.c)[:n_cols]
+    count = [list(pg.c)[n_cols]] if counted else []
+    source: Any = pg
+    if stored:  # the page is ids alone: the state and stored parts of the page's sites only
+        site_cols = [
+            pg.c.id,
+            type_coerce(Site.state, String).label("state"),
+            SiteFeature.head,
+            SiteFeature.middle,
+        ]
+        source = pg.join(Site, Site.id == pg.c.id).outerjoin(
+            SiteFeature, SiteFeature.site_id == pg.c.id
+        )
+    rel = (
+        type_coerce(Release.id, String),
+        type_coerce(Release.tlp, String),
+        type_coerce(Release.caveats, NullType),
+        type_coerce(Release.withdrawn_at, NullType),
+        type_coerce(Release.created_at, NullType),
+    )
+    if agency:
+        observations = (
+            select(func.count())
+            .where(SiteObservation.site_id == pg.c.id)
+            .correlate(pg)
+            .scalar_subquery()
+        )
+        joined = pg.outerjoin(ReleaseSite, ReleaseSite.site_id == pg.c.id).outerjoin(
+            Release, Release.id == ReleaseSite.release_id
+        )
+        extra: tuple[Any, ...] = (null(), observations)
+    else:
+        acted = (
+            select(Outcome.id)
+            .where(Outcome.site_id == pg.c.id, Outcome.org_id == bindparam("org_id"))
+            .correlate(pg)
+            .exists()
+        )
+        joined = (
+            source.join(ReleaseSite, ReleaseSite.site_id == pg.c.id)
+            .join(
+                ReleaseRecipient,
+                (ReleaseRecipient.release_id == ReleaseSite.release_id)
+                & (ReleaseRecipient.org_id == bindparam("org_id")),
+            )
+            .join(Release, Release.id == ReleaseRecipient.release_id)
+        )
+        extra = (type_coerce(ReleaseRecipient.acknowledged_at, NullType), acted)
+    return select(*site_cols, *rel, *extra, *count).select_from(joined).order_by(pg.c.id)
+
+
+def _page_of_sites(agency: bool, far: bool) -> Select[Any]:
+    q = select(*_raw_page(_AGENCY if agency else _PARTNER))
+    if not agency:
+        q = q.where(_VISIBLE_IN if far else _VISIBLE_EXISTS)
+    return q.order_by(Site.id).limit(_LIMIT).offset(_OFFSET)
+
+
+_AGENCY: Final = Principal(0, "-", 0, "-", "agency", "analyst")  # which statement, by kind
+_PARTNER: Final = Principal(0, "-", 0, "-", "partner", "partner_viewer")
+_FEATURE_PAGES: Final = {
+    (agency, far): _with_releases(_page_of_sites(agency, far), agency)
+    for agency in (False, True)
+    for far in (False, True)
+}
+_FEATURE_ONE: Final = {
+    agency: _with_releases(
+        select(*_raw_page(_AGENCY if agency else _PARTNER)).where(
+            Site.id == bindparam("site_id"), *(() if agency else (_VISIBLE_EXISTS,))
+        ),
+        agency,
+    )
+    for agency in (False, True)
+}
+
+
+# A partner's page is cut from site ids alone; its rows then get each site's stored state
+# and stored feature parts (NULL when the site changed since they were written, or they
+# never were): id, state, head, middle.
+_STORED_PAGE: Final = (type_coerce(Site.id, String).label("id"),)
+_STORED_ROW: Final = 4
+
+
+def _stored_page() -> Select[Any]:
+    columns: tuple[Any, ...] = _STORED_PAGE
+    return select(*columns)
+
+
+_SPAN: Final = MAX_SITE_SPAN_DEG * (1 + 1e-9)  # as vigia.store.sites (the check's bound)
+
+
+def _filters(box: bool, start: bool, end: bool) -> list[ColumnElement[bool]]:
+    """Return the conditions of :func:`vigia.store.sites.sites_query`, on bound values."""
+    out: list[ColumnElement[bool]] = []
+    if box:  # a two-sided range on min_lon: ix_sites_bbox_time answers it
+        out += [
+            Site.min_lon >= bindparam("x0_span"),
+            Site.min_lon <= bindparam("x1"),
+            Site.min_lat >= bindparam("y0_span"),
+            Site.min_lat <= bindparam("y1"),
+            Site.max_lon >= bindparam("x0"),
+            Site.max_lat >= bindparam("y0"),
+        ]
+    if start:
+        out.append(Site.last_seen >= bindparam("start"))
+    if end:
+        out.append(Site.first_seen <= bindparam("end"))
+    return out
+
+
+def _filtered(
+    agency: bool, box: bool, start: bool, end: bool, *, stored: bool = False
+) -> Select[Any]:
+    if stored:
+        q = _stored_page().where(*_filters(box, start, end))
+    else:
+        q = select(*_raw_page(_AGENCY if agency else _PARTNER)).where(*_filters(box, start, end))
+    if not agency:
+        q = q.where(_VISIBLE_EXISTS)
+    # Every match is found and sorted by id before the page is cut: the same pass counts them.
+    page = q.add_columns(func.count().over()).order_by(Site.id).limit(_LIMIT).offset(_OFFSET)
+    n_cols = len(_STORED_PAGE) if stored else _N_PAGE_COLUMNS
+    return _with_releases(page, agency, counted=True, n_cols=n_cols, stored=stored)
+
+
+def _filtered_count(agency: bool, box: bool, start: bool, end: bool) -> Select[Any]:
+    q = select(func.count()).select_from(Site).where(*_filters(box, start, end))
+    return q if agency else q.where(_VISIBLE_EXISTS)
+
+
+_SHAPES: Final = [
+    (a, b, s, e)
+    for a in (False, True)
+    for b in (False, True)
+    for s in (False, True)
+    for e in (False, True)
+    if b or s or e
+]
+_FILTERED_PAGES: Final = {shape: _filtered(*shape) for shape in _SHAPES}
+_FILTERED_COUNTS: Final = {shape: _filtered_count(*shape) for shape in _SHAPES}
+_STORED_FILTERED: Final = {
+    shape: _filtered(*shape, stored=True) for shape in _SHAPES if not shape[0]
+}
+_STORED_PAGES: Final = {
+    far: _with_releases(
+        _stored_page()
+        .where(_VISIBLE_IN if far else _VISIBLE_EXISTS)
+        .order_by(Site.id)
+        .limit(_LIMIT)
+        .offset(_OFFSET),
+        False,
+        n_cols=len(_STORED_PAGE),
+        stored=True,
+    )
+    for far in (False, True)
+}
+_RAW_SITES: Final = select(*_raw_page(_PARTNER)).where(
+    Site.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _json_value(raw: Any) -> Any:
+    """Decode a JSON column's value (text on SQLite, already decoded on PostgreSQL)."""
+    if not isinstance(raw, str | bytes):
+        return raw
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # NaN, or an integer beyond 64 bits: as the JSON type
+        return json.loads(raw)
+
+
+def _raw_iso(raw: Any) -> str | None:
+    """Write a time column's value as :func:`_iso` does (SQLite: naive UTC text)."""
+    if isinstance(raw, str):
+        # SQLAlchemy writes "YYYY-MM-DD HH:MM:SS[.ffffff]"; years before 1000 go the long way.
+        if len(raw) >= 19 and raw[0] != "0" and raw[4] == "-" and raw[10] in " T":
+            return f"{raw[:10]}T{raw[11:19]}Z"
+        return _iso(datetime.fromisoformat(raw).replace(tzinfo=UTC))
+    if isinstance(raw, datetime) and raw.tzinfo is None:
+        raw = raw.replace(tzinfo=UTC)
+    return _iso(raw)
+
+
+def _raw_time(raw: Any) -> datetime:
+    if isinstance(raw, str):
+        raw = datetime.fromisoformat(raw)
+    assert isinstance(raw, datetime)
+    return raw.replace(tzinfo=UTC) if raw.tzinfo is None else raw.astimezone(UTC)
+
+
+def _features(agency: bool, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Build the features of the rows of :func:`_with_releases` (as ``SiteView.to_feature``)."""
+    n = _N_PAGE_COLUMNS
+    # Per release: (sort key, marking, caveats, withdrawn, its JSON-ready dict).
+    refs: dict[str, tuple[tuple[datetime, int, str], str, tuple[str, ...], bool, dict[str, Any]]]
+    refs = {}
+    groups: list[list[Any]] = []  # [row, release ids, acknowledged, actioned, observations]
+    for r in rows:
+        rid = r[n]
+        if not groups or groups[-1][0][0] != r[0]:
+            if agency:
+                groups.append([r, [], False, False, int(r[n + 6])])
+            else:
+                groups.append([r, [], r[n + 5] is not None, bool(r[n + 6]), 0])
+        elif not agency and r[n + 5] is not None:
+            groups[-1][2] = True
+        if rid is None:
+            continue
+        if rid not in refs:
+            refs[rid] = _release_ref(rid, r[n + 1], r[n + 2], r[n + 3], r[n + 4])
+        groups[-1][1].append(rid)
+    marks: dict[tuple[str, ...], tuple[str | None, list[str], bool, list[dict[str, Any]]]] = {}
+    out = []
+    for r, rids, acked, actioned, observations in groups:
+        key = tuple(rids)
+        mark = marks.get(key)
+        if mark is None:
+            mark = marks[key] = _marking(refs, rids)
+        state = r[3]
+        if not agency and state != "closed":
+            state = "actioned" if actioned else "acknowledged" if acked else "released"
+        props: dict[str, Any] = {
+            "state": state,
+            "class": r[4],
+            "confidence": round(r[5], 4),
+            "first_seen": _raw_iso(r[6]),
+            "last_seen": _raw_iso(r[7]),
+            "reasons": list(_json_value(r[8])),
+            "tlp": mark[0],
+            "caveats": list(mark[1]),
+            "withdrawn": mark[2],
+            "releases": mark[3],
+        }
+        if agency:
+            props["evidence"] = dict(_json_value(r[9]))
+            props["observations"] = observations
+        out.append(
+            {
+                "type": "Feature",
+                "id": r[0],
+                "geometry": {"type": "Point", "coordinates": [r[1], r[2]]},
+                "properties": props,
+            }
+        )
+    return out
+
+
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _parts(
+    site_id: str,
+    lon: float,
+    lat: float,
+    site_class: str,
+    confidence: float,
+    first_seen: str | None,
+    last_seen: str | None,
+    reasons: Sequence[str],
+) -> tuple[str, str]:
+    """Return a site's feature parts as every partner sees them (:class:`SiteFeature`).
+
+    Written as orjson writes ``SiteView.to_feature()`` (compact, keys in its order): ``head``
+    up to the state's value, ``middle`` from after it up to the marking's value.
+    """
+    point = {"type": "Point", "coordinates": [float(lon), float(lat)]}
+    head = f'{{"type":"Feature","id":{_dumps(site_id)},"geometry":{_dumps(point)},'
+    middle = (
+        f',"class":{_dumps(site_class)},"confidence":{_dumps(round(float(confidence), 4))},'
+        f'"first_seen":{_dumps(first_seen)},"last_seen":{_dumps(last_seen)},'
+        f'"reasons":{_dumps(list(reasons))},"tlp":'
+    )
+    return head + '"properties":{"state":', middle
+
+
+def _parts_of_row(r: Sequence[Any]) -> tuple[str, str]:
+    """Return the feature parts of a row of :data:`_RAW_PAGE` columns."""
+    return _parts(r[0], r[1], r[2], r[4], r[5], _raw_iso(r[6]), _raw_iso(r[7]), _json_value(r[8]))
+
+
+def store_site_features(session: Session, sites: Sequence[Site]) -> int:
+    """Store the feature parts of sites that have none (:class:`~vigia.store.models.SiteFeature`).
+
+    Called where sites are released, in the release's transaction, with the sites locked
+    (:func:`_lock_sites_for_release`): a change to a site waits for the release to commit,
+    and its trigger then deletes what was stored (migration 0004), so nothing stale stays.
+
+    Parameters
+    ----------
+    session : Session
+        An open write session.
+    sites : sequence of Site
+        The sites, as loaded (locked) in this session.
+
+    Returns
+    -------
+    int
+        How many sites' parts were stored now.
+    """
+    ids = [s.id for s in sites]
+    have = set(session.scalars(select(SiteFeature.site_id).where(SiteFeature.site_id.in_(ids))))
+    rows = []
+    for s in sites:
+        if s.id in have:
+            continue
+        have.add(s.id)
+        head, middle = _parts(
+            s.id,
+            s.lon,
+            s.lat,
+            s.site_class,
+            s.confidence,
+            _iso(s.first_seen),
+            _iso(s.last_seen),
+            s.reasons,
+        )
+        rows.append({"site_id": s.id, "head": head, "middle": middle})
+    if rows:
+        session.execute(insert(SiteFeature), rows)
+    return len(rows)
+
+
+def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Write a partner's features from the rows of :data:`_STORED_PAGES` (or filtered)."""
+    n = _STORED_ROW
+    refs: dict[str, tuple[tuple[datetime, int, str], str, tuple[str, ...], bool, dict[str, Any]]]
+    refs = {}
+    groups: list[list[Any]] = []  # [row, release ids, acknowledged, actioned]
+    for r in rows:
+        rid = r[n]
+        if not groups or groups[-1][0][0] != r[0]:
+            groups.append([r, [], r[n + 5] is not None, bool(r[n + 6])])
+        elif r[n + 5] is not None:
+            groups[-1][2] = True
+        if rid not in refs:
+            refs[rid] = _release_ref(rid, r[n + 1], r[n + 2], r[n + 3], r[n + 4])
+        groups[-1][1].append(rid)
+    missing = [g[0][0] for g in groups if g[0][2] is None]
+    parts: dict[str, tuple[str, str]] = {}
+    if missing:  # changed since they were stored: rendered from the site's columns
+        parts = {r[0]: _parts_of_row(r) for r in conn.execute(_RAW_SITES, {"ids": missing})}
+    marks: dict[tuple[str, ...], str] = {}
+    out = []
+    for r, rids, acked, actioned in groups:
+        key = tuple(rids)
+        mark = marks.get(key)
+        if mark is None:
+            tlp, caveats, withdrawn, releases = _marking(refs, rids)
+            mark = (
+                f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
+                f'"withdrawn":{"true" if withdrawn else "false"},'
+                f'"releases":{_dumps(releases)}}}}}'
+            )
+            marks[key] = mark
+        state = r[1]
+        if state != "closed":
+            state = "actioned" if actioned else "acknowledged" if acked else "released"
+        head, middle = (r[2], r[3]) if r[2] is not None else parts[r[0]]
+        out.append(f'{head}"{state}"{middle}{mark}')
+    return out
+
+
+def _release_ref(
+    rid: str, tlp: str, caveats: Any, withdrawn_at: Any, created_at: Any
+) -> tuple[tuple[datetime, int, str], str, tuple[str, ...], bool, dict[str, Any]]:
+    """Return a release as a site shows it: (sort key, marking, caveats, withdrawn, JSON)."""
+    marks = tuple(_json_value(caveats))
+    withdrawn = withdrawn_at is not None
+    return (
+        (_raw_time(created_at), len(rid), rid),
+        tlp,
+        marks,
+        withdrawn,
+        {
+            "id": rid,
+            "tlp": tlp,
+            "caveats": list(marks),
+            "withdrawn": withdrawn,
+            "created_at": _raw_iso(created_at),
+        },
+    )
+
+
+def _marking(
+    refs: Mapping[str, tuple[Any, str, tuple[str, ...], bool, dict[str, Any]]],
+    rids: Sequence[str],
+) -> tuple[str | None, list[str], bool, list[dict[str, Any]]]:
+    """Return a site's marking, caveats, withdrawal and releases (as SiteView.to_feature)."""
+    if len(rids) == 1:  # the common case
+        ref = refs[rids[0]]
+        return ref[1], list(dict.fromkeys(ref[2])), ref[3], [ref[4]]
+    found = sorted((refs[rid] for rid in rids), key=_first)
+    live = [x for x in found if not x[3]] or found
+    return (
+        _most_restrictive([x[1] for x in live]) if live else None,
+        list(dict.fromkeys(c for x in live for c in x[2])),
+        bool(found) and all(x[3] for x in found),
+        [x[4] for x in found],
+    )

@@ -1,7 +1,7 @@
 """OGC API – Features: the landing page, conformance, collections and their items.
 
 ``sites`` is the one collection every principal reads; what is in it for a partner is what was
-released to its organisation (:func:`vigia.store.releases.list_visible_sites` decides). The
+released to its organisation (:func:`vigia.store.releases.list_visible_features` decides). The
 agency also reads ``flight_lines`` and ``detections``; for a partner those collections do not
 exist (404, and absent from ``/collections``).
 
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from vigia.errors import InputError, NotFoundError
-from vigia.service.auth import CurrentPrincipal
+from vigia.service.auth import CurrentPrincipal, CurrentReader
 from vigia.service.deps import Config, ServiceConfig
 from vigia.service.routes import declare
 from vigia.service.schemas import (
@@ -36,7 +36,7 @@ from vigia.service.schemas import (
 )
 from vigia.store.access import Principal
 from vigia.store.db import read_session
-from vigia.store.releases import get_visible_site, list_visible_sites
+from vigia.store.releases import get_visible_feature, list_visible_feature_json
 from vigia.store.survey import get_survey_feature, list_survey_features
 
 __all__ = [
@@ -218,6 +218,20 @@ def _page(
     limit: int,
     offset: int,
 ) -> GeoJSONResponse:
+    doc = _page_doc(request, config, cid, features, len(features), matched, limit, offset)
+    return GeoJSONResponse(doc)
+
+
+def _page_doc(
+    request: Request,
+    config: ServiceConfig,
+    cid: str,
+    features: list[Any],
+    returned: int,
+    matched: int,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
     links = [
         _page_link(request, "self", offset, limit),
         Link(
@@ -226,23 +240,57 @@ def _page(
             type="application/json",
         ),
     ]
-    if offset + len(features) < matched:
+    if offset + returned < matched:
         links.append(_page_link(request, "next", offset + limit, limit))
     if offset > 0:
         links.append(_page_link(request, "prev", max(0, offset - limit), limit))
     # Built as plain JSON (not validated again on the way out): this is the hot path.
-    doc = {
+    return {
         "type": "FeatureCollection",
         "features": features,
         "numberMatched": matched,
-        "numberReturned": len(features),
+        "numberReturned": returned,
         "timeStamp": config.clock().strftime(TIMESTAMP_FORMAT),
         "links": [link.model_dump(exclude_none=True) for link in links],
     }
-    return GeoJSONResponse(doc)
+
+
+_FEATURES_AT: Final = b'{"type":"FeatureCollection","features":['
+
+
+def _json_page(
+    request: Request,
+    config: ServiceConfig,
+    cid: str,
+    features: list[str],
+    matched: int,
+    limit: int,
+    offset: int,
+) -> Response:
+    """Answer a page whose features are JSON already: the same bytes as :func:`_page`."""
+    doc = _page_doc(request, config, cid, [], len(features), matched, limit, offset)
+    empty = orjson.dumps(doc)
+    assert empty.startswith(_FEATURES_AT)  # "type", then "features": dicts keep their order
+    body = b"".join((_FEATURES_AT, ",".join(features).encode(), empty[len(_FEATURES_AT) :]))
+    return Response(body, media_type=GEOJSON)
 
 
 def _items(
+    request: Request,
+    config: ServiceConfig,
+    cid: str,
+    lister: Callable[..., tuple[list[dict[str, Any]], int]],
+    bbox: str | None,
+    dt: str | None,
+    limit: int,
+    offset: int,
+) -> GeoJSONResponse:
+    with read_session(config.factory) as session:
+        return _items_in(session, request, config, cid, lister, bbox, dt, limit, offset)
+
+
+def _items_in(
+    session: Session,
     request: Request,
     config: ServiceConfig,
     cid: str,
@@ -256,10 +304,7 @@ def _items(
     # gives the page's features and how many match in all.
     box = parse_bbox(bbox)
     start, end = parse_datetime(dt)
-    with read_session(config.factory) as session:
-        features, matched = lister(
-            session, bbox=box, start=start, end=end, limit=limit, offset=offset
-        )
+    features, matched = lister(session, bbox=box, start=start, end=end, limit=limit, offset=offset)
     return _page(request, config, cid, features, matched, limit, offset)
 
 
@@ -342,22 +387,26 @@ def collection(request: Request, cid: CollectionId, p: CurrentPrincipal) -> Coll
     responses=declare(),
     summary="Sites",
 )
-def site_items(
+async def site_items(
     request: Request,
     config: Config,
-    p: CurrentPrincipal,
+    reader: CurrentReader,
     bbox: BBoxParam = None,
     dt: DatetimeParam = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> GeoJSONResponse:
+) -> Response:
     """Return one page of the sites the principal may see, as GeoJSON."""
 
-    def sites(session: Session, **window: Any) -> tuple[list[dict[str, Any]], int]:
-        page, matched = list_visible_sites(session, p, **window)
-        return [s.to_feature() for s in page], matched
+    def page(session: Session, p: Principal) -> Response:
+        box = parse_bbox(bbox)
+        start, end = parse_datetime(dt)
+        features, matched = list_visible_feature_json(
+            session, p, bbox=box, start=start, end=end, limit=limit, offset=offset
+        )
+        return _json_page(request, config, "sites", features, matched, limit, offset)
 
-    return _items(request, config, "sites", sites, bbox, dt, limit, offset)
+    return await reader.read(page)
 
 
 @router.get(
@@ -367,24 +416,24 @@ def site_items(
     responses=declare(404),
     summary="One site",
 )
-def site_item(
-    request: Request, fid: FeatureId, config: Config, p: CurrentPrincipal
-) -> GeoJSONResponse:
+async def site_item(request: Request, fid: FeatureId, reader: CurrentReader) -> GeoJSONResponse:
     """Return one site the principal may see (404 otherwise)."""
-    with read_session(config.factory) as session:
-        site = get_visible_site(session, p, fid)
-    # Built as plain JSON in the shape of `Feature` (not validated again on the way out).
-    feature = site.to_feature()
-    feature["links"] = [
-        {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": None},
-        {
-            "href": str(request.url_for("collection", cid="sites")),
-            "rel": "collection",
-            "type": "application/json",
-            "title": None,
-        },
-    ]
-    return GeoJSONResponse(feature)
+
+    def item(session: Session, p: Principal) -> GeoJSONResponse:
+        feature = get_visible_feature(session, p, fid)
+        # Built as plain JSON in the shape of `Feature` (not validated again on the way out).
+        feature["links"] = [
+            {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": None},
+            {
+                "href": str(request.url_for("collection", cid="sites")),
+                "rel": "collection",
+                "type": "application/json",
+                "title": None,
+            },
+        ]
+        return GeoJSONResponse(feature)
+
+    return await reader.read(item)
 
 
 @router.get(
