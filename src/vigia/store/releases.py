@@ -548,7 +548,8 @@ def list_visible_sites(
 
     Notes
     -----
-    This is the service's hot path. It reads plain rows of the columns a view needs on the
+    The service reads :func:`list_visible_feature_json` (the same features, as JSON). This
+    reads plain rows of the columns a view needs on the
     session's connection (no ORM objects, no ORM result machinery), tests a partner's
     visibility per site with an ``EXISTS`` on ``release_sites(site_id)`` (a page is found
     without listing every visible site), counts a box or time filter's matches in the

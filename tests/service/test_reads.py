@@ -1,0 +1,105 @@
+"""The sites collection without the read cache: the answers the views give, auth on every read.
+
+:func:`vigia.store.releases.list_visible_feature_json` writes a partner's features from stored
+parts; the page must be, byte for byte, what the views' features (``SiteView.to_feature``)
+make when written by orjson, and the token is checked on every request
+(:class:`vigia.service.auth.Reader`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from vigia.service import create_app
+from vigia.store import read_session, write_session
+from vigia.store.access import ApiToken, principal_of, revoke_tokens
+from vigia.store.records import BBox
+from vigia.store.releases import get_visible_site, list_visible_sites
+
+from .conftest import AV, BV, CLIENT, NOW, S_A, S_B, Api
+from .test_tokens import assert_refused
+
+ITEMS = "/collections/sites/items"
+WINDOWS: list[tuple[str, dict[str, Any]]] = [
+    ("", {}),
+    ("?limit=1", {"limit": 1}),
+    ("?limit=2&offset=1", {"limit": 2, "offset": 1}),
+    ("?limit=1&offset=50", {"limit": 1, "offset": 50}),
+    ("?bbox=-107.5,24.9,-107.2,25.2", {"bbox": (-107.5, 24.9, -107.2, 25.2)}),
+    ("?bbox=-107.5,24.9,-107.2,25.2&limit=1&offset=1", {"bbox": (-107.5, 24.9, -107.2, 25.2)}),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def uncached(request: pytest.FixtureRequest) -> Iterator[tuple[Api, TestClient]]:
+    api: Api = request.getfixturevalue("api" if request.param == "sqlite" else "pg_api")
+    app = create_app(api.factory, clock=lambda: NOW, cache_bytes=0)
+    with TestClient(app, client=CLIENT) as client:
+        yield api, client
+
+
+def views(api: Api, user: str, **window: Any) -> tuple[list[dict[str, Any]], int]:
+    with read_session(api.factory) as s:
+        p = principal_of(s, user)
+        page, total = list_visible_sites(s, p, **window)
+    return [v.to_feature() for v in page], total
+
+
+@pytest.mark.parametrize("user", ["ana.analyst", AV, BV])
+def test_a_page_is_the_views_features_as_orjson_writes_them(
+    uncached: tuple[Api, TestClient], user: str
+) -> None:
+    api, client = uncached
+    for query, window in WINDOWS:
+        box: BBox | None = window.get("bbox")
+        r = client.get(ITEMS + query, headers=api.headers(user))
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/geo+json"
+        doc = r.json()
+        assert r.content == orjson.dumps(doc)  # compact, keys in the order written
+        limit = int(query.partition("limit=")[2].partition("&")[0] or 100)
+        offset = int(query.partition("offset=")[2].partition("&")[0] or 0)
+        features, total = views(api, user, bbox=box, limit=limit, offset=offset)
+        assert doc["features"] == features, (user, query)
+        assert (doc["numberMatched"], doc["numberReturned"]) == (total, len(features))
+        rels = [link["rel"] for link in doc["links"]]
+        assert ("next" in rels) == (offset + len(features) < total)
+        assert ("prev" in rels) == (offset > 0)
+
+
+def test_one_site_is_its_views_feature_and_an_invisible_one_is_404(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    api, client = uncached
+    r = client.get(f"{ITEMS}/{S_A}", headers=api.headers(AV))
+    assert r.status_code == 200
+    got = r.json()
+    links = got.pop("links")
+    with read_session(api.factory) as s:
+        assert got == get_visible_site(s, principal_of(s, AV), S_A).to_feature()
+    assert [link["rel"] for link in links] == ["self", "collection"]
+    before = api.audit_count()
+    r = client.get(f"{ITEMS}/{S_B}", headers=api.headers(AV))
+    entry = assert_refused(api, r, 404, before, actor=AV)
+    assert entry["action"] == "GET /collections/sites/items/{fid}"
+
+
+def test_every_read_checks_the_token_and_records_its_use(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    api, client = uncached
+    assert client.get(ITEMS, headers=api.headers(AV)).status_code == 200
+    with read_session(api.factory) as s:
+        used = {t.last_used_at for t in s.query(ApiToken)} - {None}
+    assert NOW in used  # the first use was written (in a write of its own)
+    with write_session(api.factory) as s:
+        revoke_tokens(s, token=api.seed.tokens[AV], now=NOW)
+    for path in (ITEMS, f"{ITEMS}/{S_A}", f"{ITEMS}?bbox=-108,24,-107,26"):
+        before = api.audit_count()
+        r = client.get(path, headers=api.headers(AV))
+        assert assert_refused(api, r, 401, before)["detail"]["reason"] == "revoked"
