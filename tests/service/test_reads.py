@@ -103,3 +103,26 @@ def test_every_read_checks_the_token_and_records_its_use(
         before = api.audit_count()
         r = client.get(path, headers=api.headers(AV))
         assert assert_refused(api, r, 401, before)["detail"]["reason"] == "revoked"
+
+
+def test_the_total_follows_a_new_release_and_a_change_made_by_another_engine(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    from vigia.store import make_engine, session_factory
+    from vigia.store.releases import release_sites
+
+    from .conftest import PA, REL, S_C
+
+    api, client = uncached
+    page = f"{ITEMS}?limit=1"  # a full page: the total is counted, not told by the page
+    first = client.get(page, headers=api.headers(AV)).json()["numberMatched"]
+    assert client.get(page, headers=api.headers(AV)).json()["numberMatched"] == first
+    other = make_engine(api.factory.kw["bind"].url)
+    try:
+        with write_session(session_factory(other)) as s:
+            release_sites(
+                s, principal_of(s, REL), [S_C], [PA], tlp="TLP:CLEAR", caveats=[], now=NOW
+            )
+    finally:
+        other.dispose()
+    assert client.get(page, headers=api.headers(AV)).json()["numberMatched"] == first + 1

@@ -66,6 +66,7 @@ from vigia.store.access import Principal
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
     TLP_MARKINGS,
+    ChangeCounter,
     DetectionRow,
     Organisation,
     Outcome,
@@ -660,37 +661,38 @@ _OBSERVATIONS: Final = (
 _ACTIONED: Final = select(Outcome.site_id).where(
     Outcome.site_id.in_(bindparam("ids", expanding=True)), Outcome.org_id == bindparam("org_id")
 )
-_TABLE_SIZES: Final = select(
-    select(func.count()).select_from(ReleaseSite).scalar_subquery(),
-    select(func.count()).select_from(ReleaseRecipient).scalar_subquery(),
+_COUNTER: Final = (
+    select(ChangeCounter.changes).where(ChangeCounter.id == 1).scalar_subquery().label("changes")
 )
-_SIZES_AND_TOTAL: Final = _TABLE_SIZES.add_columns(
+_CHANGES: Final = select(_COUNTER)
+_CHANGES_AND_TOTAL: Final = select(
+    _COUNTER,
     select(func.count(ReleaseSite.site_id.distinct()))  # release_sites.site_id is a FK
     .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
     .where(ReleaseRecipient.org_id == bindparam("org_id"))
-    .scalar_subquery()
+    .scalar_subquery(),
 )
 
-_TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[tuple[int, int], int]]] = WeakKeyDictionary()
-"""Per store and partner organisation: (the sharing tables' row counts, its visible sites)."""
+_TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[int, int]]] = WeakKeyDictionary()
+"""Per store and partner organisation: (the store's change count, its visible sites)."""
 
 
 def _partner_total(conn: Connection, p: Principal) -> int:
-    """Return how many sites a partner may see, counted again only when releases changed.
+    """Return how many sites a partner may see, counted again only when the store changed.
 
-    What a partner sees grows only by rows added to ``release_sites`` or
-    ``release_recipients`` (nothing updates or deletes them), so their row counts, cheap to
-    read, tell whether a total counted before still holds. The counts and the total are read
-    in one statement (one snapshot on every back end and isolation level).
+    The store's change counter (:mod:`vigia.store.changes`; one row, read by its key) moves
+    in the transaction of every change to ``release_sites`` and ``release_recipients``,
+    whoever makes it, so a total counted at the same count still holds. The count and the
+    total are read in one statement (one snapshot on every back end and isolation level).
+    Counting the sharing tables' rows instead took a scan of each on PostgreSQL per page.
     """
     totals = _TOTALS.setdefault(conn.engine, {})
     known = totals.get(p.org_id)
-    if known is not None:
-        got = conn.execute(_TABLE_SIZES).one()
-        if (got[0], got[1]) == known[0]:
-            return known[1]
-    n_sites, n_recipients, total = conn.execute(_SIZES_AND_TOTAL, {"org_id": p.org_id}).one()
-    totals[p.org_id] = ((int(n_sites), int(n_recipients)), int(total))
+    if known is not None and conn.scalar(_CHANGES) == known[0]:
+        return known[1]
+    changes, total = conn.execute(_CHANGES_AND_TOTAL, {"org_id": p.org_id}).one()
+    if changes is not None:
+        totals[p.org_id] = (int(changes), int(total))
     return int(total)
 
 
