@@ -50,7 +50,9 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
     bindparam,
+    cast,
     func,
     insert,
     null,
@@ -1705,13 +1707,13 @@ _RAW_PAGE: Final = (
     type_coerce(Site.confidence, Double).label("confidence"),
     type_coerce(Site.first_seen, NullType).label("first_seen"),
     type_coerce(Site.last_seen, NullType).label("last_seen"),
-    type_coerce(Site.reasons, NullType).label("reasons"),
+    type_coerce(cast(Site.reasons, Text), NullType).label("reasons"),
 )
 _N_PAGE_COLUMNS: Final = len(_RAW_PAGE) + 1  # and the evidence: the agency's, or NULL
 
 
 def _raw_page(p: Principal) -> tuple[Any, ...]:
-    evidence = type_coerce(Site.evidence, NullType) if p.is_agency else null()
+    evidence = type_coerce(cast(Site.evidence, Text), NullType) if p.is_agency else null()
     return (*_RAW_PAGE, evidence.label("evidence"))
 
 
@@ -1749,7 +1751,7 @@ def _with_releases(
     rel = (
         type_coerce(Release.id, String),
         type_coerce(Release.tlp, String),
-        type_coerce(Release.caveats, NullType),
+        type_coerce(cast(Release.caveats, Text), NullType),  # JSON text, decoded by orjson
         type_coerce(Release.withdrawn_at, NullType),
         type_coerce(Release.created_at, NullType),
     )
