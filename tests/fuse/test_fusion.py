@@ -236,6 +236,21 @@ def test_a_missed_plume_costs_less_than_a_missed_tarp_because_labs_vent_intermit
     assert after_miss("plume") < after_miss("tarp")
 
 
+def test_a_stack_seen_downwind_under_two_winds_is_placed_where_their_plumes_start() -> None:
+    # Each pass sees the plume only 50 m downwind of the stack (a noisy roof hides its start);
+    # under winds from the west and from the south the two upwind rays meet at the stack.
+    west = det("a", "plume", "P1", dx_m=50.0, species=["CH4"])
+    south = det("b", "plume", "P2", dy_m=50.0, species=["CH4"])
+    west = west.model_copy(update={"wind_from_deg": 270.0, "wind_speed_m_s": 4.0})
+    south = south.model_copy(update={"wind_from_deg": 180.0, "wind_speed_m_s": 4.0})
+    (site,) = cluster_detections([west, south])
+    assert distance_m(site.lon, site.lat, LON, LAT) < 10.0
+    # Without a wind the estimates are only points: the place is their mean, 35 m off.
+    bare = [d.model_copy(update={"wind_from_deg": None}) for d in (west, south)]
+    (mean,) = cluster_detections(bare)
+    assert distance_m(mean.lon, mean.lat, LON, LAT) == pytest.approx(35.4, abs=1.0)
+
+
 def test_old_evidence_fades_towards_the_prior() -> None:
     look = [Look("P1", ("lwir",), T0, {"thermal": 1.0}, ())]
     fresh = site_evidence(look, T0).confidence

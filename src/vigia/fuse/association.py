@@ -18,8 +18,12 @@ Two detections are of one place when their distance is within ``GATE_SIGMA`` of 
 uncertainty plus the extent of a site (``SITE_EXTENT_M``: a lab's fire, vent and cover lie a
 few tens of metres apart). Clustering is greedy and deterministic: detections are taken from
 the most precisely located to the least, each joins the nearest site whose gate it passes
-(its position the inverse-variance weighted mean of its members) or starts a new one. Sites
-hundreds of metres apart (a lab that moved) stay apart.
+or starts a new one. Sites hundreds of metres apart (a lab that moved) stay apart.
+
+A site's position is the inverse-variance weighted mean of its members, except that a plume's
+source estimate counts as one-sided along its wind (:func:`source_position`): its visible start
+may lie well downwind of the source (a stack on a noisy roof), hardly upwind, so passes under
+different winds place the site where their plumes' upwind rays meet.
 """
 
 from __future__ import annotations
@@ -33,17 +37,20 @@ from vigia.detect.detection import Detection
 
 __all__ = [
     "GATE_SIGMA",
+    "HIDDEN_START_M",
     "MIN_SIGMA_M",
     "PATH_DAYS",
     "PATH_MAX_M",
     "PATH_SPREAD",
     "SITE_EXTENT_M",
     "UNPLACED_SIGMA_M",
+    "WIND_DIRECTION_SIGMA_DEG",
     "Cluster",
     "cluster_detections",
     "distance_m",
     "in_a_larger_plumes_path",
     "location_sigma_m",
+    "source_position",
 ]
 
 GATE_SIGMA: Final = 3.0
@@ -59,6 +66,11 @@ PATH_SPREAD: Final = 0.12
 PATH_MAX_M: Final = 3000.0
 #: Passes at most this far apart in time mark each other's plume paths, days.
 PATH_DAYS: Final = 7.0
+#: One-sigma of how far downwind of its source a plume's visible start may lie, m (a stack on
+#: a roof whose retrieval noise hides the first ~100 m of its plume; :func:`source_position`).
+HIDDEN_START_M: Final = 150.0
+#: One-sigma error of the analysed wind's direction, degrees (the simulated analysis' 15°).
+WIND_DIRECTION_SIGMA_DEG: Final = 15.0
 _EARTH_M_PER_DEG: Final = 111_195.0
 
 
@@ -119,7 +131,7 @@ class Cluster:
     sigmas : list of float
         Their location uncertainties, m.
     lon, lat : float
-        Inverse-variance weighted position, degrees.
+        Position of the place, degrees (:meth:`add`).
     sigma_m : float
         Uncertainty of that position, m.
     """
@@ -129,20 +141,122 @@ class Cluster:
     lon: float = math.nan
     lat: float = math.nan
     sigma_m: float = math.inf
+    #: Members whose along-wind error is one-sided (placed plumes with a wind).
+    upwind: list[bool] = field(default_factory=list)
 
-    def add(self, d: Detection, sigma: float) -> None:
-        """Add a detection and update the position."""
+    def add(self, d: Detection, sigma: float, *, one_sided: bool = False) -> None:
+        """Add a detection and update the position.
+
+        Parameters
+        ----------
+        d : Detection
+            The detection.
+        sigma : float
+            Its location uncertainty, m.
+        one_sided : bool
+            ``d`` is a plume's source estimate with a wind: the place may lie well upwind
+            of it (its visible start may be downwind of its source), hardly downwind
+            (:func:`source_position`).
+        """
         self.members.append(d)
         self.sigmas.append(sigma)
+        self.upwind.append(one_sided and d.wind_from_deg is not None)
         w = [1.0 / s**2 for s in self.sigmas]
         total = sum(w)
-        self.lon = sum(wi * m.lon for wi, m in zip(w, self.members, strict=True)) / total
-        self.lat = sum(wi * m.lat for wi, m in zip(w, self.members, strict=True)) / total
+        if any(self.upwind):
+            self.lon, self.lat = source_position(self.members, self.sigmas, self.upwind)
+        else:
+            self.lon = sum(wi * m.lon for wi, m in zip(w, self.members, strict=True)) / total
+            self.lat = sum(wi * m.lat for wi, m in zip(w, self.members, strict=True)) / total
         self.sigma_m = max(1.0 / math.sqrt(total), MIN_SIGMA_M / 2.0)
 
     def gate_m(self, sigma: float) -> float:
         """How far a detection of this uncertainty may lie and still join, m."""
         return GATE_SIGMA * math.hypot(sigma, self.sigma_m) + SITE_EXTENT_M
+
+
+def source_position(
+    members: Sequence[Detection], sigmas: Sequence[float], upwind: Sequence[bool]
+) -> tuple[float, float]:
+    """Position of a place from its detections, plumes' along-wind errors taken as one-sided.
+
+    A plume is seen from where its column first clears the noise, which lies at or downwind of
+    its source: far downwind where the ground under the source is noisy (a stack on a busy
+    roof) or the start is thin. Across the wind, and upwind, its error is the detector's
+    ``sigma``. So for a member flagged in ``upwind`` the residual ``r = p - s`` (estimate
+    minus place) costs ``(r·u / HIDDEN_START_M)²`` along the wind ``u`` when positive (the
+    estimate downwind of the place), ``(r·u / sigma)²`` when negative, and
+    ``(r·n)² / (sigma² + (tan(WIND_DIRECTION_SIGMA_DEG) · max(r·u, 0))²)`` across it (the
+    analysed wind's direction error grows with distance). Other members cost ``|r|²/sigma²``.
+    Passes under different winds then meet at their plumes' common upwind point, not at the
+    mean of their visible starts. Solved by iteratively reweighted least squares from the
+    inverse-variance mean.
+
+    Parameters
+    ----------
+    members : sequence of Detection
+        The place's detections.
+    sigmas : sequence of float
+        Their location uncertainties, m.
+    upwind : sequence of bool
+        Which members are plume sources with a one-sided along-wind error.
+
+    Returns
+    -------
+    tuple of float
+        lon, lat, degrees.
+
+    Examples
+    --------
+    Two passes of one stack, each seen 60 m downwind under winds from the west and the south:
+
+    >>> from types import SimpleNamespace as Seen  # only lon, lat and wind are read
+    >>> m = 1.0 / 111_195.0
+    >>> def plume(dlon, dlat, wind_from):
+    ...     return Seen(lon=dlon, lat=dlat, wind_from_deg=wind_from)
+    >>> seen = [plume(60 * m, 0, 270), plume(0, 60 * m, 180)]
+    >>> lon, lat = source_position(seen, [10.0, 10.0], [True, True])
+    >>> round(lon / m), round(lat / m)  # metres east and north of the stack; the mean is (30, 30)
+    (1, 1)
+    """
+    lat0 = sum(m.lat for m in members) / len(members)
+    kx = _EARTH_M_PER_DEG * math.cos(math.radians(lat0))
+    lon0 = sum(m.lon for m in members) / len(members)
+    pts = [((m.lon - lon0) * kx, (m.lat - lat0) * _EARTH_M_PER_DEG) for m in members]
+    axes: list[tuple[float, float] | None] = []
+    for m, one in zip(members, upwind, strict=True):
+        if one and m.wind_from_deg is not None:
+            to = math.radians(m.wind_from_deg + 180.0)
+            axes.append((math.sin(to), math.cos(to)))
+        else:
+            axes.append(None)
+    w = [1.0 / s**2 for s in sigmas]
+    x = sum(wi * p[0] for wi, p in zip(w, pts, strict=True)) / sum(w)
+    y = sum(wi * p[1] for wi, p in zip(w, pts, strict=True)) / sum(w)
+    tan_dir = math.tan(math.radians(WIND_DIRECTION_SIGMA_DEG))
+    for _ in range(50):
+        a11 = a12 = a22 = b1 = b2 = 0.0
+        for (px, py), s, ax in zip(pts, sigmas, axes, strict=True):
+            if ax is None:
+                i11, i12, i22 = 1.0 / s**2, 0.0, 1.0 / s**2
+            else:
+                ux, uy = ax
+                along = (px - x) * ux + (py - y) * uy
+                s_along = HIDDEN_START_M if along > 0.0 else s
+                s_cross2 = s**2 + (tan_dir * max(along, 0.0)) ** 2
+                ia, ic = 1.0 / s_along**2, 1.0 / s_cross2
+                i11 = ia * ux * ux + ic * uy * uy
+                i12 = (ia - ic) * ux * uy
+                i22 = ia * uy * uy + ic * ux * ux
+            a11, a12, a22 = a11 + i11, a12 + i12, a22 + i22
+            b1, b2 = b1 + i11 * px + i12 * py, b2 + i12 * px + i22 * py
+        det = a11 * a22 - a12 * a12
+        nx, ny = (a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
+        done = math.hypot(nx - x, ny - y) < 0.05
+        x, y = nx, ny
+        if done:
+            break
+    return lon0 + x / kx, lat0 + y / _EARTH_M_PER_DEG
 
 
 def in_a_larger_plumes_path(detections: Sequence[Detection]) -> list[bool]:
@@ -338,13 +452,14 @@ def cluster_detections(
                             best = (norm, rank, c)
         if best is None and unplaced[i]:
             continue
+        one_sided = d.kind == "plume" and not unplaced[i]
         if best is None:
             c = Cluster()
-            c.add(d, s)
+            c.add(d, s, one_sided=one_sided)
             rank_of[id(c)] = len(clusters)
             clusters.append(c)
         else:
             c = best[2]
-            c.add(d, s)
+            c.add(d, s, one_sided=one_sided)
         place(c)
     return clusters
