@@ -218,3 +218,22 @@ def test_a_broken_detection_file_is_refused_with_its_name(tmp_path: Path) -> Non
         timeout=120,
     )
     assert r.returncode == 2 and "feature 0" in r.stderr
+
+
+def test_a_plume_in_a_true_sources_gas_downwind_is_a_piece_of_it_not_a_false_detection() -> None:
+    east_400m = 400.0 / (111_195.0 * np.cos(np.radians(25.0)))
+    dets = [
+        # 400 m downwind (wind from the west) of the 50 kg/h landfill: its gas, placed away.
+        det(1, "plume", -107.300 + east_400m, 25.0, ["CH4"]),
+        # The same place but a gas the landfill does not emit, and the lab's 2 kg/h of acetone
+        # thins below 5 ppm·m within ~50 m: false.
+        det(2, "plume", -107.300 + east_400m, 25.0, ["acetone"], sensor="lwir"),
+        # 400 m upwind of the landfill: false.
+        det(3, "plume", -107.300 - east_400m, 25.0, ["CH4"]),
+    ]
+    ev = evaluate(TRUTH, dets, LINES)
+    assert ev.downwind_pieces == {"L1-1": "s-landfill"}
+    assert ev.false_detections == ["L1-2", "L1-3"]
+    assert ev.summary()["downwind_pieces"] == 1
+    by = {(e.site_id, e.kind, e.species): e for e in ev.expected}
+    assert not by[("s-landfill", "plume", "CH4")].detected  # a piece is not a hit either

@@ -55,7 +55,9 @@ def demo_command(
         console.print(
             f"Against the simulated truth (modelled world): found {by_kind}; "
             f"{ev['false_detections']} false detections "
-            f"({ev['false_per_100km2']} per 100 km² searched)"
+            f"({ev['false_per_100km2']} per 100 km² searched); "
+            f"{ev.get('downwind_pieces', 0)} plumes found downwind of a true source in its gas "
+            "(not counted as false)"
         )
     rv = run.summary.get("review")
     if rv:

@@ -45,7 +45,8 @@ def evaluate_command(
     console.print(
         f"false detections: {summary['false_detections']} "
         f"({summary['false_per_100km2']} per 100 km² searched; by kind "
-        f"{summary['false_per_100km2_by_kind']}); median location error "
+        f"{summary['false_per_100km2_by_kind']}); plumes downwind of a true source in its gas "
+        f"(not false): {summary['downwind_pieces']}; median location error "
         f"{summary['median_location_error_m']} m ({summary['median_location_error_px']} px); "
         f"median |emission error| {summary['median_abs_emission_error_pct']} %"
     )

@@ -5,7 +5,12 @@ whose source lies inside its footprint. For every such (site, line) pair the tru
 the line could show — a plume of each species the site emitted at that moment, heat, a tarp,
 cut branches or a clearing — and a detection of that kind on that line within a distance gate
 of the source counts as a hit. Detections matched to no site are false detections, counted per
-100 km² searched; detections matched to a decoy are kept apart as confusion with decoys.
+100 km² searched; detections matched to a decoy are kept apart as confusion with decoys. A plume
+matched to no site but lying in the true path of a site's gas on that overpass (the truth's
+wind, downwind within the reach its emission keeps a mean column of ``PIECE_FLOOR_PPM_M``) is a
+**downwind piece**: real gas the detector placed away from its source. It is counted apart, as
+neither a hit nor a false detection (the methane benchmark's rule: a plume over true
+enhancement is not false).
 
 Probability of detection against emission rate is fitted per species with a logistic model in
 log10(rate) (maximum likelihood, SciPy), whose 50 % and 90 % points are the detection limits
@@ -25,6 +30,7 @@ from scipy.optimize import minimize
 from shapely.geometry import Point, shape
 
 from vigia.detect.detection import Detection, SearchedLine
+from vigia.detect.plumes import MOLAR_MASS_KG_MOL
 from vigia.errors import InputError
 from vigia.geo import LocalFrame
 
@@ -43,6 +49,16 @@ VSWIR_SPECIES = frozenset({"CH4"})
 # (whichever is larger): plumes are located by their upwind end, a few pixels uncertain.
 GATE_PIXELS = 5.0
 GATE_M = 40.0
+#: Mean plume column (ppm·m) down to which a site's gas counts as there (the methane benchmark
+#: calls a plume over true enhancement of 5 ppm·m or more not false).
+PIECE_FLOOR_PPM_M = 5.0
+#: Farthest downwind a piece is looked for, m, and the half-angle of the path (tan 30°).
+PIECE_MAX_M = 3000.0
+_PIECE_TAN = 0.58
+#: Horizontal spread σ_y / distance of a plume (Briggs, classes C–D).
+_SPREAD = 0.12
+#: Moles of air per m³ at 1 atm and 293 K (ideal gas): ppm·m × 1e-6 × this × M is kg/m².
+_AIR_MOL_M3 = 101_325.0 / (8.314 * 293.0)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ class Evaluation:
     kinds: dict[str, dict[str, float]]
     matched: dict[str, str]
     kind_of: dict[str, str]
+    #: Plume id → the site whose gas it lies in, downwind of the source (neither hit nor false).
+    downwind_pieces: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Return the headline figures as plain data (the ``--json`` output)."""
@@ -133,6 +151,7 @@ class Evaluation:
             }
             if total_area
             else {},
+            "downwind_pieces": len(self.downwind_pieces),
             "median_location_error_m": _median(loc_m),
             "median_location_error_px": _median(loc_px),
             "median_emission_error_pct": _median(rate_err),
@@ -208,6 +227,37 @@ def _active(props: dict[str, Any], line_id: str) -> tuple[bool, dict[str, Any] |
         if o.get("line_id") == line_id:
             return bool(o.get("active")), o
     return False, None
+
+
+def _downwind_of(d: Detection, sites: list[dict[str, Any]], pixel_m: float) -> str | None:
+    # The site (id) in whose true path of gas the plume d lies on its overpass, if any.
+    for f in sites:
+        props = f["properties"]
+        active, overpass = _active(props, d.line_id)
+        if not active or overpass is None:
+            continue
+        speed, wind_from = overpass.get("wind_speed_m_s"), overpass.get("wind_from_deg")
+        if not speed or speed <= 0 or wind_from is None:
+            continue
+        lon, lat = (float(v) for v in f["geometry"]["coordinates"][:2])
+        xy = LocalFrame.around(lon, lat).to_xy(np.array([[d.lon, d.lat], [lon, lat]]))
+        x, y = xy[0] - xy[1]
+        to = math.radians(float(wind_from) + 180.0)
+        along = x * math.sin(to) + y * math.cos(to)
+        across = abs(-x * math.cos(to) + y * math.sin(to))
+        if along <= 0.0 or across > 3.0 * pixel_m + _PIECE_TAN * along:
+            continue
+        for species in set(d.species) & set(props.get("emissions_kg_h") or {}):
+            rate = float(props["emissions_kg_h"][species] or 0.0) / 3600.0  # kg/s
+            molar = MOLAR_MASS_KG_MOL.get(species)
+            if rate <= 0.0 or molar is None:
+                continue
+            # Mean centreline column Q / (√(2π) σ_y u) at PIECE_FLOOR_PPM_M, as kg/m².
+            floor = PIECE_FLOOR_PPM_M * 1e-6 * _AIR_MOL_M3 * molar
+            reach = rate / (math.sqrt(2.0 * math.pi) * _SPREAD * float(speed) * floor)
+            if along <= min(reach, PIECE_MAX_M):
+                return str(props["site_id"])
+    return None
 
 
 def expected_signals(props: dict[str, Any], line: SearchedLine) -> list[Expected]:
@@ -300,6 +350,7 @@ def evaluate(
     matched: dict[str, str] = {}
     distances: dict[str, tuple[float, float]] = {}
     false: list[str] = []
+    pieces: dict[str, str] = {}
     for d in detections:
         searched = by_line.get((d.line_id, d.sensor))
         if searched is None:
@@ -317,7 +368,11 @@ def evaluate(
             if dist <= gate and (best is None or dist < best[0]):
                 best = (dist, sid)
         if best is None:
-            false.append(d.id)
+            piece = _downwind_of(d, sites, pixel) if d.kind == "plume" else None
+            if piece is None:
+                false.append(d.id)
+            else:
+                pieces[d.id] = piece
         else:
             matched[d.id] = best[1]
             distances[d.id] = (best[0], best[0] / pixel)
@@ -392,4 +447,5 @@ def evaluate(
         kinds=kinds,
         matched=matched,
         kind_of={d.id: d.kind for d in detections},
+        downwind_pieces=pieces,
     )
