@@ -28,6 +28,7 @@ from vigia.store.releases import (
     report_outcome,
     site_reports,
     site_timelines,
+    store_missing_site_features,
     withdraw_release,
 )
 from vigia.store.review import decide
@@ -545,6 +546,14 @@ def test_the_read_paths_features_are_the_views_features(world: SessionFactory) -
     release(world, ["SITE-000002"], ["PB"])
     assert "SITE-000002" in stored_parts(world)
     check_features(world, windows)
+    # Fusion's refresh (and a backfill) stores the parts of released sites that lost them.
+    with write_session(world) as s:
+        s.execute(update(Site).where(Site.id == "SITE-000001").values(confidence=0.7))
+    assert not stored_parts(world) & {"SITE-000001", "SITE-000006"}
+    assert store_missing_site_features(world) == 2
+    assert stored_parts(world) == {f"SITE-00000{k}" for k in (1, 2, 3, 5, 6, 7)}  # released
+    check_features(world, windows)
+    assert store_missing_site_features(world) == 0
 
 
 def stored_parts(store: SessionFactory) -> set[str]:

@@ -8,7 +8,8 @@ import typer
 
 from vigia.cli.options import DataDir
 from vigia.settings import load_settings
-from vigia.store.db import database_url, describe_url, make_engine
+from vigia.store.db import database_url, describe_url, make_engine, session_factory
+from vigia.store.releases import store_missing_site_features
 from vigia.store.schema import current_revision, head_revision, upgrade
 
 __all__ = ["app"]
@@ -30,16 +31,25 @@ def upgrade_command(
     data_dir: DataDir = None,
     revision: Annotated[str, typer.Option("--revision", help="Target revision.")] = "head",
 ) -> None:
-    """Apply the schema migrations and print the revision the database is at."""
+    """Apply the schema migrations and print the revision the database is at.
+
+    At the head revision, released sites without stored feature parts (a database upgraded
+    to 0004, or sites changed since their release) get them, so partner pages are fast.
+    """
     engine = make_engine(database_url(load_settings(data_dir)))
+    head = head_revision()
+    stored = 0
     try:
         before = current_revision(engine)
         after = upgrade(engine, revision)
+        if after == head:
+            stored = store_missing_site_features(session_factory(engine))
     finally:
         engine.dispose()
-    head = head_revision()
     typer.echo(f"{describe_url(engine.url)}")
     typer.echo(f"revision {_label(after, head)}; was {_label(before, head)}")
+    if stored:
+        typer.echo(f"stored the feature parts of {stored} released site(s)")
 
 
 @app.command("current")

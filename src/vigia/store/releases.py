@@ -65,6 +65,7 @@ from sqlalchemy.types import NullType
 
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store.access import Principal
+from vigia.store.db import SessionFactory, write_session
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
     TLP_MARKINGS,
@@ -109,6 +110,7 @@ __all__ = [
     "report_outcome",
     "site_reports",
     "site_timelines",
+    "store_missing_site_features",
     "store_site_features",
     "withdraw_release",
 ]
@@ -2018,6 +2020,39 @@ def _parts(
 def _parts_of_row(r: Sequence[Any]) -> tuple[str, str]:
     """Return the feature parts of a row of :data:`_RAW_PAGE` columns."""
     return _parts(r[0], r[1], r[2], r[4], r[5], _raw_iso(r[6]), _raw_iso(r[7]), _json_value(r[8]))
+
+
+def store_missing_site_features(factory: SessionFactory) -> int:
+    """Store the feature parts of every released site that has none.
+
+    A released site that fusion updates (a new pass, a new confidence) loses its stored parts
+    to the trigger of migration 0004, and partner pages then render it from its columns:
+    correct, but slower. Called after fusion writes sites (and usable as a backfill after the
+    upgrade to 0004), this stores them again in one transaction, the sites locked in id order
+    as a release locks them.
+
+    Parameters
+    ----------
+    factory : SessionFactory
+        The store.
+
+    Returns
+    -------
+    int
+        How many sites' parts were stored.
+    """
+    with write_session(factory) as session:
+        released = select(ReleaseSite.site_id)
+        stored = select(SiteFeature.site_id)
+        sites = list(
+            session.scalars(
+                select(Site)
+                .where(Site.id.in_(released), Site.id.not_in(stored))
+                .order_by(Site.id)
+                .with_for_update()
+            )
+        )
+        return store_site_features(session, sites) if sites else 0
 
 
 def store_site_features(session: Session, sites: Sequence[Site]) -> int:
