@@ -348,5 +348,9 @@ def dubins_path(
     k = int(np.nanargmin(totals))
     seg = np.array([float(v) * r for v in words[k]])
     poses = sample_word(a0, WORDS[k], seg, r, step_m)
+    # The flown end misses q1 by rounding (µm after a loop of km): spread that gap evenly along
+    # the path instead of moving the last point alone, which would kink the final turn.
+    gap = a1[:2] - poses[-1, :2]
+    poses[:, :2] += np.linspace(0.0, 1.0, len(poses))[:, None] * gap
     poses[-1] = a1
     return FlightPath(poses=poses, length=float(totals[k]))
