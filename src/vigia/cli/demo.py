@@ -103,7 +103,8 @@ def _print_sharing(run: DemoRun) -> None:
             f"; next-outcome Brier raw {cal['raw']['brier']:.3f} → calibrated "
             f"{cal['calibrated']['brier']:.3f} over {cal['raw']['n']} predictions"
             if cal.get("raw", {}).get("n")
-            else "; too few yet to score predictions of the next outcomes"
+            else "; too few yet to score predictions of the next outcomes (a season of "
+            "releases is scored by python bench/calibration.py)"
         )
     )
     console.print(sh.audit)
