@@ -43,7 +43,7 @@ def _child(variant: str, lines: int, out_dir: Path) -> dict[str, Any]:
 
     from vigia.demo import DEMO_HALF_LENGTH_M
     from vigia.detect.files import detect_files
-    from vigia.plan.planner import flight_params, plan_areas
+    from vigia.plan.planner import flight_params, plan_scenario
     from vigia.platform import load_platform
     from vigia.sense.simulate import (
         daylight_departure,
@@ -58,16 +58,7 @@ def _child(variant: str, lines: int, out_dir: Path) -> dict[str, Any]:
     with threadpool_limits(1):
         sc = load_scenario("sinaloa")
         platform = load_platform("mq9")
-        mission = plan_areas(
-            sc.name,
-            sc.partner,
-            sc.areas,
-            flight_params(platform),
-            base_icao=sc.base_icao,
-            exclusions=sc.exclusions,
-            window=(sc.window_start, sc.window_end),
-            revisit_hours=sc.revisit_hours,
-        )
+        mission = plan_scenario(sc, flight_params(platform))
         world = build_world(sc, seed=0)
         times = line_times(mission, daylight_departure(mission, sc.window_start, sc.window_end))
         flown = lines_over_sites(mission, world, lines, DEMO_HALF_LENGTH_M, times)

@@ -27,7 +27,7 @@ from vigia.detect.files import detect_files
 from vigia.errors import PlanningError
 from vigia.evaluation.files import evaluate_files
 from vigia.plan.mission import Mission, RestrictedZone
-from vigia.plan.planner import flight_params, gather_restrictions, plan_areas
+from vigia.plan.planner import flight_params, gather_restrictions, plan_scenario
 from vigia.platform import load_platform
 from vigia.report.maps import draw_scenario
 from vigia.report.plan import write_plan
@@ -117,17 +117,7 @@ def _scenario_map(run: DemoRun) -> None:
 def _plan(run: DemoRun) -> None:
     sc = run.scenario
     assert sc is not None
-    params = flight_params(load_platform("mq9"))
-    run.mission = plan_areas(
-        sc.name,
-        sc.partner,
-        sc.areas,
-        params,
-        base_icao=sc.base_icao,
-        exclusions=sc.exclusions,
-        window=(sc.window_start, sc.window_end),
-        revisit_hours=sc.revisit_hours,
-    )
+    run.mission = plan_scenario(sc, flight_params(load_platform("mq9")))
 
 
 def _write_plan(run: DemoRun) -> None:

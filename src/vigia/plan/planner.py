@@ -31,7 +31,7 @@ from vigia.plan.mission import (
 from vigia.plan.route import PlanarSortie, plan_sorties
 from vigia.platform import Platform
 from vigia.world.airspace import airport, restricted_airspace
-from vigia.world.scenario import validate_area
+from vigia.world.scenario import Scenario, validate_area
 
 __all__ = [
     "FlightParams",
@@ -40,6 +40,7 @@ __all__ = [
     "gather_restrictions",
     "plan_areas",
     "plan_mission",
+    "plan_scenario",
     "revisit_schedule",
 ]
 
@@ -525,4 +526,33 @@ def plan_areas(
         revisit_hours=revisit_hours,
         holes_restricted=holes_restricted,
         time_limit_s=time_limit_s,
+    )
+
+
+def plan_scenario(sc: Scenario, params: FlightParams) -> Mission:
+    """Plan a built-in scenario as ``vigia demo`` does.
+
+    Its areas, base, exclusions, imaging window and revisit interval, as the scenario states.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario (:func:`vigia.world.scenario.load_scenario`).
+    params : FlightParams
+        Platform and sensor parameters (:func:`flight_params`).
+
+    Returns
+    -------
+    Mission
+        The planned mission (a draft until the partner approves it).
+    """
+    return plan_areas(
+        sc.name,
+        sc.partner,
+        sc.areas,
+        params,
+        base_icao=sc.base_icao,
+        exclusions=sc.exclusions,
+        window=(sc.window_start, sc.window_end),
+        revisit_hours=sc.revisit_hours,
     )
