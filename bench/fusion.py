@@ -1,7 +1,8 @@
 """Fusion against single passes: fly the same lines several times, detect, fuse, score.
 
     python bench/fusion.py [--scenario sinaloa] [--lines 4] [--passes 3] [--half-length 700]
-                           [--seed N] [--jobs N] [--out DIR] [--json PATH]
+                           [--seed N] [--jobs N] [--out DIR] [--json PATH] [--figure PNG]
+    python bench/fusion.py --pool RUN.json... [--figure PNG]
 
 The lines over sites of a scenario's plan (as the demo picks them, cut to ``--half-length``
 either side of a site) are flown ``--passes`` times, one revisit interval apart, by
@@ -10,6 +11,12 @@ simulated weather analysis gives the wind) and the detections of all passes thro
 :func:`vigia.evaluation.sites.evaluate_sites`, which fuses each pass alone and all passes
 together and scores both against the simulated truth (site recall and precision, median
 location error, class accuracy). Truth is joined only in the scoring. One BLAS thread.
+
+Besides the figures at the reporting confidence, it compares the two where pooling passes does
+not favour either (:func:`vigia.evaluation.sites.compare_rankings`): fused precision at the
+single passes' recall, and the average precision over every confidence threshold; ``--figure``
+draws both precision–recall curves. ``--pool`` pools the ``--json`` files of several runs
+(their rankings concatenated, observable sites summed) without flying anything again.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 from vigia.detect.detection import read_detections
 from vigia.detect.files import detect_files
-from vigia.evaluation.sites import evaluate_sites
+from vigia.evaluation.sites import compare_rankings, evaluate_sites, operating_points
 from vigia.memory import tune_for_arrays
 from vigia.plan.planner import flight_params, plan_areas
 from vigia.platform import load_platform
@@ -37,8 +45,108 @@ from vigia.world.scenario import load_scenario
 from vigia.world.world import build_world
 
 
+def _fmt(v: float | None, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pool several runs' scores: counts summed, rankings concatenated."""
+    out: dict[str, Any] = {"report_at": runs[0]["report_at"], "passes": runs[0]["passes"]}
+    for name in ("single_pass", "fused"):
+        rs = [r[name] for r in runs if r.get(name)]
+        rep = sum(r["reported"] for r in rs)
+        hit = sum(r["matched"] for r in rs)
+        obs = sum(r["observable"] for r in rs)
+        out[name] = {
+            "reported": rep,
+            "matched": hit,
+            "observable": obs,
+            "false_sites": rep - hit,
+            "recall": round(hit / obs, 3) if obs else None,
+            "precision": round(hit / rep, 3) if rep else None,
+            "median_location_error_m": None,
+            "class_accuracy": None,
+            "ranking": [x for r in rs for x in r["ranking"]],
+        }
+    out["comparison"] = compare_rankings(out["single_pass"], out["fused"], out["report_at"])
+    return out
+
+
+def _report(res: dict[str, Any], title: str) -> None:
+    print(f"{title}; sites reported at confidence ≥ {res['report_at']}")
+    print("                     reported  matched/observable  recall  precision  median m  class")
+    for name in ("single_pass", "fused"):
+        r = res[name]
+        print(
+            f"  {'each pass alone' if name == 'single_pass' else 'all passes fused':18} "
+            f"{r['reported']:8d}  {r['matched']:8d}/{r['observable']:<9d} "
+            f"{_fmt(r['recall'], '6.2f')}  {_fmt(r['precision'], '9.2f')}  "
+            f"{_fmt(r['median_location_error_m'], '8.1f')}  {_fmt(r['class_accuracy'], '5.2f')}"
+        )
+    c = res.get("comparison")
+    if c is None:
+        return
+    pt = c["fused_at_that_recall"]
+    at = (
+        "never reaches it"
+        if pt is None
+        else f"precision {pt['precision']:.2f} ({pt['matched']}/{pt['reported']}, recall "
+        f"{pt['recall']:.2f}) at confidence ≥ {pt['confidence']:.2f}"
+    )
+    print(
+        f"At the single passes' recall {c['single_recall']:.2f} (their precision "
+        f"{_fmt(c['single_precision'], '.2f')}): fused {at}"
+    )
+    print(
+        f"Average precision over all thresholds: each pass alone "
+        f"{_fmt(c['single_average_precision'], '.3f')}, all passes fused "
+        f"{_fmt(c['fused_average_precision'], '.3f')}"
+    )
+
+
+def _figure(res: dict[str, Any], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for name, label, style in (
+        ("single_pass", "each pass alone", "o--"),
+        ("fused", "all passes fused", "s-"),
+    ):
+        r = res[name]
+        pts = operating_points([(float(c), bool(m)) for c, m in r["ranking"]], r["observable"])
+        if not pts:
+            continue
+        ax.plot(
+            [0.0] + [p["recall"] for p in pts],
+            [pts[0]["precision"]] + [p["precision"] for p in pts],
+            style,
+            drawstyle="steps-post",
+            ms=3,
+            label=f"{label} (n = {r['observable']} observable)",
+        )
+    ax.set_xlabel("recall (truth sites found / observable)")
+    ax.set_ylabel("precision (reported sites that are true)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.text(
+        0.01,
+        0.01,
+        "Source: bench/fusion.py on Vigía's simulated worlds (modelled data)",
+        fontsize=6,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def main() -> None:
-    """Run the passes and print fused against single-pass scores."""
+    """Run the passes (or pool saved runs) and print fused against single-pass scores."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="sinaloa")
     ap.add_argument("--lines", type=int, default=4)
@@ -48,7 +156,19 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="lines detected at once (processes)")
     ap.add_argument("--out", type=Path, default=Path("bench-fusion"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--figure", type=Path, help="precision–recall curves (PNG)")
+    ap.add_argument("--pool", type=Path, nargs="+", help="pool the --json files of runs")
     args = ap.parse_args()
+    if args.pool:
+        runs = [json.loads(p.read_text()) for p in args.pool]
+        res = _pooled(runs)
+        title = "Fusion benchmark — " + ", ".join(
+            f"{r.get('scenario', '?')} seed {r.get('seed', '?')}" for r in runs
+        )
+        _report(res, f"{title} (pooled)")
+        if args.figure:
+            _figure(res, args.figure, f"{len(runs)} runs pooled, {res['passes']} passes each")
+        return
     t0 = time.perf_counter()
     sc = load_scenario(args.scenario)
     platform = load_platform("mq9")
@@ -76,25 +196,16 @@ def main() -> None:
     detections, searched = read_detections(run.detections_path)
     res = evaluate_sites(truth, detections, searched)
     res["scenario"] = args.scenario
+    res["seed"] = args.seed
     res["lines"] = [ln.line_id for ln in lines]
     res["seconds"] = round(time.perf_counter() - t0, 1)
-    print(
-        f"Fusion benchmark — {args.scenario}, {len(lines)} lines × {args.passes} passes "
-        f"({res['seconds']:.0f} s); sites reported at confidence ≥ {res['report_at']}"
+    title = (
+        f"Fusion benchmark — {args.scenario} seed {args.seed}, {len(lines)} lines × "
+        f"{args.passes} passes ({res['seconds']:.0f} s)"
     )
-    print("                     reported  matched/observable  recall  precision  median m  class")
-    for name in ("single_pass", "fused"):
-        r = res[name]
-
-        def f(v: float | None, fmt: str) -> str:
-            return "–" if v is None else format(v, fmt)
-
-        print(
-            f"  {'each pass alone' if name == 'single_pass' else 'all passes fused':18} "
-            f"{r['reported']:8d}  {r['matched']:8d}/{r['observable']:<9d} "
-            f"{f(r['recall'], '6.2f')}  {f(r['precision'], '9.2f')}  "
-            f"{f(r['median_location_error_m'], '8.1f')}  {f(r['class_accuracy'], '5.2f')}"
-        )
+    _report(res, title)
+    if args.figure:
+        _figure(res, args.figure, title)
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from vigia.detect.detection import Detection, SearchedLine
-from vigia.evaluation.sites import evaluate_sites
+from vigia.evaluation.sites import (
+    average_precision,
+    compare_rankings,
+    evaluate_sites,
+    operating_points,
+    precision_at_recall,
+)
 
 T0 = datetime(2025, 3, 4, 17, 0, tzinfo=UTC)
 LON, LAT = -107.30, 25.00
@@ -140,3 +146,38 @@ def test_a_truth_site_nobody_could_see_is_not_held_against_recall() -> None:
     lines = [line("P1", "lwir", T0)]
     res = evaluate_sites(truth, [], lines)
     assert res["fused"]["observable"] == 0 and res["fused"]["recall"] is None
+
+
+def test_operating_points_treat_equal_confidences_as_one_threshold() -> None:
+    pts = operating_points([(0.9, True), (0.7, False), (0.7, True), (0.4, False)], 4)
+    assert [p["confidence"] for p in pts] == [0.9, 0.7, 0.4]
+    assert [(p["reported"], p["matched"]) for p in pts] == [(1, 1), (3, 2), (4, 2)]
+    assert pts[1]["recall"] == 0.5 and math.isclose(pts[1]["precision"], 2 / 3)
+
+
+def test_average_precision_is_one_for_a_perfect_ranking_and_falls_with_false_sites_on_top() -> None:
+    assert average_precision([(0.9, True), (0.8, True), (0.1, False)], 2) == 1.0
+    worse = average_precision([(0.9, False), (0.8, True), (0.7, True)], 2)
+    assert worse is not None and worse < 1.0
+    # A truth site never found caps the area at the recall reached.
+    assert average_precision([(0.9, True)], 2) == 0.5
+    assert average_precision([], 0) is None
+
+
+def test_fusion_is_compared_with_single_passes_at_the_same_recall() -> None:
+    # Single passes: 3 true sightings of 2 sites seen on 2 passes, one sure false site.
+    single = {
+        "observable": 4,
+        "ranking": [[0.9, True], [0.8, True], [0.7, True], [0.95, False]],
+    }
+    # Fused: both sites, sure; a one-off false site at a low confidence.
+    fused = {"observable": 2, "ranking": [[0.99, True], [0.97, True], [0.6, False]]}
+    cmp = compare_rankings(single, fused, 0.5)
+    assert cmp is not None
+    assert cmp["single_recall"] == 0.75 and cmp["single_precision"] == 0.75
+    # At 0.5 fusion reports 2/3 (precision 0.67 < 0.75), but at the single passes' recall it
+    # can stop above its false site.
+    point = cmp["fused_at_that_recall"]
+    assert point["precision"] == 1.0 and point["confidence"] == 0.97
+    assert cmp["fused_average_precision"] > cmp["single_average_precision"]
+    assert precision_at_recall([(0.9, True)], 2, 0.75) is None

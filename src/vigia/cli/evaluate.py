@@ -89,4 +89,18 @@ def evaluate_command(
                 ),
             )
         console.print(t)
+        c = sites.get("comparison")
+        if c:
+            pt = c["fused_at_that_recall"]
+            console.print(
+                f"At the single passes' recall {c['single_recall']:.2f}: fused "
+                + (
+                    "never reaches it"
+                    if pt is None
+                    else f"precision {pt['precision']:.2f} at confidence ≥ {pt['confidence']:.2f}"
+                )
+                + f" (single passes {c['single_precision']}); average precision over all "
+                f"thresholds: single {c['single_average_precision']}, fused "
+                f"{c['fused_average_precision']}"
+            )
     console.print(f"Wrote {len(files)} files to [bold]{out_dir}[/bold]")

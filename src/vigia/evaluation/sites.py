@@ -9,6 +9,10 @@ reaches ``report_at``. A reported site matches the nearest observable truth site
 The single-pass baseline fuses each pass (one line, both instruments) on its own, as if Vigía
 had flown once; its figures pool every pass. Fusion must beat it: more of what is there, fewer
 false sites, closer positions, better classes.
+
+Pooling passes counts a true site once for every pass that found it and a false one once, so
+the two are also compared where that does not matter: at equal recall and over every
+confidence threshold (precision–recall curve, average precision; :func:`compare_rankings`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from vigia.evaluation.scores import expected_signals
 from vigia.fuse.association import distance_m
 from vigia.fuse.sites import FusedSite, fuse
 
-__all__ = ["evaluate_sites", "site_scores"]
+__all__ = [
+    "average_precision",
+    "compare_rankings",
+    "evaluate_sites",
+    "operating_points",
+    "precision_at_recall",
+    "site_scores",
+]
 
 GATE_M = 60.0
 
@@ -44,18 +55,20 @@ def _observable(truth: dict[str, Any], lines: Sequence[SearchedLine]) -> dict[st
     return out
 
 
-def _match(
+def _ranked(
     sites: Sequence[FusedSite],
     observable: dict[str, dict[str, Any]],
-    report_at: float,
     gate_m: float,
-) -> tuple[int, list[tuple[FusedSite, str, float]]]:
-    reported = sorted(
-        (s for s in sites if s.confidence >= report_at), key=lambda s: (-s.confidence, s.key)
-    )
+) -> list[tuple[FusedSite, str | None, float]]:
+    """Every site, most confident first, with the truth site it matches (greedy, in that order).
+
+    Greedy in confidence order, so the matches of the sites at or above any confidence are the
+    same as when only those sites are reported: one ranking gives every operating point.
+    """
+    ranked = sorted(sites, key=lambda s: (-s.confidence, s.key))
     taken: set[str] = set()
-    matches = []
-    for s in reported:
+    out: list[tuple[FusedSite, str | None, float]] = []
+    for s in ranked:
         best = None
         for sid, t in observable.items():
             if sid in taken:
@@ -65,20 +78,124 @@ def _match(
                 best = (d, sid)
         if best is not None:
             taken.add(best[1])
-            matches.append((s, best[1], best[0]))
-    return len(reported), matches
+            out.append((s, best[1], best[0]))
+        else:
+            out.append((s, None, float("nan")))
+    return out
+
+
+def operating_points(
+    ranking: Sequence[tuple[float, bool]], n_observable: int
+) -> list[dict[str, float]]:
+    """Precision and recall at every confidence threshold of a ranking.
+
+    Parameters
+    ----------
+    ranking : sequence of (float, bool)
+        Each site's confidence and whether it matched a truth site (as ranked by
+        :func:`_ranked`; rankings of several scenes or passes may be concatenated).
+    n_observable : int
+        Truth sites that could have been found.
+
+    Returns
+    -------
+    list of dict
+        One point per distinct confidence, most confident first: ``confidence`` (sites at or
+        above it are reported), ``reported``, ``matched``, ``precision``, ``recall``.
+    """
+    pts: list[dict[str, float]] = []
+    rep = hit = 0
+    items = sorted(ranking, key=lambda r: -r[0])
+    for i, (c, m) in enumerate(items):
+        rep += 1
+        hit += int(m)
+        if i + 1 < len(items) and items[i + 1][0] == c:
+            continue  # a tie is one operating point
+        pts.append(
+            {
+                "confidence": c,
+                "reported": rep,
+                "matched": hit,
+                "precision": hit / rep,
+                "recall": hit / n_observable if n_observable else float("nan"),
+            }
+        )
+    return pts
+
+
+def average_precision(ranking: Sequence[tuple[float, bool]], n_observable: int) -> float | None:
+    """Area under the precision–recall curve of a ranking (all-point interpolated).
+
+    Precision at each recall is the best precision at that recall or more (PASCAL VOC's
+    all-point interpolation); recall a ranking never reaches adds nothing.
+
+    Parameters
+    ----------
+    ranking : sequence of (float, bool)
+        Each site's confidence and whether it matched.
+    n_observable : int
+        Truth sites that could have been found.
+
+    Returns
+    -------
+    float or None
+        Average precision, 0–1; ``None`` when nothing was observable.
+
+    Examples
+    --------
+    >>> average_precision([(0.9, True), (0.8, False), (0.7, True)], 2)
+    0.8333333333333333
+    """
+    if n_observable == 0:
+        return None
+    pts = operating_points(ranking, n_observable)
+    ap = 0.0
+    prev_recall = 0.0
+    for i, p in enumerate(pts):
+        best = max(q["precision"] for q in pts[i:])
+        ap += (p["recall"] - prev_recall) * best
+        prev_recall = p["recall"]
+    return ap
+
+
+def precision_at_recall(
+    ranking: Sequence[tuple[float, bool]], n_observable: int, recall: float
+) -> dict[str, float] | None:
+    """Return the most precise operating point of a ranking that finds at least ``recall``.
+
+    Parameters
+    ----------
+    ranking : sequence of (float, bool)
+        Each site's confidence and whether it matched.
+    n_observable : int
+        Truth sites that could have been found.
+    recall : float
+        Recall to reach.
+
+    Returns
+    -------
+    dict or None
+        The point (see :func:`operating_points`), or ``None`` if no threshold reaches it.
+    """
+    ok = [p for p in operating_points(ranking, n_observable) if p["recall"] >= recall - 1e-12]
+    return max(ok, key=lambda p: (p["precision"], p["confidence"])) if ok else None
 
 
 def _summary(
-    n_reported: int,
+    ranked: list[tuple[FusedSite, str | None, float]],
     n_observable: int,
-    matches: list[tuple[FusedSite, str, float]],
     kinds: dict[str, str],
+    report_at: float,
 ) -> dict[str, Any]:
+    reported = [r for r in ranked if r[0].confidence >= report_at]
+    matches = [(s, sid, d) for s, sid, d in reported if sid is not None]
+    n_reported = len(reported)
     errors = [m[2] for m in matches]
     right = [s.classification.site_class == kinds[sid] for s, sid, _ in matches]
     lab = [s.classification.is_lab == kinds[sid].endswith("_lab") for s, sid, _ in matches]
     n_hit = len(matches)
+    ranking = [(round(float(s.confidence), 4), sid is not None) for s, sid, _ in ranked]
+    ap = average_precision(ranking, n_observable)
     return {
         "reported": n_reported,
         "matched": n_hit,
@@ -89,6 +206,8 @@ def _summary(
         "median_location_error_m": round(float(np.median(errors)), 2) if errors else None,
         "class_accuracy": round(float(np.mean(right)), 3) if right else None,
         "lab_accuracy": round(float(np.mean(lab)), 3) if lab else None,
+        "average_precision": None if ap is None else round(ap, 3),
+        "ranking": [[c, m] for c, m in ranking],
     }
 
 
@@ -117,11 +236,13 @@ def site_scores(
     dict
         ``reported``, ``matched``, ``observable``, ``recall``, ``precision``,
         ``median_location_error_m``, ``class_accuracy`` (matched sites whose class is the
-        truth kind), ``lab_accuracy`` (lab or not, right), ``false_sites``.
+        truth kind), ``lab_accuracy`` (lab or not, right), ``false_sites``,
+        ``average_precision`` (over every confidence threshold, :func:`average_precision`)
+        and ``ranking`` (``[confidence, matched]`` of every site, most confident first, at
+        any confidence: what the precision–recall curve is drawn from).
     """
-    n_rep, matches = _match(sites, observable, report_at, gate_m)
     kinds = {sid: str(t["kind"]) for sid, t in observable.items()}
-    return _summary(n_rep, len(observable), matches, kinds)
+    return _summary(_ranked(sites, observable, gate_m), len(observable), kinds, report_at)
 
 
 def evaluate_sites(
@@ -162,17 +283,69 @@ def evaluate_sites(
     observable = _observable(truth, lines)
     fused = site_scores(fuse(detections, lines, at), observable, report_at=report_at)
     passes = sorted({ln.line_id for ln in lines})
-    n_rep = n_obs = 0
-    matches: list[tuple[FusedSite, str, float]] = []
+    n_obs = 0
+    ranked: list[tuple[FusedSite, str | None, float]] = []
     kinds: dict[str, str] = {}
     for p in passes:
         p_lines = [ln for ln in lines if ln.line_id == p]
         p_obs = _observable(truth, p_lines)
         p_sites = fuse([d for d in detections if d.line_id == p], p_lines, at)
-        r, m = _match(p_sites, p_obs, report_at, GATE_M)
-        n_rep += r
+        ranked.extend(_ranked(p_sites, p_obs, GATE_M))
         n_obs += len(p_obs)
-        matches.extend(m)
         kinds.update({sid: str(t["kind"]) for sid, t in p_obs.items()})
-    single = _summary(n_rep, n_obs, matches, kinds)
-    return {"fused": fused, "single_pass": single, "passes": len(passes), "report_at": report_at}
+    ranked.sort(key=lambda r: -r[0].confidence)
+    single = _summary(ranked, n_obs, kinds, report_at)
+    return {
+        "fused": fused,
+        "single_pass": single,
+        "passes": len(passes),
+        "report_at": report_at,
+        "comparison": compare_rankings(single, fused, report_at),
+    }
+
+
+def compare_rankings(
+    single: dict[str, Any], fused: dict[str, Any], report_at: float
+) -> dict[str, Any] | None:
+    """Fused against single-pass sites at the same recall, and over all thresholds.
+
+    Single-pass scoring counts a true site once for every pass that found it, a false site
+    once for the pass that made it, so precision at one fixed confidence favours the single
+    passes whenever fusion also finds more. The fair comparison is at equal recall: the most
+    precise fused threshold that finds at least what the single passes found at
+    ``report_at``, and the area under each precision–recall curve.
+
+    Parameters
+    ----------
+    single, fused : dict
+        Scores of :func:`site_scores` (with ``ranking``); rankings of several runs may be
+        pooled by concatenating them and summing ``observable``.
+    report_at : float
+        The single passes' reporting confidence.
+
+    Returns
+    -------
+    dict or None
+        ``single_recall``, ``single_precision`` (at ``report_at``), ``fused_at_that_recall``
+        (a point of :func:`operating_points`, or ``None`` if fusion never reaches that
+        recall), ``single_average_precision``, ``fused_average_precision``; ``None`` when
+        nothing was observable.
+    """
+    s_rank = [(float(c), bool(m)) for c, m in single["ranking"]]
+    f_rank = [(float(c), bool(m)) for c, m in fused["ranking"]]
+    n_s, n_f = int(single["observable"]), int(fused["observable"])
+    if not n_s or not n_f:
+        return None
+    at = [m for c, m in s_rank if c >= report_at]
+    s_recall = sum(at) / n_s
+    point = precision_at_recall(f_rank, n_f, s_recall)
+    sap, fap = average_precision(s_rank, n_s), average_precision(f_rank, n_f)
+    return {
+        "single_recall": round(s_recall, 3),
+        "single_precision": round(sum(at) / len(at), 3) if at else None,
+        "fused_at_that_recall": None
+        if point is None
+        else {k: (round(v, 4) if isinstance(v, float) else v) for k, v in point.items()},
+        "single_average_precision": None if sap is None else round(sap, 3),
+        "fused_average_precision": None if fap is None else round(fap, 3),
+    }
