@@ -2,6 +2,7 @@
 
     python bench/fusion.py [--scenario sinaloa] [--lines 4] [--passes 3] [--half-length 700]
                            [--seed N] [--jobs N] [--out DIR] [--json PATH] [--figure PNG]
+    python bench/fusion.py --rescore --out DIR [--scenario S --seed N] [--json PATH]
     python bench/fusion.py --pool RUN.json... [--figure PNG]
 
 The lines over sites of a scenario's plan (as the demo picks them, cut to ``--half-length``
@@ -15,8 +16,10 @@ location error, class accuracy). Truth is joined only in the scoring. One BLAS t
 Besides the figures at the reporting confidence, it compares the two where pooling passes does
 not favour either (:func:`vigia.evaluation.sites.compare_rankings`): fused precision at the
 single passes' recall, and the average precision over every confidence threshold; ``--figure``
-draws both precision–recall curves. ``--pool`` pools the ``--json`` files of several runs
-(their rankings concatenated, observable sites summed) without flying anything again.
+draws both precision–recall curves. ``--rescore`` scores a run's saved ``--out`` directory
+(its ``truth.geojson`` and ``detections/``) again without flying or detecting. ``--pool``
+pools the ``--json`` files of several runs (their rankings concatenated, observable sites
+summed) without flying anything again.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from vigia.detect.detection import read_detections
@@ -57,6 +61,7 @@ def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
         rep = sum(r["reported"] for r in rs)
         hit = sum(r["matched"] for r in rs)
         obs = sum(r["observable"] for r in rs)
+        errs = [e for r in rs for e in r.get("location_errors_m", [])]
         out[name] = {
             "reported": rep,
             "matched": hit,
@@ -64,9 +69,25 @@ def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "false_sites": rep - hit,
             "recall": round(hit / obs, 3) if obs else None,
             "precision": round(hit / rep, 3) if rep else None,
-            "median_location_error_m": None,
-            "class_accuracy": None,
+            "median_location_error_m": round(float(np.median(errs)), 2) if errs else None,
+            "class_accuracy": round(
+                sum((r["class_accuracy"] or 0.0) * r["matched"] for r in rs) / hit, 3
+            )
+            if hit
+            else None,
+            "lab_accuracy": round(
+                sum((r["lab_accuracy"] or 0.0) * r["matched"] for r in rs) / hit, 3
+            )
+            if hit
+            else None,
             "ranking": [x for r in rs for x in r["ranking"]],
+            # Truth site ids repeat across worlds: keep them apart by run.
+            "classes": [
+                [f"{i}/{t}", ok]
+                for i, run in enumerate(runs)
+                if run.get(name)
+                for t, ok in run[name].get("classes", [])
+            ],
         }
     out["comparison"] = compare_rankings(out["single_pass"], out["fused"], out["report_at"])
     return out
@@ -97,6 +118,12 @@ def _report(res: dict[str, Any], title: str) -> None:
         f"At the single passes' recall {c['single_recall']:.2f} (their precision "
         f"{_fmt(c['single_precision'], '.2f')}): fused {at}"
     )
+    if c.get("sites_found_by_both"):
+        print(
+            f"Class right on the {c['sites_found_by_both']} truth sites both found: each pass "
+            f"alone {_fmt(c['single_class_accuracy_on_them'], '.2f')} of its sightings, all "
+            f"passes fused {_fmt(c['fused_class_accuracy_on_them'], '.2f')}"
+        )
     print(
         f"Average precision over all thresholds: each pass alone "
         f"{_fmt(c['single_average_precision'], '.3f')}, all passes fused "
@@ -158,6 +185,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--figure", type=Path, help="precision–recall curves (PNG)")
     ap.add_argument("--pool", type=Path, nargs="+", help="pool the --json files of runs")
+    ap.add_argument(
+        "--rescore", action="store_true", help="score the saved run in --out again, no flying"
+    )
     args = ap.parse_args()
     if args.pool:
         runs = [json.loads(p.read_text()) for p in args.pool]
@@ -167,9 +197,20 @@ def main() -> None:
         )
         _report(res, f"{title} (pooled)")
         if args.figure:
-            _figure(res, args.figure, f"{len(runs)} runs pooled, {res['passes']} passes each")
+            _figure(res, args.figure, f"{len(runs)} runs pooled ({res['passes']} line passes each)")
         return
     t0 = time.perf_counter()
+    if args.rescore:
+        truth = json.loads((args.out / "truth.geojson").read_text())
+        detections, searched = read_detections(args.out / "detections" / "detections.geojson")
+        res = evaluate_sites(truth, detections, searched)
+        res.update(scenario=args.scenario, seed=args.seed, rescored=str(args.out))
+        _report(res, f"Fusion benchmark — {args.scenario} seed {args.seed}, rescored {args.out}")
+        if args.figure:
+            _figure(res, args.figure, f"{args.scenario} seed {args.seed}")
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
+        return
     sc = load_scenario(args.scenario)
     platform = load_platform("mq9")
     mission = plan_areas(

@@ -14,7 +14,7 @@ from vigia.fuse.association import (
     in_a_larger_plumes_path,
     location_sigma_m,
 )
-from vigia.fuse.classify import classify_site
+from vigia.fuse.classify import _log_beta_binomial, classify_site
 from vigia.fuse.confidence import Look, looks_at, site_evidence
 from vigia.fuse.sites import fuse, revisit_requests
 
@@ -303,6 +303,39 @@ def test_with_no_thermal_pass_a_tarp_alone_is_not_called_a_farm_tarp_with_certai
     c = classify_site([Look("P1", ("vswir",), T0, {"tarp": 0.9}, ())])
     assert c.posterior["farm_tarp"] < 0.9
     assert "heat" not in c.observed
+
+
+def test_methane_on_every_pass_among_buildings_is_a_stack_and_on_open_ground_a_landfill() -> None:
+    looks = [
+        Look(f"P{k}", ("lwir", "vswir"), T0 + timedelta(days=k), {"plume": 0.9}, ("CH4",))
+        for k in range(3)
+    ]
+    built = {"vegetation": 0.2, "open": 0.4, "built": 0.4, "water": 0.0}
+    open_ground = {"vegetation": 0.1, "open": 0.88, "built": 0.02, "water": 0.0}
+    assert classify_site(looks, built).site_class == "factory_stack"
+    assert classify_site(looks, open_ground).site_class == "landfill"
+    assert classify_site(looks, built).observed["built_up"] is True
+    assert any("built-up surroundings" in r for r in classify_site(looks, built).reasons)
+    # Without land use there is no verdict on it.
+    assert "built_up" not in classify_site(looks).observed
+
+
+def test_persistence_counts_but_a_feature_missing_on_every_pass_is_not_counted_thrice() -> None:
+    def ch4_on(k: int, n: int) -> float:
+        looks = [
+            Look(f"P{i}", ("lwir", "vswir"), T0 + timedelta(days=i), seen, sp)
+            for i, (seen, sp) in enumerate([({"plume": 0.9}, ("CH4",))] * k + [({}, ())] * (n - k))
+        ]
+        return classify_site(looks).posterior["landfill"]
+
+    # Methane on every pass speaks more for a landfill than methane on one pass of three.
+    assert ch4_on(3, 3) > ch4_on(1, 3)
+    # One pass: the profile's probability itself (beta-binomial of 1 of 1 is the mean).
+    assert _log_beta_binomial(1, 1, 0.3) == pytest.approx(math.log(0.3))
+    assert _log_beta_binomial(0, 1, 0.3) == pytest.approx(math.log(0.7))
+    # Missing on 3 of 3 costs less than three independent misses would.
+    assert _log_beta_binomial(0, 3, 0.5) > 3 * math.log(0.5)
+    assert sum(math.exp(_log_beta_binomial(k, 3, 0.4)) for k in range(4)) == pytest.approx(1.0)
 
 
 def test_fusion_reports_sites_with_reasons_and_uncertain_ones_get_revisits() -> None:

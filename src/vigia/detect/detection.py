@@ -98,6 +98,14 @@ class Detection(BaseModel):
     wind_from_deg: float | None = None
     wind_source: Literal["given", "none"] = "none"
     reasons: list[str] = Field(default_factory=list)
+    land_use: dict[str, float] | None = Field(
+        default=None,
+        description=(
+            "Shares of vegetation, open ground, built surfaces and water within 50 m of the "
+            "point, from the line's VSWIR cube (library match, vigia.detect.landuse), and "
+            "'matched', the share of pixels that matched; absent without a VSWIR cube."
+        ),
+    )
     linked: list[str] = Field(
         default_factory=list,
         description="Ids of detections of the same place by the line's other instrument.",

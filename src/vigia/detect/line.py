@@ -32,6 +32,7 @@ from vigia.detect.chips import LineImages, true_colour
 from vigia.detect.detection import Detection, DetectionKind, SearchedLine, SpeciesFinding
 from vigia.detect.georef import LineGrid, line_grid
 from vigia.detect.heat import HotObject, detect_heat
+from vigia.detect.landuse import land_use_around
 from vigia.detect.lwir import LwirDetection, LwirIdentification, find_lwir_plumes
 from vigia.detect.methane import SUPPRESSION_REASONS, methane_plumes, retrieve_methane
 from vigia.detect.plumes import MOLAR_MASS_KG_MOL, Plume, Wind, quantify_plume
@@ -628,6 +629,7 @@ def detect_line(
     out = LineDetections(line_id=line_id, images=LineImages(line_id))
     ids = _Ids(line_id)
     step = on_step or (lambda _: None)
+    vswir_grid = None
     for sensor, cube, run in (("vswir", vswir, _vswir), ("lwir", lwir, _lwir)):
         if cube is None:
             continue
@@ -635,8 +637,21 @@ def detect_line(
         if cube.attrs.get("sensor") != sensor:
             raise InputError(f"{where}: the cube's sensor is {cube.attrs.get('sensor')!r}")
         grid = check_cube(cube, where)
+        if sensor == "vswir":
+            vswir_grid = grid
         out.searched.append(_searched(cube, grid, sensor))
         run(cube, grid, out, ids, wind, step)
+    if vswir is not None and vswir_grid is not None and out.detections:
+        step("land use")
+        try:
+            around = land_use_around(vswir, vswir_grid, [(d.lon, d.lat) for d in out.detections])
+        except InputError as exc:
+            out.skipped.append(f"line {line_id} (VSWIR): land use: {exc}")
+        else:
+            out.detections = [
+                d.model_copy(update={"land_use": u}) if u else d
+                for d, u in zip(out.detections, around, strict=True)
+            ]
     out.detections = link_detections(out.detections)
     return out
 

@@ -208,6 +208,8 @@ def _summary(
         "lab_accuracy": round(float(np.mean(lab)), 3) if lab else None,
         "average_precision": None if ap is None else round(ap, 3),
         "ranking": [[c, m] for c, m in ranking],
+        "classes": [[sid, s.classification.site_class == kinds[sid]] for s, sid, _ in matches],
+        "location_errors_m": [round(e, 2) for e in errors],
     }
 
 
@@ -239,7 +241,9 @@ def site_scores(
         truth kind), ``lab_accuracy`` (lab or not, right), ``false_sites``,
         ``average_precision`` (over every confidence threshold, :func:`average_precision`)
         and ``ranking`` (``[confidence, matched]`` of every site, most confident first, at
-        any confidence: what the precision–recall curve is drawn from).
+        any confidence: what the precision–recall curve is drawn from) and ``classes``
+        (``[truth site id, class right]`` of every reported match), ``location_errors_m`` (of
+        every reported match).
     """
     kinds = {sid: str(t["kind"]) for sid, t in observable.items()}
     return _summary(_ranked(sites, observable, gate_m), len(observable), kinds, report_at)
@@ -328,8 +332,10 @@ def compare_rankings(
     dict or None
         ``single_recall``, ``single_precision`` (at ``report_at``), ``fused_at_that_recall``
         (a point of :func:`operating_points`, or ``None`` if fusion never reaches that
-        recall), ``single_average_precision``, ``fused_average_precision``; ``None`` when
-        nothing was observable.
+        recall), ``single_average_precision``, ``fused_average_precision``, and class
+        accuracy on the same truth sites (``sites_found_by_both``; fused sites against every
+        single-pass sighting of them: ``fused_class_accuracy_on_them``,
+        ``single_class_accuracy_on_them``); ``None`` when nothing was observable.
     """
     s_rank = [(float(c), bool(m)) for c, m in single["ranking"]]
     f_rank = [(float(c), bool(m)) for c, m in fused["ranking"]]
@@ -340,7 +346,15 @@ def compare_rankings(
     s_recall = sum(at) / n_s
     point = precision_at_recall(f_rank, n_f, s_recall)
     sap, fap = average_precision(s_rank, n_s), average_precision(f_rank, n_f)
+    both = {str(t) for t, _ in fused.get("classes", [])} & {
+        str(t) for t, _ in single.get("classes", [])
+    }
+    f_right = [bool(r) for t, r in fused.get("classes", []) if str(t) in both]
+    s_right = [bool(r) for t, r in single.get("classes", []) if str(t) in both]
     return {
+        "sites_found_by_both": len(both),
+        "fused_class_accuracy_on_them": round(sum(f_right) / len(f_right), 3) if f_right else None,
+        "single_class_accuracy_on_them": round(sum(s_right) / len(s_right), 3) if s_right else None,
         "single_recall": round(s_recall, 3),
         "single_precision": round(sum(at) / len(at), 3) if at else None,
         "fused_at_that_recall": None

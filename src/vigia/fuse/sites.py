@@ -18,7 +18,7 @@ from shapely.geometry import shape
 
 from vigia.detect.detection import Detection, SearchedLine
 from vigia.fuse.association import cluster_detections, distance_m
-from vigia.fuse.classify import SiteClass, classify_site
+from vigia.fuse.classify import SiteClass, classify_site, site_land_use
 from vigia.fuse.confidence import SiteEvidence, looks_at, site_evidence
 
 __all__ = [
@@ -143,7 +143,7 @@ def fuse(
                 detections=tuple(c.members),
                 distances_m=tuple(distance_m(d.lon, d.lat, c.lon, c.lat) for d in c.members),
                 evidence=site_evidence(looks, now),
-                classification=classify_site(looks),
+                classification=classify_site(looks, site_land_use(c.members)),
             )
         )
     out.sort(key=lambda s: (-s.confidence, s.key))
