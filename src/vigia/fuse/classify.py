@@ -40,9 +40,10 @@ probabilities would assume. With one pass it is the probability itself.
 ``BUILT_UP_SHARE`` of the ground within 50 m of the site's detections is roof, concrete or
 asphalt (:func:`vigia.detect.landuse.land_use_around`, the mean over the detections that carry
 it; 0.2 is where the US National Land Cover Database starts calling land *developed, low
-intensity*: 20–49 % impervious). Stacks, warehouses and workshops stand among buildings and yards; landfills, rural camps,
-charcoal pits and farm tarps on open ground or under canopy; brick kilns on both. A site whose
-detections carry no land use (no VSWIR cube) gets no verdict on it.
+intensity*: 20–49 % impervious). Stacks, warehouses and workshops stand among buildings and
+yards; landfills, rural camps, charcoal pits and farm tarps on open ground or under canopy;
+brick kilns on both. A site whose detections carry no land use (no VSWIR cube) gets no verdict
+on it.
 
 The class is the kind with the highest posterior (uniform prior over kinds); below
 ``MIN_POSTERIOR`` it is ``unknown``. Decoys are classified and kept, never dropped.
