@@ -2,7 +2,7 @@
 
     python bench/api.py [--sites 10000] [--requests 500] [--repeat 3]
                         [--backends sqlite,postgresql] [--connections 50] [--duration 4]
-                        [--writes 150] [--references memory,db,nocache,pygeoapi]
+                        [--writes 150] [--references memory,db,nocache,nocache2w,pygeoapi]
                         [--pygeoapi-duration 15] [--json PATH]
 
 Needs Debian's ``wrk`` (``apt-get install wrk``) and the ``bench`` extra (pygeoapi).
@@ -42,6 +42,10 @@ References, started by this script and measured in the same run on the same requ
 
 * ``vigia-nocache``: Vigía itself with its read cache off (``cache_bytes=0``), partner token:
   every request authenticated against the store and read from it;
+
+* ``vigia-nocache-2w`` (``--references …,nocache2w``): the same full path served by the real
+  command line with two worker processes, ``vigia serve --workers 2 --read-cache-mb 0`` (not in
+  the default references: the issue compares one worker with one);
 
 * ``fastapi-memory``: a minimal FastAPI app serving the partner's features (fetched from
   Vigía) from memory with orjson, no auth, no database (the issue's reference);
@@ -474,9 +478,14 @@ def server(kind: str, work: Path, **opts: str) -> Iterator[str]:
     env = os.environ | THREAD_ENV
     if kind == "pygeoapi":
         env |= pygeoapi_config(Path(opts["geojson"]), port, work)
-    cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
-    for key, value in opts.items():
-        cmd += [f"--{key}", value]
+    if kind.startswith("vigia-serve"):  # the real command line: vigia serve [options]
+        env |= {"VIGIA_DATABASE_URL": opts["url"], "VIGIA_DATA_DIR": str(work)}
+        cmd = [sys.executable, "-m", "vigia.cli.main", "serve", "--port", str(port)]
+        cmd += opts["options"].split()
+    else:
+        cmd = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+        for key, value in opts.items():
+            cmd += [f"--{key}", value]
     log = (work / f"server-{kind}-{port}.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -495,6 +504,9 @@ def server(kind: str, work: Path, **opts: str) -> Iterator[str]:
         for line in (work / log.name).read_text().splitlines():
             if line.startswith("STACK "):
                 STACKS[kind] = line.removeprefix("STACK ")
+            elif line.startswith("vigia: serving "):  # (uvloop, httptools; ...)
+                loop, _, rest = line.partition("(")[2].partition(", ")
+                STACKS[kind] = f"{loop}+{rest.partition(';')[0]}"
         yield base
     finally:
         proc.terminate()
@@ -781,6 +793,21 @@ def run_backend(
         rows += [
             {
                 "server": "vigia-nocache",
+                "backend": name,
+                "principal": "partner_viewer",
+                "endpoint": e,
+            }
+            | r
+            for e, r in got.items()
+        ]
+    if "nocache2w" in args.references:
+        print(f"[{name}] vigia serve --workers 2 --read-cache-mb 0 as partner_viewer", flush=True)
+        opts = "--workers 2 --read-cache-mb 0"
+        with server("vigia-serve-nocache-2w", work, url=url, options=opts) as base:
+            got = measure(base, paths, args, work, token=tokens["partner_viewer"])
+        rows += [
+            {
+                "server": "vigia-nocache-2w",
                 "backend": name,
                 "principal": "partner_viewer",
                 "endpoint": e,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from vigia.store import make_engine, session_factory
-from vigia.store.access import issue_token
+from vigia.store.access import issue_token, revoke_tokens
 from vigia.store.audit import list_audit
 from vigia.store.db import write_session
 
@@ -34,11 +35,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _vigia_serve(data: Path, log: Path, *options: str) -> Iterator[str]:
+def _vigia_serve(
+    data: Path, log: Path, *options: str, log_level: str | None = None
+) -> Iterator[str]:
     """Run ``vigia serve`` on ``data`` with its output in ``log``; yield its base URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
     env["VIGIA_DATA_DIR"] = str(data)
+    if log_level:
+        env["VIGIA_LOG_LEVEL"] = log_level
     cmd = [sys.executable, "-m", "vigia.cli.main", "serve", "--host", "127.0.0.1"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -148,3 +153,37 @@ def test_vigia_serve_access_log_writes_a_line_per_request_when_asked(
     assert "access log on" in out.splitlines()[0]
     assert '"GET /collections/sites/items?limit=10 HTTP/1.1" 200' in out
     assert f'"GET /releases/{R_A} HTTP/1.1" 404' in out
+
+
+def test_vigia_serve_with_workers_serves_from_each_and_a_revocation_reaches_all(
+    data_dir: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    data, tokens = data_dir
+    log = tmp_path / "serve.log"
+    url = "/collections/sites/items?limit=10"
+    with _vigia_serve(data, log, "--workers", "2", log_level="info") as base:
+        # Every worker answers and caches the page for this token.
+        for _ in range(40):
+            assert _get(f"{base}{url}", tokens[AO])[0] == 200
+        engine = make_engine(f"sqlite:///{data / 'vigia.db'}")
+        try:
+            with write_session(session_factory(engine)) as s:
+                assert revoke_tokens(s, token=tokens[AO], now=datetime.now(UTC)) == 1
+        finally:
+            engine.dispose()
+        # Revoked through the store by another process: refused by whichever worker answers.
+        assert {_get(f"{base}{url}", tokens[AO])[0] for _ in range(40)} == {401}
+    out = log.read_text()
+    assert "; 2 workers)" in out.splitlines()[0]
+    # uvicorn's supervisor and its two workers, each on its own process.
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", out))) == 2
+
+
+def test_vigia_serve_with_the_read_cache_off_says_so_and_serves(
+    data_dir: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    data, tokens = data_dir
+    log = tmp_path / "serve.log"
+    with _vigia_serve(data, log, "--read-cache-mb", "0") as base:
+        assert _get(f"{base}/collections/sites/items?limit=10", tokens[AO])[0] == 200
+    assert "; read cache off)" in log.read_text().splitlines()[0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import os
+from typing import Annotated, Any
 
 import typer
 
@@ -29,21 +31,72 @@ def serve_command(
             ),
         ),
     ] = False,
+    read_cache_mb: Annotated[
+        float,
+        typer.Option(
+            help=(
+                "Memory for answers of repeated site reads, MB per worker (checked against "
+                "the store on every request); 0 turns the read cache off."
+            ),
+            min=0.0,
+        ),
+    ] = 64.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help=(
+                "Worker processes on the one port (each with its own read cache, all checked "
+                "against the store's change counter on every request)."
+            ),
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API: OGC API – Features, releases, outcomes, sorties, metrics."""
     from vigia.service import create_app
-    from vigia.service.server import run_server, server_config, server_stack
+    from vigia.service.server import (
+        APP_FACTORY,
+        SERVE_ENV,
+        run_server,
+        run_workers,
+        server_config,
+        server_stack,
+    )
 
     settings = load_settings(data_dir)
-    factory = open_store(settings)
-    app = create_app(factory, max_body_bytes=max_body_bytes, plans_dir=settings.data_dir)
+    cache_bytes = int(read_cache_mb * 2**20)
+    factory = open_store(settings)  # opened (and checked) here whatever the workers
+    if workers == 1:
+        app: Any = create_app(factory, max_body_bytes=max_body_bytes, plans_dir=settings.data_dir)
+        stack = server_config(app)
+    else:
+        os.environ[SERVE_ENV] = json.dumps(
+            {
+                "data_dir": str(settings.data_dir),
+                "max_body_bytes": max_body_bytes,
+                "cache_bytes": cache_bytes,
+            }
+        )
+        app = APP_FACTORY
+        stack = server_config(create_app(factory, plans_dir=settings.data_dir))
     config = server_config(
-        app, host=host, port=port, log_level=settings.log_level, access_log=access_log
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=access_log,
+        workers=workers,
     )
-    loop, parser = server_stack(config)
+    loop, parser = server_stack(stack)
     typer.echo(
         f"vigia: serving http://{host}:{port} on {describe_url(settings.resolved_database_url)} "
-        f"({loop}, {parser}; access log {'on' if access_log else 'off'})",
+        f"({loop}, {parser}; access log {'on' if access_log else 'off'}"
+        f"{'; read cache off' if cache_bytes == 0 else ''}"
+        f"{f'; {workers} workers' if workers > 1 else ''})",
         err=True,
     )
-    run_server(config)
+    if workers == 1:
+        run_server(config)
+    else:
+        run_workers(config)

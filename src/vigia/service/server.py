@@ -10,18 +10,44 @@ The access log is off unless asked for: the hash-chained audit log already recor
 change, export and refusal with the principal behind it (:mod:`vigia.store.audit`), which an
 access log line (address, method, path, status) cannot name, and writing a line per request
 costs the event loop what it could spend answering.
+
+With ``--workers N`` uvicorn's supervisor starts N worker processes on one socket; each builds
+its own application (:func:`app_from_environment`, from the settings ``vigia serve`` leaves in
+the environment). Nothing the workers keep needs them to agree: every request reads the
+store's change counter before it trusts its process's read cache, so a change committed
+through one worker (a revoked token, a release) is seen by the next request to any other, and
+audit appends are serialised by the database (SQLite's write lock, a PostgreSQL advisory
+lock), not by the process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, Final
 
 import uvicorn
+from uvicorn.supervisors.multiprocess import Multiprocess
 
-__all__ = ["freeze_heap", "run_server", "server_config", "server_stack"]
+__all__ = [
+    "APP_FACTORY",
+    "SERVE_ENV",
+    "app_from_environment",
+    "freeze_heap",
+    "run_server",
+    "run_workers",
+    "server_config",
+    "server_stack",
+]
+
+SERVE_ENV: Final = "VIGIA_SERVE_APP"
+"""Environment variable through which ``vigia serve`` hands its settings to worker processes."""
+APP_FACTORY: Final = "vigia.service.server:app_from_environment"
+"""Import string of the application factory the worker processes call."""
 
 
 def server_config(
@@ -31,6 +57,7 @@ def server_config(
     port: int = 8000,
     log_level: str = "info",
     access_log: bool = False,
+    workers: int = 1,
 ) -> uvicorn.Config:
     """Return the uvicorn configuration the service is served with.
 
@@ -47,6 +74,9 @@ def server_config(
     access_log : bool
         Whether uvicorn writes a line per request, at ``INFO`` whatever ``log_level`` (off by
         default: see the module's notes).
+    workers : int
+        Worker processes; more than one needs ``app`` as an import string of a factory
+        (:data:`APP_FACTORY`).
 
     Returns
     -------
@@ -72,6 +102,8 @@ def server_config(
         access_log=access_log,
         proxy_headers=False,
         server_header=False,
+        workers=workers,
+        factory=isinstance(app, str),
     )
     if access_log:  # asked for: written whatever the level of the other logs (INFO, its own)
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
@@ -124,6 +156,63 @@ def freeze_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def app_from_environment() -> Any:
+    """Build the service in a worker process from the settings ``vigia serve`` handed down.
+
+    Reads :data:`SERVE_ENV` (JSON: ``data_dir``, ``max_body_bytes``, ``cache_bytes``), opens
+    the store as ``vigia serve`` does and freezes the heap built (:func:`freeze_heap`).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The application.
+
+    Raises
+    ------
+    RuntimeError
+        The variable is not set (the factory is for ``vigia serve --workers`` only).
+    """
+    from vigia.service import create_app
+    from vigia.settings import load_settings
+    from vigia.store.db import open_store
+
+    raw = os.environ.get(SERVE_ENV)
+    if raw is None:
+        raise RuntimeError(f"{SERVE_ENV} is not set: start workers with vigia serve --workers")
+    opts = json.loads(raw)
+    settings = load_settings(Path(opts["data_dir"]) if opts.get("data_dir") else None)
+    app = create_app(
+        open_store(settings),
+        max_body_bytes=int(opts["max_body_bytes"]),
+        plans_dir=settings.data_dir,
+        cache_bytes=int(opts.get("cache_bytes", 64 * 2**20)),
+    )
+    freeze_heap()
+    return app
+
+
+def run_workers(config: uvicorn.Config) -> None:
+    """Serve with ``config.workers`` processes on one socket until interrupted.
+
+    Parameters
+    ----------
+    config : uvicorn.Config
+        A configuration from :func:`server_config` with ``workers`` > 1 and the application
+        as :data:`APP_FACTORY`.
+
+    Raises
+    ------
+    SystemExit
+        With status 3 if the address could not be bound.
+    """
+    try:
+        sock = config.bind_socket()
+    except SystemExit:
+        raise SystemExit(3) from None
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def run_server(config: uvicorn.Config) -> None:
