@@ -315,7 +315,11 @@ def test_methane_on_every_pass_among_buildings_is_a_stack_and_on_open_ground_a_l
     assert classify_site(looks, built).site_class == "factory_stack"
     assert classify_site(looks, open_ground).site_class == "landfill"
     assert classify_site(looks, built).observed["built_up"] is True
-    assert any("built-up surroundings" in r for r in classify_site(looks, built).reasons)
+    reasons = classify_site(looks, built).reasons
+    assert any("built-up surroundings" in r for r in reasons)
+    assert "land use around its detections: vegetation 20%, open 40%, built 40%, water 0%" in (
+        reasons
+    )
     # Without land use there is no verdict on it.
     assert "built_up" not in classify_site(looks).observed
 

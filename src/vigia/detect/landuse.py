@@ -269,6 +269,8 @@ def land_use_around(
     factor = _check_vswir(cube, "land use")
     xy = np.column_stack([grid.x.ravel(), grid.y.ravel()])
     finite = np.isfinite(xy).all(axis=1)
+    if not finite.any():
+        return [None] * len(places)
     tree = cKDTree(xy[finite])
     flat_index = np.flatnonzero(finite)
     cols_n = grid.shape[1]

@@ -306,6 +306,15 @@ def classify_site(looks: Sequence[Look], land_use: Mapping[str, float] | None = 
         f"{best} {posterior[best]:.2f} against {runner} {posterior[runner]:.2f}"
         " (evidence profiles of the site kinds)"
     )
+    if land_use is not None and "built" in land_use:
+        reasons.append(
+            "land use around its detections: "
+            + ", ".join(
+                f"{k} {float(land_use[k]):.0%}"
+                for k in ("vegetation", "open", "built", "water")
+                if k in land_use
+            )
+        )
     cls = best if posterior[best] >= MIN_POSTERIOR and present else "unknown"
     if cls == "unknown":
         reasons.append(f"no kind reaches {MIN_POSTERIOR:.0%}: class unknown")
