@@ -27,7 +27,12 @@ from vigia.detect.files import detect_files
 from vigia.errors import PlanningError
 from vigia.evaluation.files import evaluate_files
 from vigia.plan.mission import Mission, RestrictedZone
-from vigia.plan.planner import flight_params, gather_restrictions, plan_scenario
+from vigia.plan.planner import (
+    flight_params,
+    gather_restrictions,
+    plan_revisit_sortie,
+    plan_scenario,
+)
 from vigia.platform import load_platform
 from vigia.report.maps import draw_scenario
 from vigia.report.plan import write_plan
@@ -43,7 +48,7 @@ from vigia.store.db import SessionFactory, open_store
 from vigia.store.fusion import refresh_sites
 from vigia.store.ingest import ingest_detections
 from vigia.store.review import DEMO_ACTOR, DEMO_POLICY, awaiting_review, decide, demo_decision
-from vigia.store.sites import list_sites
+from vigia.store.sites import list_open_revisits, list_sites, set_revisit_status
 from vigia.world.airspace import airport
 from vigia.world.scenario import Scenario, load_scenario
 from vigia.world.world import build_world
@@ -225,6 +230,34 @@ def _review(run: DemoRun) -> None:
     run.summary["review"] = {"policy": DEMO_POLICY, "decisions": decisions, "states": states}
 
 
+def _revisit(run: DemoRun) -> None:
+    # The sites the review asked to see again become one short revisit sortie, planned from the
+    # scenario's base around its restricted airspace (a draft: it flies once the partner
+    # approves it, as the first sortie did).
+    assert run.store is not None and run.scenario is not None
+    requests = list_open_revisits(run.store)
+    if not requests:
+        return
+    sc = run.scenario
+    mission = plan_revisit_sortie(
+        [(r.site_id, r.lon, r.lat) for r in requests],
+        flight_params(load_platform("mq9")),
+        partner=sc.partner,
+        base_icao=sc.base_icao,
+        exclusions=sc.exclusions,
+    )
+    files, summary = write_plan(mission, run.out_dir / "plan-revisit")
+    for r in requests:
+        set_revisit_status(run.store, r.id, "planned")
+    run.summary["revisit"] = {
+        "sites": sorted({r.site_id for r in requests}),
+        "km": round(sum(s["length_km"] for s in summary["sorties"]), 1),
+        "hours": round(sum(s["duration_h"] for s in summary["sorties"]), 2),
+        "lines": sum(s["lines"] for s in summary["sorties"]),
+    }
+    run.files.extend(files)
+
+
 def _release(run: DemoRun) -> None:
     assert run.store is not None
     if run.clock is None:
@@ -265,6 +298,7 @@ def demo_steps() -> list[Step]:
         ("Score detections against the simulated truth", _evaluate),
         ("Store detections and fuse them into sites", _store),
         ("Review sites (DEMO POLICY: automatic, not a person)", _review),
+        ("Plan a revisit sortie over the sites the review asked to see again", _revisit),
         ("Release confirmed sites to the partners (DEMO POLICY release officer)", _release),
         ("Partners acknowledge and report outcomes (SIMULATED from the truth)", _feedback),
         ("Export releases; metrics, calibration, audit check", _share_report),

@@ -123,3 +123,24 @@ def test_the_demo_shares_what_it_confirmed_with_two_partners_and_audits_it(
     assert metrics["calibration"]["source"].startswith("partner outcomes simulated")
     verify = vigia("audit", "verify", env=env)
     assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_the_demo_plans_a_revisit_sortie_over_the_sites_the_review_sent_back(
+    demo_run: tuple[Path, Path, str],
+) -> None:
+    data = demo_run[1]
+    env = {"VIGIA_DATA_DIR": str(data)}
+    sites = json.loads(vigia("site", "list", "--json", env=env).stdout)
+    sent_back = sorted(s["id"] for s in sites if s["state"] == "revisit_requested")
+    plan = data / "demo" / "plan-revisit" / "plan.json"
+    if not sent_back:
+        assert not plan.exists()
+        return
+    doc = json.loads(plan.read_text())
+    assert doc["approval"] == "draft"
+    covered = {a["area"] for a in doc["areas"]}
+    # Every site sent back is in it, no rejected site is.
+    rejected = {s["id"] for s in sites if s["state"] == "rejected"}
+    assert set(sent_back) <= covered
+    assert not rejected & covered
+    assert "Revisit sortie planned over" in " ".join(demo_run[2].split())

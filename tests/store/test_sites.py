@@ -30,6 +30,7 @@ from vigia.store import (
     unassociated_detections,
     upsert_sites,
 )
+from vigia.store.review import decide
 
 from .conftest import T0, row_counts
 
@@ -344,6 +345,17 @@ def test_a_revisit_request_waits_until_new_evidence_returns_the_site_to_candidat
     assert [r.reason for r in list_open_revisits(store)] == ["routine"]
     with pytest.raises(InputError, match="status 'lost'"):
         set_revisit_status(store, planned.id, "lost")
+
+
+def test_a_rejected_site_is_not_revisited(
+    store: SessionFactory, detections: list[StoredDetection]
+) -> None:
+    ids = upsert_sites(store, [record(observations=(near(detections[0]),)), record(-107.0)])
+    t = datetime(2025, 3, 6, tzinfo=UTC)
+    for sid in ids:
+        add_revisit_request(store, sid, "uncertain", priority=2, now=t)
+    decide(store, ids[1], "reject", analyst="ana", reason="a farm tarp", now=t)
+    assert [r.site_id for r in list_open_revisits(store)] == [ids[0]]
 
 
 def test_detections_not_yet_at_a_site_are_listed_oldest_first(

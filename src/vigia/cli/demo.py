@@ -65,6 +65,13 @@ def demo_command(
         made = ", ".join(f"{n} {k}" for k, n in sorted(rv["decisions"].items())) or "none"
         states = ", ".join(f"{n} {k}" for k, n in sorted(rv["states"].items()))
         console.print(f"Demo-policy decisions: {made}; sites now: {states} (vigia site list)")
+    rs = run.summary.get("revisit")
+    if rs:
+        console.print(
+            f"Revisit sortie planned over {', '.join(rs['sites'])}: {rs['lines']} lines, "
+            f"{rs['km']} km, {rs['hours']} h from the base; a draft that flies once the partner "
+            "approves it (exports in plan-revisit/)"
+        )
     _print_sharing(run)
     console.print(f"Demo outputs ({len(run.files)} files) in [bold]{run.out_dir}[/bold]")
 

@@ -10,8 +10,7 @@ import typer
 
 from vigia.cli.options import DataDir, console, summary_table
 from vigia.errors import InputError
-from vigia.plan.planner import flight_params, plan_areas
-from vigia.plan.revisit import revisit_areas
+from vigia.plan.planner import flight_params, plan_areas, plan_revisit_sortie
 from vigia.platform import load_platform
 from vigia.report.plan import write_plan
 from vigia.settings import load_settings
@@ -131,11 +130,10 @@ def plan_command(
     with console.status("Planning sorties…"):
         if revisits:
             sc = load_scenario(scenario) if scenario is not None else None
-            mission = plan_areas(
-                "revisit",
-                sc.partner if sc is not None else partner.upper(),
-                revisit_areas([(r.site_id, r.lon, r.lat) for r in requests]),
+            mission = plan_revisit_sortie(
+                [(r.site_id, r.lon, r.lat) for r in requests],
                 params,
+                partner=sc.partner if sc is not None else partner.upper(),
                 base_icao=base or (sc.base_icao if sc is not None else None),
                 exclusions=[*(sc.exclusions if sc is not None else []), *zones],
                 airports=airports,

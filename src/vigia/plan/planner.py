@@ -28,6 +28,7 @@ from vigia.plan.mission import (
     Waypoint,
     WaypointKind,
 )
+from vigia.plan.revisit import revisit_areas
 from vigia.plan.route import PlanarSortie, plan_sorties
 from vigia.platform import Platform
 from vigia.world.airspace import airport, restricted_airspace
@@ -40,6 +41,7 @@ __all__ = [
     "gather_restrictions",
     "plan_areas",
     "plan_mission",
+    "plan_revisit_sortie",
     "plan_scenario",
     "revisit_schedule",
 ]
@@ -555,4 +557,59 @@ def plan_scenario(sc: Scenario, params: FlightParams) -> Mission:
         exclusions=sc.exclusions,
         window=(sc.window_start, sc.window_end),
         revisit_hours=sc.revisit_hours,
+    )
+
+
+def plan_revisit_sortie(
+    places: Sequence[tuple[str, float, float]],
+    params: FlightParams,
+    *,
+    partner: str,
+    base_icao: str | None = None,
+    exclusions: Sequence[RestrictedZone] = (),
+    airports: bool = True,
+    airport_radii: Mapping[str, float] | None = None,
+    holes_restricted: bool = True,
+) -> Mission:
+    """Plan a sortie that images just the places of revisit requests.
+
+    Parameters
+    ----------
+    places : sequence of (str, float, float)
+        ``(site id, lon, lat)`` of each place to see again (a site asked for twice is planned
+        once, where it was first asked for).
+    params : FlightParams
+        Platform and sensor parameters (:func:`flight_params`).
+    partner : str
+        Partner whose territory it is (the sortie is submitted to it).
+    base_icao : str, optional
+        Base to fly from.
+    exclusions : sequence of RestrictedZone
+        Partner no-fly zones and user zones.
+    airports : bool
+        Keep out of airports near the places and the corridor (as :func:`plan_areas`).
+    airport_radii : mapping of str to float, optional
+        Keep-out radius by airport type, m.
+    holes_restricted : bool
+        As :func:`plan_areas`.
+
+    Returns
+    -------
+    Mission
+        The revisit mission, named ``revisit`` (a draft until the partner approves it).
+    """
+    first: dict[str, tuple[str, float, float]] = {}
+    for site, lon, lat in places:
+        first.setdefault(site, (site, lon, lat))
+    once = list(first.values())
+    return plan_areas(
+        "revisit",
+        partner,
+        revisit_areas(once),
+        params,
+        base_icao=base_icao,
+        exclusions=list(exclusions),
+        airports=airports,
+        airport_radii=airport_radii,
+        holes_restricted=holes_restricted,
     )

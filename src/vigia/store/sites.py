@@ -605,10 +605,14 @@ def set_revisit_status(factory: SessionFactory, request_id: int, status: str) ->
 
 
 def list_open_revisits(factory: SessionFactory) -> list[StoredRevisit]:
-    """List open revisit requests, most urgent first, then oldest first."""
+    """List open revisit requests, most urgent first, then oldest first.
+
+    Requests for sites an analyst has rejected are left out: the decision settled them.
+    """
     q = (
         select(RevisitRequest)
-        .where(RevisitRequest.status == "open")
+        .join(Site, Site.id == RevisitRequest.site_id)
+        .where(RevisitRequest.status == "open", Site.state != "rejected")
         .order_by(RevisitRequest.priority, RevisitRequest.requested_at, RevisitRequest.id)
     )
     with read_session(factory) as session:
