@@ -68,7 +68,8 @@ def demo_command(
     rs = run.summary.get("revisit")
     if rs:
         console.print(
-            f"Revisit sortie planned over {', '.join(rs['sites'])}: {rs['lines']} lines, "
+            f"Revisit sortie planned over {', '.join(rs['sites'])}: {rs['lines']} "
+            f"line{'s' if rs['lines'] != 1 else ''}, "
             f"{rs['km']} km, {rs['hours']} h from the base; a draft that flies once the partner "
             "approves it (exports in plan-revisit/)"
         )
