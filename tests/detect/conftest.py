@@ -7,9 +7,34 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from vigia.platform import load_platform
 from vigia.sense.cube import make_cube
+from vigia.sense.render import RenderedLine, render_line
+from vigia.world.world import World
 
 NOON = datetime(2025, 3, 4, 19, 0, tzinfo=UTC)
+
+
+def render_vswir_over(
+    world: World, lon: float, lat: float, *, size: int = 64, seed: int = 5, line_id: str = "T-CAM"
+) -> RenderedLine:
+    """Render a square VSWIR line (AVIRIS-NG class at 6 km, local noon) centred on a place."""
+    platform = load_platform("mq9")
+    half = size * platform.sensor("avirisng").gsd_m(6000.0) / 2.0 / 111_195.0
+    return render_line(
+        world,
+        (lon, lat - half),
+        (lon, lat + half),
+        line_id=line_id,
+        time=NOON,
+        instrument="vswir",
+        platform=platform,
+        sensor_name="avirisng",
+        altitude_m=6000.0,
+        max_frames=size,
+        crosstrack_pixels=size,
+        seed=seed,
+    )
 
 
 @pytest.fixture()

@@ -27,11 +27,13 @@ from vigia.platform import load_platform
 from vigia.sense.atmosphere import vswir_atmosphere, vswir_radiance
 from vigia.sense.cube import make_cube
 from vigia.sense.library import land_cover_spectra, tarp_spectra
-from vigia.sense.render import RenderedLine, render_line, sensor_bands
+from vigia.sense.render import RenderedLine, sensor_bands
 from vigia.world.landcover import LAND_COVER_CLASSES
 from vigia.world.scenario import load_scenario
 from vigia.world.sites import Site
 from vigia.world.world import World, build_world
+
+from .conftest import render_vswir_over
 
 NOON = datetime(2025, 3, 4, 19, 0, tzinfo=UTC)
 TarpParamsDefault = TarpParams()
@@ -40,21 +42,7 @@ GSD_M = PLATFORM.sensor("avirisng").gsd_m(6000.0)
 
 
 def render_over(world: World, lon: float, lat: float, size: int = 64) -> RenderedLine:
-    half = size * GSD_M / 2.0 / 111_195.0
-    return render_line(
-        world,
-        (lon, lat - half),
-        (lon, lat + half),
-        line_id="T-CAM",
-        time=NOON,
-        instrument="vswir",
-        platform=PLATFORM,
-        sensor_name="avirisng",
-        altitude_m=6000.0,
-        max_frames=size,
-        crosstrack_pixels=size,
-        seed=5,
-    )
+    return render_vswir_over(world, lon, lat, size=size)
 
 
 def metres_from(cube: xr.Dataset, lon: float, lat: float) -> np.ndarray:

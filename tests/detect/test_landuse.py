@@ -20,10 +20,12 @@ from vigia.detect.landuse import (
 from vigia.detect.line import check_cube, detect_line
 from vigia.platform import load_platform
 from vigia.sense.library import land_cover_spectra
-from vigia.sense.render import render_line, sensor_bands
+from vigia.sense.render import sensor_bands
 from vigia.world.scenario import load_scenario
 from vigia.world.sites import Site
-from vigia.world.world import build_world
+from vigia.world.world import World, build_world
+
+from .conftest import render_vswir_over
 
 NOON = datetime(2025, 3, 4, 19, 0, tzinfo=UTC)
 PLATFORM = load_platform("mq9")
@@ -40,23 +42,10 @@ GROUP = {
 }
 
 
-def render_vswir(world, lon: float, lat: float, size: int = 72) -> tuple[xr.Dataset, LineGrid]:
-    gsd = PLATFORM.sensor("avirisng").gsd_m(6000.0)
-    half = size * gsd / 2.0 / 111_195.0
-    cube = render_line(
-        world,
-        (lon, lat - half),
-        (lon, lat + half),
-        line_id="T-LU",
-        time=NOON,
-        instrument="vswir",
-        platform=PLATFORM,
-        sensor_name="avirisng",
-        altitude_m=6000.0,
-        max_frames=size,
-        crosstrack_pixels=size,
-        seed=7,
-    ).cube.load()
+def render_vswir(
+    world: World, lon: float, lat: float, size: int = 72
+) -> tuple[xr.Dataset, LineGrid]:
+    cube = render_vswir_over(world, lon, lat, size=size, seed=7, line_id="T-LU").cube.load()
     return cube, check_cube(cube, "T-LU")
 
 
