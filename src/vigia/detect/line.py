@@ -27,7 +27,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from shapely.geometry import mapping
 
-from vigia.detect.camouflage import CamouflageObject, detect_camouflage
+from vigia.detect.camouflage import AtmosphericCorrection, CamouflageObject, detect_camouflage
 from vigia.detect.chips import LineImages, true_colour
 from vigia.detect.detection import Detection, DetectionKind, SearchedLine, SpeciesFinding
 from vigia.detect.georef import LineGrid, line_grid
@@ -276,7 +276,7 @@ def _vswir(
     ids: _Ids,
     wind: Wind | None,
     on_step: Callable[[str], None],
-) -> None:
+) -> AtmosphericCorrection | None:
     where = f"line {out.line_id} (VSWIR)"
     layers: dict[str, tuple[tuple[str, str], NDArray[np.float32], dict[str, str]]] = {}
     dims = ("downtrack", "crosstrack")
@@ -338,6 +338,7 @@ def _vswir(
     out.images.rgb = true_colour(rgb_rad, wl[bands])
     out.images.vswir_grid = grid
     out.score_maps["vswir"] = _score_dataset(layers, grid, cube)
+    return cam.correction if cam is not None else None
 
 
 def _camouflage_detection(
@@ -630,6 +631,7 @@ def detect_line(
     ids = _Ids(line_id)
     step = on_step or (lambda _: None)
     vswir_grid = None
+    correction = None  # the VSWIR camouflage step's surface reflectance terms, reused below
     for sensor, cube, run in (("vswir", vswir, _vswir), ("lwir", lwir, _lwir)):
         if cube is None:
             continue
@@ -640,11 +642,18 @@ def detect_line(
         if sensor == "vswir":
             vswir_grid = grid
         out.searched.append(_searched(cube, grid, sensor))
-        run(cube, grid, out, ids, wind, step)
+        made = run(cube, grid, out, ids, wind, step)
+        if sensor == "vswir":
+            correction = made
     if vswir is not None and vswir_grid is not None and out.detections:
         step("land use")
         try:
-            around = land_use_around(vswir, vswir_grid, [(d.lon, d.lat) for d in out.detections])
+            around = land_use_around(
+                vswir,
+                vswir_grid,
+                [(d.lon, d.lat) for d in out.detections],
+                correction=correction,
+            )
         except InputError as exc:
             out.skipped.append(f"line {line_id} (VSWIR): land use: {exc}")
         else:
