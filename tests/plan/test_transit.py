@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -287,7 +286,8 @@ def test_cost_is_infinite_from_inside_restricted_airspace() -> None:
     assert np.isinf(cost).all()
 
 
-def test_cost_matrix_of_four_hundred_lines_is_fast() -> None:
+def test_cost_matrix_of_four_hundred_lines_is_finite_everywhere_clear() -> None:
+    # Its speed is measured in bench/transit.py, against planning each path.
     zones = shapely.union_all(
         [
             Point(0, 0).buffer(8000),
@@ -299,11 +299,8 @@ def test_cost_matrix_of_four_hundred_lines_is_fast() -> None:
     rng = np.random.default_rng(11)
     starts, goals = lines(400, rng, zones), lines(400, rng, zones)
     planner = TransitPlanner(zones, R)
-    t0 = time.perf_counter()
     cost = planner.cost_matrix(starts, goals)
-    elapsed = time.perf_counter() - t0
     assert cost.shape == (400, 400) and np.isfinite(cost).all()
-    assert elapsed < 1.0  # typically 0.15 s; loose for busy CI machines
 
 
 # --- invariants ---------------------------------------------------------------------------
