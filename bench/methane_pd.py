@@ -1,11 +1,13 @@
 """Probability of detection of methane sources versus emission rate, on rendered scenes.
 
-    python bench/methane_pd.py [--scenes 3] [--first-seed 0] [--rows 1000] [--json PATH]
+    python bench/methane_pd.py [--scenes 3] [--first-seed 0] [--rows 1000] [--cols 200]
+                               [--altitude 6000] [--json PATH]
 
 Development used world seeds 0–2; report held-out seeds too (``--first-seed 3 --scenes 6``).
 
 For each scenario (Sinaloa, rural; central Mexico, industrial) and each of ``--scenes``
-world seeds, one VSWIR line (AVIRIS-NG class, 6 m GSD at 6 km) is rendered by
+world seeds, one VSWIR line (AVIRIS-NG class, 1 mrad IFOV: 6 m GSD at the platform's default
+6 km, 3 m at ``--altitude 3000``) is rendered by
 :func:`vigia.sense.render.render_line` over ground holding only test sources: one per emission
 rate in ``--rates``, 2 m high, spread along the line, at a daylight hour whose wind is
 3–5 m/s. Plumes are the simulator's (Gaussian plume with turbulent structure). The detector
@@ -68,8 +70,17 @@ def daylight_times(world: World, n: int) -> list[Any]:
     return out
 
 
-def scene(name: str, seed: int, rows: int, cols: int, rates: tuple[float, ...]) -> dict[str, Any]:
+def scene(
+    name: str,
+    seed: int,
+    rows: int,
+    cols: int,
+    rates: tuple[float, ...],
+    altitude_m: float = 6000.0,
+) -> dict[str, Any]:
     """Render one line with test sources; return cube, truth and the sources."""
+    platform = load_platform("mq9")
+    gsd = altitude_m * platform.sensor("avirisng").ifov_mrad * 1e-3
     world = build_world(load_scenario(name), seed=seed)
     when = daylight_times(world, seed + 1)[seed]
     anchor = world.scenario.areas[0][1].centroid
@@ -78,8 +89,8 @@ def scene(name: str, seed: int, rows: int, cols: int, rates: tuple[float, ...]) 
         float(anchor.x) + rng.uniform(-0.02, 0.02),
         float(anchor.y) + rng.uniform(-0.02, 0.02),
     )
-    dlat = rows * 6.0 / 111_320.0
-    dlon = 6.0 / (111_320.0 * math.cos(math.radians(lat0)))
+    dlat = rows * gsd / 111_320.0
+    dlon = gsd / (111_320.0 * math.cos(math.radians(lat0)))
     order = rng.permutation(len(rates))
     sites = []
     for k, i in enumerate(order):
@@ -104,9 +115,9 @@ def scene(name: str, seed: int, rows: int, cols: int, rates: tuple[float, ...]) 
         line_id=f"PD-{name}-{seed}",
         time=when,
         instrument="vswir",
-        platform=load_platform("mq9"),
+        platform=platform,
         sensor_name="avirisng",
-        altitude_m=6000.0,
+        altitude_m=altitude_m,
         max_frames=rows,
         crosstrack_pixels=cols,
         seed=seed,
@@ -217,6 +228,7 @@ def main() -> None:
     ap.add_argument("--cols", type=int, default=200)
     ap.add_argument("--rates", type=str, default=",".join(str(r) for r in RATES))
     ap.add_argument("--scenarios", type=str, default="sinaloa,central")
+    ap.add_argument("--altitude", type=float, default=6000.0, help="above ground, m")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     rates = tuple(float(r) for r in args.rates.split(","))
@@ -226,7 +238,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for name in args.scenarios.split(","):
         for seed in range(args.first_seed, args.first_seed + args.scenes):
-            sc = scene(name, seed, args.rows, args.cols, rates)
+            sc = scene(name, seed, args.rows, args.cols, rates, args.altitude)
             with threadpool_limits(1):
                 rows, f, a = evaluate(sc)
             for r in rows:
@@ -242,7 +254,10 @@ def main() -> None:
                 f"{n_det}/{len(rows)} detected, {f} false plumes ({a:.1f} km²)",
                 flush=True,
             )
-    print(f"Methane PD — {len(all_rows)} sources, {area:.1f} km², {time.perf_counter() - t0:.0f} s")
+    print(
+        f"Methane PD — {len(all_rows)} sources, {area:.1f} km², altitude {args.altitude:g} m, "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     print(
         "  rate kg/h   PD      n   median loc err px   median |emission err|   median emission err"
         "   clairvoyant SNR (median, share ≥ 5.7)"

@@ -71,3 +71,25 @@ def test_unknown_names() -> None:
         load_platform().sensor("lidar")
     with pytest.raises(UnknownNameError):
         load_platform().narrowest_swath(["lidar"], 6000.0)
+
+
+def test_revisits_fly_lower_than_the_survey_for_finer_pixels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import copy
+
+    import vigia.platform as platform_module
+
+    p = load_platform("mq9")
+    assert p.revisit_altitude_m == 3000.0 < p.default_altitude_m
+    # 3 m pixels over the revisit, one 1.9 km swath: a 1.2 km revisit square in one line.
+    assert p.sensor("avirisng").gsd_m(p.revisit_altitude_m) == pytest.approx(3.0)
+    assert p.narrowest_swath(None, p.revisit_altitude_m)[0] > 1200.0 / 0.9
+    data = copy.deepcopy(platform_module._load_yaml())
+    del data["platforms"]["mq9"]["revisit_altitude_m"]
+    monkeypatch.setattr(platform_module, "_load_yaml", lambda: data)
+    uncached = load_platform.__wrapped__  # load_platform caches the packaged profiles
+    assert uncached("mq9").revisit_altitude_m == p.default_altitude_m
+    data["platforms"]["mq9"]["revisit_altitude_m"] = 20_000.0
+    with pytest.raises(ConfigError, match="revisit_altitude_m 20000 is above the service"):
+        uncached("mq9")

@@ -24,7 +24,7 @@ from vigia.demo_sharing import (
     sharing_report,
 )
 from vigia.detect.files import detect_files
-from vigia.errors import PlanningError
+from vigia.errors import InputError, PlanningError
 from vigia.evaluation.files import evaluate_files
 from vigia.plan.mission import Mission, RestrictedZone
 from vigia.plan.planner import (
@@ -51,7 +51,7 @@ from vigia.store.review import DEMO_ACTOR, DEMO_POLICY, awaiting_review, decide,
 from vigia.store.sites import list_open_revisits, list_sites, set_revisit_status
 from vigia.world.airspace import airport
 from vigia.world.scenario import Scenario, load_scenario
-from vigia.world.world import build_world
+from vigia.world.world import World, build_world
 
 __all__ = ["DemoRun", "Step", "demo_steps"]
 
@@ -86,6 +86,10 @@ class DemoRun:
     store: SessionFactory | None = None
     clock: datetime | None = None
     sharing: Sharing = field(default_factory=Sharing)
+    world: World | None = None
+    revisit: Mission | None = None
+    revisit_plan: dict[str, Any] = field(default_factory=dict)
+    revisit_requests: list[int] = field(default_factory=list)
 
 
 Step = tuple[str, Callable[[DemoRun], None]]
@@ -158,7 +162,7 @@ def _simulate(run: DemoRun) -> None:
     assert sc is not None and mission is not None
     if mission.approval != "approved":
         raise PlanningError(f"plan {mission.name} is not approved by {sc.partner}: not flown")
-    world = build_world(sc, seed=0)
+    world = run.world = build_world(sc, seed=0)
     departure = daylight_departure(mission, sc.window_start, sc.window_end)
     times = line_times(mission, departure)
     lines = lines_over_sites(mission, world, DEMO_LINES, DEMO_HALF_LENGTH_M, times)
@@ -172,25 +176,32 @@ def _simulate(run: DemoRun) -> None:
     run.files.extend(write_sensing_figures(world, platform, run.out_dir / "figures"))
 
 
-def _detect(run: DemoRun) -> None:
+def _detect_cubes(
+    run: DemoRun, cubes: list[Path], weather: Path | None, out_dir: Path
+) -> tuple[Path, dict[str, Any]]:
     # The detectors read the cubes and the weather analysis, never the truth.
     # Lines in parallel, one process per core (at most two: the demo's budget is 2 cores).
     jobs = min(2, os.cpu_count() or 1)
     detail = run.on_detail
     out = detect_files(
-        run.cubes,
-        run.out_dir / "detections",
-        weather=run.weather,
+        cubes,
+        out_dir,
+        weather=weather,
         jobs=jobs,
         on_line=None if detail is None else (lambda ln: detail(f"{ln} done")),
         on_step=detail,
     )
-    run.detections = out.detections_path
     run.files.extend(out.files)
     counts: dict[str, int] = {}
     for d in out.detections:
         counts[d.kind] = counts.get(d.kind, 0) + 1
-    run.summary["detections"] = {"by_kind": counts, "skipped": out.skipped}
+    return out.detections_path, {"by_kind": counts, "skipped": out.skipped}
+
+
+def _detect(run: DemoRun) -> None:
+    run.detections, run.summary["detections"] = _detect_cubes(
+        run, run.cubes, run.weather, run.out_dir / "detections"
+    )
 
 
 def _evaluate(run: DemoRun) -> None:
@@ -212,22 +223,30 @@ def _store(run: DemoRun) -> None:
     run.summary["sites"] = {"total": len(out.site_ids), "new": len(out.new)}
 
 
-def _review(run: DemoRun) -> None:
+def _review_sites(run: DemoRun) -> dict[str, Any]:
+    # The demo policy decides every site awaiting review; returns the decisions and states.
     assert run.store is not None
     decisions: dict[str, int] = {}
+    decided: dict[str, str] = {}
     sites = list_sites(run.store)
     if sites:  # the demo clock: the analyst looks a few hours after the last flight
-        run.clock = max(s.last_seen for s in sites) + REVIEW_AFTER
+        seen = max(s.last_seen for s in sites) + REVIEW_AFTER
+        run.clock = seen if run.clock is None else max(run.clock, seen)
     for site in awaiting_review(sites):
         decision, reason = demo_decision(site)
         if decision is None:
             continue
         decide(run.store, site.id, decision, analyst=DEMO_ACTOR, reason=reason, now=run.clock)
         decisions[decision] = decisions.get(decision, 0) + 1
+        decided[site.id] = decision
     states: dict[str, int] = {}
     for site in list_sites(run.store):
         states[site.state] = states.get(site.state, 0) + 1
-    run.summary["review"] = {"policy": DEMO_POLICY, "decisions": decisions, "states": states}
+    return {"policy": DEMO_POLICY, "decisions": decisions, "states": states, "decided": decided}
+
+
+def _review(run: DemoRun) -> None:
+    run.summary["review"] = _review_sites(run)
 
 
 def _revisit(run: DemoRun) -> None:
@@ -239,9 +258,10 @@ def _revisit(run: DemoRun) -> None:
     if not requests:
         return
     sc = run.scenario
+    platform = load_platform("mq9")
     mission = plan_revisit_sortie(
         [(r.site_id, r.lon, r.lat) for r in requests],
-        flight_params(load_platform("mq9")),
+        flight_params(platform, None, platform.revisit_altitude_m),
         partner=sc.partner,
         base_icao=sc.base_icao,
         exclusions=sc.exclusions,
@@ -249,6 +269,8 @@ def _revisit(run: DemoRun) -> None:
     files, summary = write_plan(mission, run.out_dir / "plan-revisit")
     for r in requests:
         set_revisit_status(run.store, r.id, "planned")
+    run.revisit, run.revisit_plan = mission, summary
+    run.revisit_requests = [r.id for r in requests]
     run.summary["revisit"] = {
         "sites": sorted({r.site_id for r in requests}),
         "km": round(sum(s["length_km"] for s in summary["sorties"]), 1),
@@ -258,12 +280,92 @@ def _revisit(run: DemoRun) -> None:
     run.files.extend(files)
 
 
+# The revisit sortie may take off this long after the review that asked for it (submitted to
+# the partner at the review, decided a day later), at the first daylight hour after.
+REVISIT_AFTER = timedelta(days=2)
+
+
+def _approve_revisit(run: DemoRun) -> None:
+    # The revisit is a sortie over the partner's territory like the first: it flies only once
+    # the partner's officer (the printed demo policy) approves it.
+    if run.revisit is None:
+        return
+    assert run.store is not None and run.clock is not None
+    request, run.revisit, files = approve_sortie(
+        run.store,
+        run.revisit,
+        run.revisit_plan,
+        run.out_dir / "plan-revisit",
+        run.out_dir / "plan-revisit-approved",
+        run.clock + REVISIT_AFTER,
+    )
+    run.summary["revisit"]["approval"] = request
+    run.files.extend(files)
+
+
+def _fly_revisit(run: DemoRun) -> None:
+    # The approved revisit flies days later over the same simulated world; its passes are
+    # detected and fused into the sites like any other (a site the review sent back for
+    # another look and now seen again returns to the analyst).
+    mission, sc, world = run.revisit, run.scenario, run.world
+    if mission is None or mission.approval != "approved":
+        return
+    assert sc is not None and world is not None and run.store is not None
+    assert run.clock is not None
+    rv = run.summary["revisit"]
+    try:
+        departure = daylight_departure(mission, run.clock + REVISIT_AFTER, sc.window_end)
+    except InputError:
+        rv["flown"] = None  # the scenario's window closes first
+        return
+    before = {s.id: s.confidence for s in list_sites(run.store)}
+    out = run.out_dir / "revisit"
+    result = simulate_mission(
+        world, mission, load_platform("mq9"), out, departure=departure, seed=1
+    )
+    run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
+    run.files.extend(p for p in (result.truth_geojson, result.weather) if p is not None)
+    cubes = [p for ln in result.lines for p in (ln.vswir, ln.lwir)]
+    detections, counts = _detect_cubes(run, cubes, result.weather, out / "detections")
+    ingest_detections(run.store, detections)
+    refresh_sites(run.store)
+    for request in run.revisit_requests:
+        set_revisit_status(run.store, request, "done")
+    after = {s.id: s for s in list_sites(run.store)}
+    run.clock = max(ln.time for ln in result.lines) + REVIEW_AFTER
+    rv["flown"] = {
+        "departure": departure.isoformat(),
+        "lines": [ln.line_id for ln in result.lines],
+        "detections": counts["by_kind"],
+        "sites": {
+            sid: {
+                "before": round(before[sid], 3),
+                "after": round(after[sid].confidence, 3),
+                "state": after[sid].state,
+            }
+            for sid in rv["sites"]
+            if sid in before and sid in after
+        },
+    }
+
+
+def _review_revisit(run: DemoRun) -> None:
+    rv = run.summary.get("revisit", {})
+    if not rv.get("flown"):
+        return
+    rv["review"] = _review_sites(run)
+
+
 def _release(run: DemoRun) -> None:
+    # Sites confirmed since the last release round are released a few hours after review.
     assert run.store is not None
     if run.clock is None:
         return
+    confirmed = [s for s in list_sites(run.store) if s.state == "confirmed"]
+    if not confirmed:
+        return
     run.clock += RELEASE_AFTER
-    run.sharing.releases = release_confirmed(run.store, list_sites(run.store), run.clock)
+    run.sharing.releases += release_confirmed(run.store, confirmed, run.clock)
 
 
 def _feedback(run: DemoRun) -> None:
@@ -298,8 +400,12 @@ def demo_steps() -> list[Step]:
         ("Score detections against the simulated truth", _evaluate),
         ("Store detections and fuse them into sites", _store),
         ("Review sites (DEMO POLICY: automatic, not a person)", _review),
-        ("Plan a revisit sortie over the sites the review asked to see again", _revisit),
         ("Release confirmed sites to the partners (DEMO POLICY release officer)", _release),
+        ("Plan a revisit sortie over the sites the review asked to see again", _revisit),
+        ("Submit the revisit sortie to the partner (DEMO POLICY decides)", _approve_revisit),
+        ("Fly the revisit, detect, fuse the new looks into the sites", _fly_revisit),
+        ("Review the sites seen again (DEMO POLICY)", _review_revisit),
+        ("Release the sites confirmed after the revisit (DEMO POLICY)", _release),
         ("Partners acknowledge and report outcomes (SIMULATED from the truth)", _feedback),
         ("Export releases; metrics, calibration, audit check", _share_report),
     ]

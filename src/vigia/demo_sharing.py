@@ -368,24 +368,31 @@ def partner_feedback(
     if not releases:
         return [], None
     truth = json.loads(truth_path.read_text())
-    first: datetime = min(r["created_at"] for r in releases)
-    site_ids = sorted({sid for r in releases for sid in r["sites"]})
+    # Each site's partner clock starts at its first release (releases come in rounds).
+    released_at: dict[str, datetime] = {}
+    for r in releases:
+        for sid in r["sites"]:
+            released_at[sid] = min(released_at.get(sid, r["created_at"]), r["created_at"])
+    site_ids = sorted(released_at)
     with read_session(factory) as s:
         p = principal_of(s, "demo-admin")
         views = [get_visible_site(s, p, sid) for sid in site_ids]
     located = [(v.id, float(v.lon), float(v.lat)) for v in views]
     sims = simulate_site_outcomes(
-        [(sid, lon, lat, first) for sid, lon, lat in located], truth, seed=seed
+        [(sid, lon, lat, released_at[sid]) for sid, lon, lat in located], truth, seed=seed
     )
+    ack_of = {sid: o.acknowledged_at for (sid, _, _), (_, o) in zip(located, sims, strict=True)}
     latest: datetime | None = None
     for partner, officer in (("FGR", "fgr-officer"), ("SEMAR", "semar-officer")):
         for r in releases:
             if partner not in r["to"]:
                 continue
-            acked = [o.acknowledged_at for _, o in sims if o.acknowledged_at is not None]
+            acked = [t for sid in r["sites"] if (t := ack_of.get(sid)) is not None]
             if not acked:
                 continue
-            when = min(acked) + (timedelta(hours=1) if partner == "SEMAR" else timedelta(0))
+            # Never before the release itself (a site may have been released before).
+            first_ack = max(min(acked), r["created_at"] + timedelta(minutes=10))
+            when = first_ack + (timedelta(hours=1) if partner == "SEMAR" else timedelta(0))
             rid = r["id"]
 
             def ack(

@@ -178,6 +178,10 @@ class Platform:
         Service ceiling, metres.
     default_altitude_m : float
         Default imaging height above ground, metres.
+    revisit_altitude_m : float
+        Imaging height above ground of revisit sorties, metres: lower than the survey's for
+        finer pixels over the few places a revisit looks at (the default altitude when the
+        profile gives none).
     bank_angle_deg : float
         Bank angle used for planned turns, degrees.
     reserve_fraction : float
@@ -199,6 +203,11 @@ class Platform:
     reserve_fraction: float
     sensors: tuple[Sensor, ...]
     source: str = ""
+    revisit_altitude_m: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.revisit_altitude_m:
+            object.__setattr__(self, "revisit_altitude_m", self.default_altitude_m)
 
     @property
     def turn_radius_m(self) -> float:
@@ -360,16 +369,24 @@ def load_platform(name: str = "mq9") -> Platform:
     bank = _num(p, "bank_angle_deg", where)
     if bank >= 90.0:
         raise ConfigError(f"platforms.yaml: {where}: bank_angle_deg must be below 90")
+    ceiling = _num(p, "service_ceiling_m", where)
+    revisit = _num(p, "revisit_altitude_m", where) if "revisit_altitude_m" in p else 0.0
+    if revisit > ceiling:
+        raise ConfigError(
+            f"platforms.yaml: {where}: revisit_altitude_m {revisit:g} is above the service "
+            f"ceiling {ceiling:g}"
+        )
     return Platform(
         name=name,
         title=str(p.get("title", name)),
         cruise_speed_m_s=_num(p, "cruise_speed_m_s", where),
         endurance_clean_h=_num(p, "endurance_clean_h", where),
         endurance_loaded_h=_num(p, "endurance_loaded_h", where),
-        service_ceiling_m=_num(p, "service_ceiling_m", where),
+        service_ceiling_m=ceiling,
         default_altitude_m=_num(p, "default_altitude_m", where),
         bank_angle_deg=bank,
         reserve_fraction=reserve,
         sensors=tuple(sensors),
         source=str(p.get("source", "")),
+        revisit_altitude_m=revisit,
     )

@@ -125,22 +125,48 @@ def test_the_demo_shares_what_it_confirmed_with_two_partners_and_audits_it(
     assert verify.returncode == 0 and "intact" in verify.stdout
 
 
-def test_the_demo_plans_a_revisit_sortie_over_the_sites_the_review_sent_back(
+def test_the_demo_flies_a_revisit_over_the_sites_the_review_sent_back_once_approved(
     demo_run: tuple[Path, Path, str],
 ) -> None:
     data = demo_run[1]
+    demo = data / "demo"
     env = {"VIGIA_DATA_DIR": str(data)}
     sites = json.loads(vigia("site", "list", "--json", env=env).stdout)
-    sent_back = sorted(s["id"] for s in sites if s["state"] == "revisit_requested")
-    plan = data / "demo" / "plan-revisit" / "plan.json"
-    if not sent_back:
-        assert not plan.exists()
-        return
-    doc = json.loads(plan.read_text())
-    assert doc["approval"] == "draft"
-    covered = {a["area"] for a in doc["areas"]}
-    # Every site sent back is in it, no rejected site is.
-    rejected = {s["id"] for s in sites if s["state"] == "rejected"}
-    assert set(sent_back) <= covered
-    assert not rejected & covered
-    assert "Revisit sortie planned over" in " ".join(demo_run[2].split())
+    shown = {
+        s["id"]: json.loads(vigia("site", "show", s["id"], "--json", env=env).stdout) for s in sites
+    }
+    sent_back = {
+        sid
+        for sid, d in shown.items()
+        if any(x["action"] == "request_revisit" for x in d["decisions"])
+    }
+    # The built-in scenario leaves at least one site uncertain after the first review.
+    assert sent_back
+    draft = json.loads((demo / "plan-revisit" / "plan.json").read_text())
+    assert draft["approval"] == "draft"
+    covered = {a["area"] for a in draft["areas"]}
+    assert covered and covered <= sent_back
+    assert not any(shown[sid]["state"] == "rejected" for sid in covered)
+    # It flew only once the partner approved it, and the approved exports say so.
+    sorties = json.loads(vigia("sortie", "list", "--json", env=env).stdout)
+    assert len(sorties) == 2 and all(s["status"] == "approved" for s in sorties)
+    approved = json.loads((demo / "plan-revisit-approved" / "plan.json").read_text())
+    assert approved["approval"] == "approved"
+    assert any(s["id"] in approved["approval_ref"] for s in sorties)
+    # Its lines have ids of their own, and what they saw joined the sites it was sent for;
+    # a site seen again went back to the analyst (revisit_requested → candidate) and the
+    # demo policy decided it again.
+    flown = sorted(p.name for p in (demo / "revisit" / "lines").glob("*_vswir.nc"))
+    assert flown and all(name.startswith("RV-") for name in flown)
+    seen_again = [
+        sid
+        for sid in covered
+        if any(o["line_id"].startswith("RV-") for o in shown[sid]["observations"])
+    ]
+    assert seen_again
+    for sid in seen_again:
+        moves = [(x["action"], x["to"]) for x in shown[sid]["decisions"]]
+        back = moves.index(("new_evidence", "candidate"))
+        assert moves.index(("request_revisit", "revisit_requested")) < back < len(moves) - 1
+    out = " ".join(demo_run[2].split())
+    assert "Revisit flown from" in out and "after the revisit" in out

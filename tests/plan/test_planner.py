@@ -62,3 +62,19 @@ def test_a_small_plan_in_lon_lat_has_lines_waypoints_and_a_closed_route() -> Non
     assert kinds.count("line_start") == kinds.count("line_end") == len(s.lines)
     assert tuple(s.route[0]) == pytest.approx(tuple(s.route[-1]))
     assert m.epsg == 32613
+
+
+def test_a_revisit_sortie_names_its_lines_apart_from_the_survey_over_the_same_place() -> None:
+    from vigia.plan.planner import plan_revisit_sortie
+
+    params = flight_params(load_platform("mq9"))
+    site = ("SITE-000001", -107.30, 25.00)
+    survey = plan_areas("t", "MX", [("a", box(-107.31, 24.99, -107.29, 25.01))], params)
+    revisit = plan_revisit_sortie([site, site], params, partner="MX")
+    survey_ids = {ln.line_id for ln in survey.lines}
+    revisit_ids = [ln.line_id for ln in revisit.lines]
+    assert revisit_ids == ["RV-S01-L001"]  # the site asked for twice is one line
+    assert not survey_ids & set(revisit_ids)
+    # The waypoints that start and end the line carry its id too.
+    marked = {w.line_id for s in revisit.sorties for w in s.waypoints if w.line_id}
+    assert marked == set(revisit_ids)

@@ -109,3 +109,37 @@ def test_demo_lines_are_cut_around_sites_that_emit_when_the_line_is_flown() -> N
             if 0 <= along <= ln.length_m and across <= 0.45 * ln.swath_m:
                 hits += world.is_active(s, times[ln.line_id])
     assert hits >= 1
+
+
+def test_a_sortie_flies_when_it_is_told_to_and_only_inside_the_scenarios_window(
+    tmp_path: Path,
+) -> None:
+    from datetime import timedelta
+
+    from vigia.errors import InputError
+    from vigia.plan.planner import flight_params, plan_revisit_sortie
+    from vigia.platform import load_platform
+    from vigia.sense.simulate import simulate_mission
+    from vigia.world.scenario import load_scenario
+    from vigia.world.world import build_world
+
+    sc = load_scenario("sinaloa")
+    world = build_world(sc, seed=0)
+    site = world.sites[0]
+    platform = load_platform("mq9")
+    revisit = plan_revisit_sortie(
+        [("SITE-000001", site.lon, site.lat)], flight_params(platform), partner=sc.partner
+    )
+    later = (sc.window_start + timedelta(days=3)).replace(hour=17, minute=0)
+    r = simulate_mission(
+        world, revisit, platform, tmp_path, departure=later, max_frames=8, crosstrack_pixels=8
+    )
+    [line] = r.lines
+    assert line.line_id == "RV-S01-L001"
+    assert later <= line.time < later + timedelta(hours=2)
+    weather = json.loads((tmp_path / "weather.json").read_text())
+    assert "RV-S01-L001" in json.dumps(weather)
+    with pytest.raises(InputError, match="outside the scenario window"):
+        simulate_mission(
+            world, revisit, platform, tmp_path / "late", departure=sc.window_end + timedelta(1)
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -43,6 +43,7 @@ def demo_command(
         console.print(summary_table(run.summary))
         cov = ", ".join(f"{a['area']} {100 * a['covered']:.2f} %" for a in run.summary["areas"])
         console.print(f"Imaged: {cov}")
+    _print_sortie(run)
     det = run.summary.get("detections")
     if det:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(det["by_kind"].items())) or "nothing"
@@ -73,11 +74,39 @@ def demo_command(
             f"{rs['km']} km, {rs['hours']} h from the base; a draft that flies once the partner "
             "approves it (exports in plan-revisit/)"
         )
+        _print_revisit(rs)
     _print_sharing(run)
     console.print(f"Demo outputs ({len(run.files)} files) in [bold]{run.out_dir}[/bold]")
 
 
-def _print_sharing(run: DemoRun) -> None:
+def _print_revisit(rs: dict[str, Any]) -> None:
+    ap = rs.get("approval")
+    if ap:
+        console.print(
+            f"Revisit sortie {ap['id']} submitted to {ap['partner']}: {ap['decision']} "
+            f"({ap['reason']}); approved exports in plan-revisit-approved/"
+        )
+    if "flown" not in rs:
+        return
+    flown = rs["flown"]
+    if flown is None:
+        console.print("Revisit not flown: the scenario's window closes before it could take off")
+        return
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(flown["detections"].items())) or "nothing"
+    console.print(
+        f"Revisit flown from {flown['departure'][:16]}Z over {', '.join(flown['lines'])}: "
+        f"detected {kinds}"
+    )
+    for sid, s in flown["sites"].items():
+        console.print(f"  {sid}: confidence {s['before']:.2f} → {s['after']:.2f}, now {s['state']}")
+    rv = rs.get("review")
+    if rv:
+        made = ", ".join(f"{n} {k}" for k, n in sorted(rv["decisions"].items())) or "none"
+        states = ", ".join(f"{n} {k}" for k, n in sorted(rv["states"].items()))
+        console.print(f"Demo-policy decisions after the revisit: {made}; sites now: {states}")
+
+
+def _print_sortie(run: DemoRun) -> None:
     sh = run.sharing
     if sh.sortie:
         console.print(f"[bold yellow]{SORTIE_POLICY}[/bold yellow]")
@@ -85,6 +114,10 @@ def _print_sharing(run: DemoRun) -> None:
             f"Sortie {sh.sortie['id']} submitted to {sh.sortie['partner']}: "
             f"{sh.sortie['decision']} ({sh.sortie['reason']}); approved exports in plan-approved/"
         )
+
+
+def _print_sharing(run: DemoRun) -> None:
+    sh = run.sharing
     if not sh.metrics:
         return
     console.print(f"[bold yellow]{RELEASE_POLICY}[/bold yellow]")

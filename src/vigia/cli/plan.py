@@ -62,7 +62,12 @@ def plan_command(
     ] = None,
     sidelap: Annotated[float, typer.Option(help="Fraction of swath shared by lines.")] = 0.1,
     altitude_m: Annotated[
-        float | None, typer.Option("--altitude-m", help="Height above ground.")
+        float | None,
+        typer.Option(
+            "--altitude-m",
+            help="Height above ground (default: the platform's; its revisit altitude with "
+            "--revisits).",
+        ),
     ] = None,
     platform: Annotated[str, typer.Option(help="Platform profile.")] = "mq9",
     sensors: Annotated[
@@ -108,6 +113,8 @@ def plan_command(
     elif (aoi is None) == (scenario is None):
         raise InputError("give either an AOI file or --scenario NAME (not both)")
     plat = load_platform(platform)
+    if revisits and altitude_m is None:
+        altitude_m = plat.revisit_altitude_m  # finer pixels over the few places revisited
     params = flight_params(
         plat,
         sensors.split(",") if sensors else None,

@@ -204,6 +204,7 @@ def plan_mission(
     revisit_hours: float | None = None,
     holes_restricted: bool = True,
     time_limit_s: float | None = None,
+    line_prefix: str = "",
 ) -> Mission:
     """Plan sorties covering areas of interest, flyable and clear of restricted airspace.
 
@@ -229,6 +230,10 @@ def plan_mission(
         Treat holes in areas as restricted airspace (the safe default).
     time_limit_s : float, optional
         Time given to the routing solver.
+    line_prefix : str
+        Put before every line id (``S01-L001`` becomes ``RV-S01-L001`` with ``"RV-"``), so
+        that the lines of another plan over the same places keep their own ids: fusion
+        counts looks per line id.
 
     Returns
     -------
@@ -269,7 +274,7 @@ def plan_mission(
     )
     sorties: list[Sortie] = []
     for i, ps in enumerate(planar, start=1):
-        ids = [f"S{i:02d}-L{j:03d}" for j in range(1, len(ps.lines) + 1)]
+        ids = [f"{line_prefix}S{i:02d}-L{j:03d}" for j in range(1, len(ps.lines) + 1)]
         lines = []
         for lid, ln in zip(ids, ps.lines, strict=True):
             (x0, y0), (x1, y1) = ln.start, ln.end
@@ -474,6 +479,7 @@ def plan_areas(
     revisit_hours: float | None = None,
     holes_restricted: bool = True,
     time_limit_s: float | None = None,
+    line_prefix: str = "",
 ) -> Mission:
     """Plan a mission from named areas: gather restrictions, check the areas, plan sorties.
 
@@ -501,6 +507,8 @@ def plan_areas(
         Treat holes in areas as restricted airspace.
     time_limit_s : float, optional
         Time given to the routing solver.
+    line_prefix : str
+        Put before every line id (:func:`plan_mission`).
 
     Returns
     -------
@@ -528,6 +536,7 @@ def plan_areas(
         revisit_hours=revisit_hours,
         holes_restricted=holes_restricted,
         time_limit_s=time_limit_s,
+        line_prefix=line_prefix,
     )
 
 
@@ -570,6 +579,7 @@ def plan_revisit_sortie(
     airports: bool = True,
     airport_radii: Mapping[str, float] | None = None,
     holes_restricted: bool = True,
+    line_prefix: str = "RV-",
 ) -> Mission:
     """Plan a sortie that images just the places of revisit requests.
 
@@ -592,6 +602,9 @@ def plan_revisit_sortie(
         Keep-out radius by airport type, m.
     holes_restricted : bool
         As :func:`plan_areas`.
+    line_prefix : str
+        Put before its line ids (``RV-S01-L001``), so that its lines never take the ids of
+        the survey's lines over the same places.
 
     Returns
     -------
@@ -612,4 +625,5 @@ def plan_revisit_sortie(
         airports=airports,
         airport_radii=airport_radii,
         holes_restricted=holes_restricted,
+        line_prefix=line_prefix,
     )

@@ -289,6 +289,7 @@ def simulate_mission(
     on_rows: Callable[[int], None] | None = None,
     compression_level: int | None = None,
     passes: int = 1,
+    departure: datetime | None = None,
 ) -> SimulationResult:
     """Fly a mission's imaging lines over a world and write what both instruments record.
 
@@ -324,6 +325,9 @@ def simulate_mission(
     passes : int
         Fly the lines this many times, a scenario revisit interval apart (the same hour of
         day); with more than one pass, pass k's lines are named ``LINE-Pk``.
+    departure : datetime, optional
+        Take-off of the first pass, UTC (default: the first daylight hour of the scenario's
+        window, :func:`daylight_departure`); a revisit sortie flies days after the survey.
 
     Returns
     -------
@@ -338,7 +342,13 @@ def simulate_mission(
     if passes < 1:
         raise InputError(f"passes must be ≥ 1, got {passes}")
     sc = world.scenario
-    departure = daylight_departure(mission, sc.window_start, sc.window_end)
+    if departure is None:
+        departure = daylight_departure(mission, sc.window_start, sc.window_end)
+    elif not sc.window_start <= departure <= sc.window_end:
+        raise InputError(
+            f"departure {departure:%Y-%m-%dT%H:%MZ} lies outside the scenario window "
+            f"{sc.window_start:%Y-%m-%dT%H:%MZ}–{sc.window_end:%Y-%m-%dT%H:%MZ}"
+        )
     times: dict[str, datetime] = {}
     flown: list[ImagingLine] = []
     for k in range(passes):
