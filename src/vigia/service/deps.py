@@ -8,7 +8,7 @@ transaction; refusals are audited by :mod:`vigia.service.problems`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.types import Scope
 
 from vigia.errors import InputError
-from vigia.store.access import Principal
+from vigia.store.access import Principal, TokenGrant
 from vigia.store.audit import append_audit
 from vigia.store.db import SessionFactory
 
@@ -47,12 +47,18 @@ class ServiceConfig:
         Largest request body accepted, bytes.
     plans_dir : Path or None
         The only directory sortie plans are read from (``None``: no plan is read).
+    grants : dict
+        What the tokens the service accepted grant, by the token's SHA-256, each with the
+        store's change count it was accepted at (:attr:`TokenGrant.changes`): the reads of
+        :class:`vigia.service.auth.Reader` use one only in a statement that reads the same
+        count (nothing that decides authentication changed since).
     """
 
     factory: SessionFactory
     clock: Callable[[], datetime]
     max_body_bytes: int
     plans_dir: Path | None = None
+    grants: dict[str, TokenGrant] = field(default_factory=dict, compare=False, repr=False)
 
     def plan_path(self, given: str) -> Path:
         """Resolve a plan path sent by a client inside :attr:`plans_dir`.

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from vigia.errors import InputError, NotFoundError
@@ -36,7 +37,7 @@ from vigia.service.schemas import (
 )
 from vigia.store.access import Principal
 from vigia.store.db import read_session
-from vigia.store.releases import get_visible_feature, list_visible_feature_json
+from vigia.store.releases import read_visible_feature, read_visible_feature_json
 from vigia.store.survey import get_survey_feature, list_survey_features
 
 __all__ = [
@@ -398,13 +399,14 @@ async def site_items(
 ) -> Response:
     """Return one page of the sites the principal may see, as GeoJSON."""
 
-    def page(session: Session, p: Principal) -> Response:
+    def page(conn: Connection, p: Principal) -> tuple[Response, int | None]:
         box = parse_bbox(bbox)
         start, end = parse_datetime(dt)
-        features, matched = list_visible_feature_json(
-            session, p, bbox=box, start=start, end=end, limit=limit, offset=offset
+        got = read_visible_feature_json(
+            conn, p, bbox=box, start=start, end=end, limit=limit, offset=offset
         )
-        return _json_page(request, config, "sites", features, matched, limit, offset)
+        response = _json_page(request, config, "sites", got.features, got.matched, limit, offset)
+        return response, got.changes
 
     return await reader.read(page)
 
@@ -419,8 +421,8 @@ async def site_items(
 async def site_item(request: Request, fid: FeatureId, reader: CurrentReader) -> GeoJSONResponse:
     """Return one site the principal may see (404 otherwise)."""
 
-    def item(session: Session, p: Principal) -> GeoJSONResponse:
-        feature = get_visible_feature(session, p, fid)
+    def item(conn: Connection, p: Principal) -> tuple[GeoJSONResponse, int | None]:
+        feature, changes = read_visible_feature(conn, p, fid)
         # Built as plain JSON in the shape of `Feature` (not validated again on the way out).
         feature["links"] = [
             {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": None},
@@ -431,7 +433,7 @@ async def site_item(request: Request, fid: FeatureId, reader: CurrentReader) -> 
                 "title": None,
             },
         ]
-        return GeoJSONResponse(feature)
+        return GeoJSONResponse(feature), changes
 
     return await reader.read(item)
 
