@@ -19,6 +19,7 @@ token is refused on its very next request); anything else goes the full way.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,7 +206,8 @@ class Reader:
             If the token is missing, malformed, unknown, expired or revoked (``fn`` does not
             run).
         """
-        return await run_in_threadpool(self._read, fn)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.config.readers, self._read, fn)
 
     def _read(self, fn: Callable[[Connection, Principal], tuple[T, int | None]]) -> T:
         request, config = self.request, self.config
@@ -247,23 +249,25 @@ def _read_as(
 
 async def current_reader(
     request: Request,
-    config: Config,
     _declared: Annotated[object, Depends(bearer_scheme)] = None,
 ) -> Reader:
     """Return the request's :class:`Reader` (the token is authenticated by its read).
+
+    The configuration is taken from the app here, not from a dependency of its own: each
+    dependency FastAPI solves costs its share of every request.
 
     Parameters
     ----------
     request : Request
         The request.
-    config : ServiceConfig
-        The service configuration (store and clock).
 
     Returns
     -------
     Reader
-        What authenticates the request along with its read.
+        What authenticates the request along with its read, with the service's
+        configuration (:attr:`Reader.config`).
     """
+    config: ServiceConfig = request.app.state.vigia
     return Reader(request, config)
 
 
