@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Final
 from weakref import WeakKeyDictionary
 
@@ -2239,18 +2239,13 @@ def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[list
     count as ``rows`` (their last column).
     """
     n = _STORED_ROW
-    refs: dict[str, tuple[tuple[datetime, int, str], str, tuple[str, ...], bool, dict[str, Any]]]
-    refs = {}
-    groups: list[list[Any]] = []  # [row, release ids, acknowledged, actioned]
+    groups: list[list[Any]] = []  # [row, its releases' columns, acknowledged, actioned]
     for r in rows:
-        rid = r[n]
         if not groups or groups[-1][0][0] != r[0]:
             groups.append([r, [], r[n + 5] is not None, bool(r[n + 6])])
         elif r[n + 5] is not None:
             groups[-1][2] = True
-        if rid not in refs:
-            refs[rid] = _release_ref(rid, r[n + 1], r[n + 2], r[n + 3], r[n + 4])
-        groups[-1][1].append(rid)
+        groups[-1][1].append(tuple(r[n : n + 5]))
     missing = [g[0][0] for g in groups if g[0][2] is None]
     parts: dict[str, tuple[str, str]] = {}
     same = True
@@ -2258,25 +2253,34 @@ def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[list
         for r in conn.execute(_RAW_SITES, {"ids": missing}):
             parts[r[0]] = _parts_of_row(r)
             same = same and r[-1] == rows[0][-1]
-    marks: dict[tuple[str, ...], str] = {}
     out = []
-    for r, rids, acked, actioned in groups:
-        key = tuple(rids)
-        mark = marks.get(key)
-        if mark is None:
-            tlp, caveats, withdrawn, releases = _marking(refs, rids)
-            mark = (
-                f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
-                f'"withdrawn":{"true" if withdrawn else "false"},'
-                f'"releases":{_dumps(releases)}}}}}'
-            )
-            marks[key] = mark
+    for r, releases, acked, actioned in groups:
+        mark = _marking_json(tuple(releases))
         state = r[1]
         if state != "closed":
             state = "actioned" if actioned else "acknowledged" if acked else "released"
         head, middle = (r[2], r[3]) if r[2] is not None else parts[r[0]]
         out.append(f'{head}"{state}"{middle}{mark}')
     return out, same
+
+
+@lru_cache(maxsize=4096)
+def _marking_json(releases: tuple[tuple[Any, ...], ...]) -> str:
+    """Write the end of a partner's feature: marking, caveats, withdrawal and releases.
+
+    From the raw columns of the releases that carry the site to the partner (id, marking,
+    caveats, withdrawal and creation time; :func:`_marking` decides), closing the feature.
+    A function of those values alone, so kept for the most recent ones: a release carries
+    many sites, and pages show the same few releases again and again (a box's page shows
+    about as many releases as sites, and writing them was a third of its time).
+    """
+    refs = {columns[0]: _release_ref(*columns) for columns in releases}
+    tlp, caveats, withdrawn, shown = _marking(refs, list(refs))
+    return (
+        f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
+        f'"withdrawn":{"true" if withdrawn else "false"},'
+        f'"releases":{_dumps(shown)}}}}}'
+    )
 
 
 def _release_ref(
