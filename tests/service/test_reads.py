@@ -178,3 +178,18 @@ def test_refusals_after_a_token_was_accepted_are_answered_and_audited_as_before(
     # An empty page is read the full way (no row tells the count), and is the same page.
     r = client.get(f"{ITEMS}?bbox=10,10,11,11", headers=api.headers(AV))
     assert r.status_code == 200 and r.json()["features"] == []
+
+
+def test_reads_get_a_thread_a_cpu_on_sqlite_and_more_on_a_database_server(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    import os
+
+    from vigia.service.deps import READ_THREADS, read_threads
+
+    api, client = uncached
+    on_sqlite = api.factory.kw["bind"].dialect.name == "sqlite"
+    expected = max(2, os.cpu_count() or 1) if on_sqlite else READ_THREADS
+    assert read_threads(api.factory) == expected
+    readers = client.app.state.vigia.readers  # type: ignore[attr-defined]
+    assert readers._max_workers == expected
