@@ -2,7 +2,7 @@
 
 :data:`CurrentPrincipal` is the dependency every protected route declares (the sites
 collection's routes declare :data:`CurrentReader`, which authenticates the same way inside
-the read the route makes, in one session on one worker thread). It reads the
+the read the route makes, on one of the service's read threads). It reads the
 ``Authorization: Bearer <token>`` header and asks the store who the token belongs to
 (:func:`vigia.store.access.authenticate`, which raises :class:`~vigia.errors.AuthError` for a
 missing, malformed, unknown, expired or revoked token or a disabled user). The principal is
