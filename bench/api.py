@@ -41,7 +41,9 @@ server's process lifts a run's p99), and ``vigia-nocache`` (below) measures the 
 References, started by this script and measured in the same run on the same requests:
 
 * ``vigia-nocache``: Vigía itself with its read cache off (``cache_bytes=0``), partner token:
-  every request authenticated against the store and read from it;
+  every request authenticated against the store and read from it (the token looked up, or,
+  accepted before, checked by the change counter read in the page's own statement:
+  :class:`vigia.service.auth.Reader`);
 
 * ``vigia-nocache-2w`` (``--references …,nocache2w``): the same full path served by the real
   command line with two worker processes, ``vigia serve --workers 2 --read-cache-mb 0`` (not in

@@ -17,11 +17,12 @@ from fastapi.testclient import TestClient
 
 from vigia.service import create_app
 from vigia.store import read_session, write_session
-from vigia.store.access import ApiToken, principal_of, revoke_tokens
+from vigia.store.access import ApiToken, principal_of, revoke_tokens, set_user_active
 from vigia.store.records import BBox
 from vigia.store.releases import get_visible_site, list_visible_sites
 
 from .conftest import AV, BV, CLIENT, NOW, S_A, S_B, Api
+from .test_cache import Statements
 from .test_tokens import assert_refused
 
 ITEMS = "/collections/sites/items"
@@ -126,3 +127,69 @@ def test_the_total_follows_a_new_release_and_a_change_made_by_another_engine(
     finally:
         other.dispose()
     assert client.get(page, headers=api.headers(AV)).json()["numberMatched"] == first + 1
+
+
+@pytest.mark.parametrize("how", ["revoke", "disable"])
+def test_a_token_accepted_before_reads_in_one_statement_until_the_store_changes(
+    uncached: tuple[Api, TestClient], how: str
+) -> None:
+    from vigia.store import make_engine, session_factory
+
+    api, client = uncached
+    reads = [ITEMS, f"{ITEMS}/{S_A}", f"{ITEMS}?bbox=-108,24,-107,26", f"{ITEMS}?limit=1"]
+    first = {path: client.get(path, headers=api.headers(AV)).content for path in reads}
+    statements = Statements(api)
+    for path in reads:  # the token was accepted at the count the store still reads
+        before = len(statements.texts)
+        r = client.get(path, headers=api.headers(AV))
+        assert (r.status_code, r.content) == (200, first[path])
+        read = statements.texts[before:]
+        assert len(read) == 1, read  # the page (or site) and the change counter, no BEGIN
+        assert "api_tokens" not in read[0] and "change_counter" in read[0]
+    # Another process changes what decides authentication: refused on the next request,
+    # whatever it asks (a bad box too: 401 before 422), and audited.
+    other = make_engine(api.factory.kw["bind"].url)
+    try:
+        with write_session(session_factory(other)) as s:
+            if how == "revoke":
+                revoke_tokens(s, token=api.seed.tokens[AV], now=NOW)
+            else:
+                set_user_active(s, AV, False)
+    finally:
+        other.dispose()
+    for path in [*reads, f"{ITEMS}?bbox=1,2,3", f"{ITEMS}/{S_B}"]:
+        before = api.audit_count()
+        r = client.get(path, headers=api.headers(AV))
+        entry = assert_refused(api, r, 401, before)
+        assert entry["detail"]["reason"] == ("revoked" if how == "revoke" else "disabled")
+
+
+def test_refusals_after_a_token_was_accepted_are_answered_and_audited_as_before(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    api, client = uncached
+    assert client.get(ITEMS, headers=api.headers(AV)).status_code == 200
+    before = api.audit_count()
+    r = client.get(f"{ITEMS}?bbox=1,2,3", headers=api.headers(AV))
+    assert assert_refused(api, r, 422, before, actor=AV)["detail"]["status"] == 422
+    before = api.audit_count()
+    r = client.get(f"{ITEMS}/{S_B}", headers=api.headers(AV))  # another partner's site
+    assert assert_refused(api, r, 404, before, actor=AV)["detail"]["status"] == 404
+    # An empty page is read the full way (no row tells the count), and is the same page.
+    r = client.get(f"{ITEMS}?bbox=10,10,11,11", headers=api.headers(AV))
+    assert r.status_code == 200 and r.json()["features"] == []
+
+
+def test_reads_get_a_thread_a_cpu_on_sqlite_and_more_on_a_database_server(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    import os
+
+    from vigia.service.deps import READ_THREADS, read_threads
+
+    api, client = uncached
+    on_sqlite = api.factory.kw["bind"].dialect.name == "sqlite"
+    expected = max(2, os.cpu_count() or 1) if on_sqlite else READ_THREADS
+    assert read_threads(api.factory) == expected
+    readers = client.app.state.vigia.readers  # type: ignore[attr-defined]
+    assert readers._max_workers == expected

@@ -11,6 +11,8 @@ from sqlalchemy import select, text, update
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store import SessionFactory, read_session, upsert_sites, write_session
 from vigia.store.access import Principal, add_org, add_user, principal_of
+from vigia.store.changes import read_changes
+from vigia.store.db import statement_connection
 from vigia.store.models import Outcome, Release, Site, SiteFeature
 from vigia.store.records import SiteRecord
 from vigia.store.releases import (
@@ -24,6 +26,8 @@ from vigia.store.releases import (
     list_visible_feature_json,
     list_visible_features,
     list_visible_sites,
+    read_visible_feature,
+    read_visible_feature_json,
     release_sites,
     report_outcome,
     site_reports,
@@ -563,7 +567,10 @@ def stored_parts(store: SessionFactory) -> set[str]:
 
 def check_features(store: SessionFactory, windows: list[dict[str, Any]]) -> None:
     ids = [f"SITE-00000{k}" for k in range(1, 10)]
+    with read_session(store) as s:
+        changes = read_changes(s)
     for user in ("ana", "rob", "pa_view", "pa_off", "pb_off"):
+        p = who(store, user)
         for window in windows:
             views, total = see(store, list_visible_sites, user, **window)
             features, matched = see(store, list_visible_features, user, **window)
@@ -572,14 +579,24 @@ def check_features(store: SessionFactory, windows: list[dict[str, Any]]) -> None
             texts, matched = see(store, list_visible_feature_json, user, **window)
             assert matched == total, (user, window)
             assert texts == [orjson.dumps(v.to_feature()).decode() for v in views], (user, window)
+            # The same on a connection outside any transaction, with the count it was read at
+            # (known whenever the page has a site: read in the page's own statement).
+            with statement_connection(store) as conn:
+                page = read_visible_feature_json(conn, p, **window)
+            assert (page.features, page.matched) == (texts, matched), (user, window)
+            assert page.changes == (changes if texts else None), (user, window)
         for sid in ids:
             try:
                 view = see(store, get_visible_site, user, sid)
             except NotFoundError:
                 with pytest.raises(NotFoundError, match=f"site {sid} not found"):
                     see(store, get_visible_feature, user, sid)
+                with statement_connection(store) as conn, pytest.raises(NotFoundError):
+                    read_visible_feature(conn, p, sid)
             else:
                 assert see(store, get_visible_feature, user, sid) == view.to_feature()
+                with statement_connection(store) as conn:
+                    assert read_visible_feature(conn, p, sid) == (view.to_feature(), changes)
 
 
 def test_concurrent_releases_get_distinct_ids(world: SessionFactory) -> None:

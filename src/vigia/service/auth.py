@@ -2,17 +2,24 @@
 
 :data:`CurrentPrincipal` is the dependency every protected route declares (the sites
 collection's routes declare :data:`CurrentReader`, which authenticates the same way inside
-the read the route makes, in one session on one worker thread). It reads the
+the read the route makes, on one of the service's read threads). It reads the
 ``Authorization: Bearer <token>`` header and asks the store who the token belongs to
 (:func:`vigia.store.access.authenticate`, which raises :class:`~vigia.errors.AuthError` for a
 missing, malformed, unknown, expired or revoked token or a disabled user). The principal is
 kept on ``request.state`` so that a refusal later in the request is audited under its name,
 with what the token grants (``request.state.grant``, for :mod:`vigia.service.cache`).
 The 401 itself is answered and audited by :mod:`vigia.service.problems`.
+
+A :class:`Reader` keeps what each token it accepted grants, with the store's change count
+it was accepted at (:attr:`~vigia.store.access.TokenGrant.changes`), and reads with a kept
+grant in one statement that reads the change counter too: the answer stands only when that
+statement saw the same count (so nothing that decides authentication changed: a revoked
+token is refused on its very next request); anything else goes the full way.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +28,14 @@ from typing import Annotated, Final, TypeVar
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 
 from vigia.errors import AuthError
 from vigia.service.deps import Config, ServiceConfig
 from vigia.store.access import Principal, TokenGrant, authenticate_grant, hash_token
-from vigia.store.db import read_session, write_session
+from vigia.store.db import read_session, statement_connection, write_session
 
 __all__ = [
     "CHECKED_GRANT",
@@ -41,6 +49,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_MAX_GRANTS: Final = 10_000
 
 CHECKED_GRANT: Final = "vigia.checked_grant"
 """Key in the request's state of a :class:`~vigia.store.access.TokenGrant` that
@@ -161,24 +171,34 @@ class Reader:
     a :data:`CurrentPrincipal`: :meth:`read` authenticates the token exactly as
     :func:`current_principal` does and then runs the read, in one session on one worker
     thread (one trip off the event loop per request instead of two).
+
+    A token accepted before, at the change count the store still reads, needs no lookup:
+    the read runs with its kept grant on a connection outside any transaction
+    (:func:`vigia.store.db.statement_connection`), and its answer is taken only when the
+    read reports that it saw that very count (in the same statement as what it read). When
+    it saw another, reports none (an empty page, a site not found) or fails, the full way
+    runs instead: the token is looked up again and the read made again, so every refusal
+    is answered and audited as without the kept grant.
     """
 
     request: Request
     config: ServiceConfig
 
-    async def read(self, fn: Callable[[Session, Principal], T]) -> T:
-        """Authenticate the request, then return ``fn(session, principal)``.
+    async def read(self, fn: Callable[[Connection, Principal], tuple[T, int | None]]) -> T:
+        """Authenticate the request, then return what ``fn(connection, principal)`` read.
 
         Parameters
         ----------
         fn : callable
-            The read, given an open read session and the principal; it runs only when the
-            token is accepted.
+            The read, given an open connection and the principal; it runs only when the
+            token is accepted (or, with a kept grant, is taken only when the count it
+            returns shows that the token still was). It returns what it read and the
+            store's change count it read it at (``None`` when not known).
 
         Returns
         -------
         object
-            What ``fn`` returns.
+            What ``fn`` read.
 
         Raises
         ------
@@ -186,38 +206,68 @@ class Reader:
             If the token is missing, malformed, unknown, expired or revoked (``fn`` does not
             run).
         """
-        return await run_in_threadpool(self._read, fn)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.config.readers, self._read, fn)
 
-    def _read(self, fn: Callable[[Session, Principal], T]) -> T:
+    def _read(self, fn: Callable[[Connection, Principal], tuple[T, int | None]]) -> T:
         request, config = self.request, self.config
         token = bearer_token(request.headers)
         now = config.clock()
+        checked = _checked(request, token, now)
+        if checked is None and token is not None:
+            kept = config.grants.get(hash_token(token))
+            if kept is not None and kept.changes is not None and kept.holds(now):
+                answer = _read_as(config, kept, fn)
+                if answer is not None:
+                    request.state.principal = kept.principal
+                    request.state.grant = kept
+                    return answer[0]
         with read_session(config.factory) as session:
-            grant = _checked(request, token, now) or _grant(config, session, token, now)
+            grant = checked or _grant(config, session, token, now)
             request.state.principal = grant.principal
             request.state.grant = grant
-            return fn(session, grant.principal)
+            if grant.changes is not None:
+                if len(config.grants) >= _MAX_GRANTS:
+                    config.grants.clear()
+                config.grants[grant.token_hash] = grant
+            return fn(session.connection(), grant.principal)[0]
+
+
+def _read_as(
+    config: ServiceConfig,
+    grant: TokenGrant,
+    fn: Callable[[Connection, Principal], tuple[T, int | None]],
+) -> tuple[T] | None:
+    """Read with a kept grant; return what was read only if it was read at the grant's count."""
+    try:
+        with statement_connection(config.factory) as conn:
+            value, changes = fn(conn, grant.principal)
+    except Exception:  # a refusal, a missing site, the store down: the full way says which
+        return None
+    return (value,) if changes == grant.changes else None
 
 
 async def current_reader(
     request: Request,
-    config: Config,
     _declared: Annotated[object, Depends(bearer_scheme)] = None,
 ) -> Reader:
     """Return the request's :class:`Reader` (the token is authenticated by its read).
+
+    The configuration is taken from the app here, not from a dependency of its own: each
+    dependency FastAPI solves costs its share of every request.
 
     Parameters
     ----------
     request : Request
         The request.
-    config : ServiceConfig
-        The service configuration (store and clock).
 
     Returns
     -------
     Reader
-        What authenticates the request along with its read.
+        What authenticates the request along with its read, with the service's
+        configuration (:attr:`Reader.config`).
     """
+    config: ServiceConfig = request.app.state.vigia
     return Reader(request, config)
 
 

@@ -7,22 +7,25 @@ transaction; refusals are audited by :mod:`vigia.service.problems`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.types import Scope
 
 from vigia.errors import InputError
-from vigia.store.access import Principal
+from vigia.store.access import Principal, TokenGrant
 from vigia.store.audit import append_audit
 from vigia.store.db import SessionFactory
 
 __all__ = [
+    "READ_THREADS",
     "Config",
     "ServiceConfig",
     "action_of",
@@ -30,7 +33,39 @@ __all__ = [
     "client_of",
     "config_of",
     "object_of",
+    "read_threads",
 ]
+
+
+READ_THREADS: Final = 16
+"""Worker threads of a service's site reads on a database server (PostgreSQL), where a read
+mostly waits: as many as the store's default connection pool lends at most (5 and 10 more),
+and one. On SQLite, whose reads run in the process itself, one a CPU (:func:`read_threads`)."""
+
+
+def read_threads(factory: SessionFactory) -> int:
+    """Return how many threads a service's site reads get on a store.
+
+    SQLite reads run on the process's own CPUs (its statements let go of the GIL, so a
+    thread a CPU works alongside the event loop); more threads only contend: at 50 requests
+    at once, 16 threads spent twice the CPU a page that 2 did on 2 CPUs (each with its own
+    connection and page cache, and the GIL passed between them). A database server's reads
+    mostly wait on it, so they get :data:`READ_THREADS`.
+
+    Parameters
+    ----------
+    factory : SessionFactory
+        The store.
+
+    Returns
+    -------
+    int
+        The number of threads.
+    """
+    engine = factory.kw.get("bind")
+    if engine is not None and engine.dialect.name == "sqlite":
+        return max(2, os.cpu_count() or 1)
+    return READ_THREADS
 
 
 @dataclass(frozen=True)
@@ -47,12 +82,28 @@ class ServiceConfig:
         Largest request body accepted, bytes.
     plans_dir : Path or None
         The only directory sortie plans are read from (``None``: no plan is read).
+    grants : dict
+        What the tokens the service accepted grant, by the token's SHA-256, each with the
+        store's change count it was accepted at (:attr:`TokenGrant.changes`): the reads of
+        :class:`vigia.service.auth.Reader` use one only in a statement that reads the same
+        count (nothing that decides authentication changed since).
+    readers : ThreadPoolExecutor
+        The threads :class:`vigia.service.auth.Reader` reads on, off the event loop
+        (:func:`read_threads` of them). A plain executor: handing a call to it and back costs
+        a third of what the thread pool of FastAPI's ``run_in_threadpool`` (anyio) costs.
     """
 
     factory: SessionFactory
     clock: Callable[[], datetime]
     max_body_bytes: int
     plans_dir: Path | None = None
+    grants: dict[str, TokenGrant] = field(default_factory=dict, compare=False, repr=False)
+    readers: ThreadPoolExecutor = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        threads = read_threads(self.factory)
+        readers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigia-read")
+        object.__setattr__(self, "readers", readers)  # a frozen dataclass's own field
 
     def plan_path(self, given: str) -> Path:
         """Resolve a plan path sent by a client inside :attr:`plans_dir`.

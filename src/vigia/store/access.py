@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from vigia.errors import AuthError, InputError, NotFoundError
+from vigia.store.changes import CHANGES
 from vigia.store.models import (
     AGENCY_ROLES,
     ORG_KINDS,
@@ -138,12 +139,18 @@ class TokenGrant:
         When the token expires (UTC), ``None`` for never.
     last_used_at : datetime or None
         The token's last use as stored (UTC) when the request was authenticated.
+    changes : int or None
+        The store's change counter (:mod:`vigia.store.changes`) as the token was checked, in
+        the same snapshot; ``None`` when not known. Nothing that decides authentication
+        changes without moving it, so the grant is what :func:`authenticate_grant` would
+        give for as long as the counter reads this.
     """
 
     principal: Principal
     token_hash: str
     expires_at: datetime | None
     last_used_at: datetime | None
+    changes: int | None = None
 
     def holds(self, now: datetime) -> bool:
         """Whether the token is still accepted at ``now``, with no last use to record.
@@ -504,7 +511,7 @@ def authenticate_grant(session: Session, token: str | None, *, now: datetime) ->
     -------
     TokenGrant
         The principal, the token's hash, expiry and last use (``now`` when it is recorded
-        in this session).
+        in this session), and the store's change counter read with the token.
 
     Raises
     ------
@@ -529,7 +536,7 @@ def authenticate_grant(session: Session, token: str | None, *, now: datetime) ->
         raise AuthError(
             f"API token {prefix}… expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}", "expired"
         )
-    user_id, user_name, role, active, org_id, org_name, org_kind = row[6:]
+    user_id, user_name, role, active, org_id, org_name, org_kind, changes = row[6:]
     if not active:
         raise AuthError(f"user {user_name!r} is disabled", "disabled")
     if last_used_at is None or when - last_used_at >= _LAST_USED_EVERY:
@@ -539,10 +546,13 @@ def authenticate_grant(session: Session, token: str | None, *, now: datetime) ->
         assert t is not None  # just read, in this transaction
         t.last_used_at = last_used_at = when
     principal = Principal(user_id, user_name, org_id, org_name, org_kind, role)
-    return TokenGrant(principal, token_hash, expires_at, last_used_at)
+    return TokenGrant(
+        principal, token_hash, expires_at, last_used_at, None if changes is None else int(changes)
+    )
 
 
-# Plain columns, not ORM objects: this runs on every request the service is asked.
+# Plain columns, not ORM objects: this runs on every request the service is asked. The
+# change counter comes in the same statement (one snapshot), for the grant's `changes`.
 _TOKEN_LOOKUP: Final = (
     select(
         ApiToken.id,
@@ -558,6 +568,7 @@ _TOKEN_LOOKUP: Final = (
         Organisation.id,
         Organisation.name,
         Organisation.kind,
+        CHANGES,
     )
     .join(User, ApiToken.user_id == User.id)
     .join(Organisation, User.org_id == Organisation.id)

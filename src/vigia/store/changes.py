@@ -22,9 +22,17 @@ from sqlalchemy.orm import Session
 
 from vigia.store.models import ChangeCounter
 
-__all__ = ["ChangeWatch", "read_changes"]
+__all__ = ["CHANGES", "ChangeWatch", "read_changes"]
 
 _READ: Final = "SELECT changes FROM change_counter WHERE id = 1"
+
+CHANGES: Final = (
+    select(ChangeCounter.changes).where(ChangeCounter.id == 1).scalar_subquery().label("changes")
+)
+"""The change counter as a column: added to a read, it tells the count that read saw.
+
+In the same statement as what it is read with, so in the same snapshot on every back end and
+isolation level (``NULL`` on a store without the counter's row)."""
 
 
 def read_changes(session: Session) -> int:
@@ -40,7 +48,7 @@ def read_changes(session: Session) -> int:
     int
         How many changes were committed (it only grows).
     """
-    return int(session.scalar(select(ChangeCounter.changes).where(ChangeCounter.id == 1)) or 0)
+    return int(session.scalar(select(CHANGES)) or 0)
 
 
 def _close(conn: list[Any]) -> None:

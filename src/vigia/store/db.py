@@ -34,6 +34,7 @@ __all__ = [
     "open_store",
     "read_session",
     "session_factory",
+    "statement_connection",
     "write_session",
 ]
 
@@ -41,6 +42,8 @@ SessionFactory = sessionmaker[Session]
 
 _WRITE = "vigia_write"
 """Execution option that makes SQLite take its write lock at BEGIN (``BEGIN IMMEDIATE``)."""
+_STATEMENTS = "vigia_statements"
+"""Execution option of :func:`statement_connection`: SQLite runs each statement on its own."""
 
 
 def database_url(settings: Settings) -> URL:
@@ -99,8 +102,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 def _sqlite_begin(conn: Connection) -> None:
     # A writer takes the write lock at BEGIN, so a read-then-write transaction cannot lose
     # a race to another writer half-way (SQLITE_BUSY_SNAPSHOT in WAL mode).
-    immediate = conn.get_execution_options().get(_WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(_STATEMENTS, False):
+        return  # statement_connection: each statement is a read transaction of its own
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
 def make_engine(url: str | URL) -> Engine:
@@ -250,3 +255,40 @@ def read_session(factory: SessionFactory) -> Iterator[Session]:
 def _url_of(session: Session) -> URL | None:
     bind = session.get_bind()
     return bind.url if isinstance(bind, Engine) else None
+
+
+@contextmanager
+def statement_connection(factory: SessionFactory) -> Iterator[Connection]:
+    """Open a connection whose statements each run on their own, outside any transaction.
+
+    For a read that is one statement: it sees one snapshot of the database on every back
+    end (as any single statement does), without the round trips or the calls of a
+    transaction begun and rolled back around it (SQLite in autocommit mode, PostgreSQL's
+    ``AUTOCOMMIT`` isolation level). No ORM session either: Core statements only.
+
+    Parameters
+    ----------
+    factory : SessionFactory
+        From :func:`open_store` or :func:`session_factory`.
+
+    Yields
+    ------
+    Connection
+        The connection (returned to the pool when the block ends).
+
+    Raises
+    ------
+    StoreError
+        If the database refuses a statement.
+    """
+    engine: Engine = factory.kw["bind"]
+    with engine.connect() as conn:
+        try:
+            if conn.dialect.name == "sqlite":
+                # Not the AUTOCOMMIT isolation level: resetting it after use would hand the
+                # sqlite3 module its own transaction handling back (see _sqlite_connect).
+                yield conn.execution_options(**{_STATEMENTS: True})
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, engine.url) from exc

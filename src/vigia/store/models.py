@@ -209,6 +209,7 @@ class Site(Base, _BBox):
             "max_lat",
             "last_seen",
             "first_seen",
+            "id",  # a box query finds the ids of the sites it keeps in the index alone
         ),
         sa.CheckConstraint(_in("state", STATES), name="state"),
         sa.CheckConstraint(_in("site_class", SITE_CLASSES), name="site_class"),

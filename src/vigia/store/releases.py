@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Final
 from weakref import WeakKeyDictionary
 
@@ -65,11 +65,11 @@ from sqlalchemy.types import NullType
 
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store.access import Principal
+from vigia.store.changes import CHANGES
 from vigia.store.db import SessionFactory, write_session
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
     TLP_MARKINGS,
-    ChangeCounter,
     DetectionRow,
     Organisation,
     Outcome,
@@ -91,6 +91,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RELEASABLE_STATES",
+    "FeaturePage",
     "OutcomeView",
     "ReleaseRef",
     "ReleaseView",
@@ -105,6 +106,8 @@ __all__ = [
     "list_visible_feature_json",
     "list_visible_features",
     "list_visible_sites",
+    "read_visible_feature",
+    "read_visible_feature_json",
     "release_id_of",
     "release_sites",
     "report_outcome",
@@ -643,6 +646,7 @@ _ONE: Final = {
     False: select(*_VIEW_COLUMNS).where(Site.id == bindparam("site_id"), _VISIBLE_EXISTS),
 }
 _COUNT_ALL: Final = select(func.count()).select_from(Site)
+_COUNT_ALL_AT: Final = _COUNT_ALL.add_columns(CHANGES)
 _PAIRS_AGENCY: Final = select(ReleaseSite.site_id, ReleaseSite.release_id).where(
     ReleaseSite.site_id.in_(bindparam("ids", expanding=True))
 )
@@ -665,12 +669,9 @@ _OBSERVATIONS: Final = (
 _ACTIONED: Final = select(Outcome.site_id).where(
     Outcome.site_id.in_(bindparam("ids", expanding=True)), Outcome.org_id == bindparam("org_id")
 )
-_COUNTER: Final = (
-    select(ChangeCounter.changes).where(ChangeCounter.id == 1).scalar_subquery().label("changes")
-)
-_CHANGES: Final = select(_COUNTER)
+_CHANGES: Final = select(CHANGES)
 _CHANGES_AND_TOTAL: Final = select(
-    _COUNTER,
+    CHANGES,
     select(func.count(ReleaseSite.site_id.distinct()))  # release_sites.site_id is a FK
     .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
     .where(ReleaseRecipient.org_id == bindparam("org_id"))
@@ -682,6 +683,11 @@ _TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[int, int]]] = WeakKeyDictiona
 
 
 def _partner_total(conn: Connection, p: Principal) -> int:
+    """Return how many sites a partner may see (:func:`_partner_count`)."""
+    return _partner_count(conn, p, None)[0]
+
+
+def _partner_count(conn: Connection, p: Principal, changes: int | None) -> tuple[int, int | None]:
     """Return how many sites a partner may see, counted again only when the store changed.
 
     The store's change counter (:mod:`vigia.store.changes`; one row, read by its key) moves
@@ -689,15 +695,21 @@ def _partner_total(conn: Connection, p: Principal) -> int:
     whoever makes it, so a total counted at the same count still holds. The count and the
     total are read in one statement (one snapshot on every back end and isolation level).
     Counting the sharing tables' rows instead took a scan of each on PostgreSQL per page.
+    ``changes`` is the counter as the page was read, in the page's own statement (then
+    the total needs no statement of its own while it is the count kept); ``None``, it is
+    read here. Returns the total and the count it holds at (``None``: not known).
     """
     totals = _TOTALS.setdefault(conn.engine, {})
     known = totals.get(p.org_id)
-    if known is not None and conn.scalar(_CHANGES) == known[0]:
-        return known[1]
-    changes, total = conn.execute(_CHANGES_AND_TOTAL, {"org_id": p.org_id}).one()
-    if changes is not None:
-        totals[p.org_id] = (int(changes), int(total))
-    return int(total)
+    if known is not None:
+        if changes is None:
+            changes = conn.scalar(_CHANGES)
+        if changes == known[0]:
+            return known[1], known[0]
+    seen, total = conn.execute(_CHANGES_AND_TOTAL, {"org_id": p.org_id}).one()
+    if seen is not None:
+        totals[p.org_id] = (int(seen), int(total))
+    return int(total), None if seen is None else int(seen)
 
 
 def get_visible_site(session: Session, p: Principal, site_id: str) -> SiteView:
@@ -1556,14 +1568,46 @@ def list_visible_features(
         A bad box, naive times, or a limit or offset out of range.
     """
     window = _Window.of(p, bbox, start, end, limit, offset)
-    conn = session.connection()
+    features, total, _ = _feature_page(session.connection(), p, window)
+    return features, total
+
+
+def _feature_page(
+    conn: Connection, p: Principal, window: _Window
+) -> tuple[list[dict[str, Any]], int, int | None]:
+    """Read a page of features, its total and the change count they were read at."""
     if window.shape is not None:
         stmt = _FILTERED_PAGES[window.shape]
     else:
         stmt = _FEATURE_PAGES[p.is_agency, window.far]
     rows = conn.execute(stmt, window.params).all()
     features = _features(p.is_agency, rows)
-    return features, window.total(conn, p, rows, len(features))
+    return features, *window.total(conn, p, rows, len(features))
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of features as JSON texts, how many match in all, and when it was read.
+
+    Attributes
+    ----------
+    features : list of str
+        The page's features, each as the JSON :func:`orjson.dumps` writes for it.
+    matched : int
+        How many sites match in all.
+    changes : int or None
+        The store's change counter (:mod:`vigia.store.changes`) that every statement of
+        the read saw, in the same snapshot as what it read; ``None`` when that is not known
+        (an empty page, or statements that saw different counts).
+    """
+
+    features: list[str]
+    matched: int
+    changes: int | None
+
+
+def _connection(source: Session | Connection) -> Connection:
+    return source if isinstance(source, Connection) else source.connection()
 
 
 def list_visible_feature_json(
@@ -1610,20 +1654,67 @@ def list_visible_feature_json(
     InputError
         A bad box, naive times, or a limit or offset out of range.
     """
-    if p.is_agency:
-        features, total = list_visible_features(
-            session, p, bbox=bbox, start=start, end=end, limit=limit, offset=offset
-        )
-        return [orjson.dumps(f).decode() for f in features], total
+    page = read_visible_feature_json(
+        session, p, bbox=bbox, start=start, end=end, limit=limit, offset=offset
+    )
+    return page.features, page.matched
+
+
+def read_visible_feature_json(
+    source: Session | Connection,
+    p: Principal,
+    *,
+    bbox: BBox | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> FeaturePage:
+    """Read what :func:`list_visible_feature_json` lists, with the change count it was read at.
+
+    A page with rows is read in one statement that also reads the store's change counter
+    (:data:`vigia.store.changes.CHANGES`), so on a connection outside any transaction
+    (:func:`vigia.store.db.statement_connection`) too, what was read is what the store held
+    while the counter read :attr:`FeaturePage.changes`.
+
+    Parameters
+    ----------
+    source : Session or Connection
+        An open session, or a connection.
+    p : Principal
+        Who asks.
+    bbox : tuple of float, optional
+        ``(min_lon, min_lat, max_lon, max_lat)``, degrees: sites whose box meets it.
+    start, end : datetime, optional
+        Sites seen within ``[start, end]`` (UTC-aware).
+    limit : int
+        Page size, 1 to 10 000.
+    offset : int
+        Sites to skip (0 or more).
+
+    Returns
+    -------
+    FeaturePage
+        The page's features as JSON, how many sites match in all, and the change count.
+
+    Raises
+    ------
+    InputError
+        A bad box, naive times, or a limit or offset out of range.
+    """
     window = _Window.of(p, bbox, start, end, limit, offset)
-    conn = session.connection()
+    conn = _connection(source)
+    if p.is_agency:
+        features, total, changes = _feature_page(conn, p, window)
+        return FeaturePage([orjson.dumps(f).decode() for f in features], total, changes)
     if window.shape is not None:
         stmt = _STORED_FILTERED[window.shape]
     else:
         stmt = _STORED_PAGES[window.far]
     rows = conn.execute(stmt, window.params).all()
-    texts = _partner_json(conn, rows)
-    return texts, window.total(conn, p, rows, len(texts))
+    texts, same = _partner_json(conn, rows)
+    total, changes = window.total(conn, p, rows, len(texts))
+    return FeaturePage(texts, total, changes if same else None)
 
 
 @dataclass(frozen=True)
@@ -1665,17 +1756,27 @@ class _Window:
         shape = (p.is_agency, bbox is not None, start is not None, end is not None)
         return cls(params, shape, False, limit, offset)
 
-    def total(self, conn: Connection, p: Principal, rows: Sequence[Any], n: int) -> int:
-        """Return how many sites match in all, for a page of ``n`` sites read in ``rows``."""
+    def total(
+        self, conn: Connection, p: Principal, rows: Sequence[Any], n: int
+    ) -> tuple[int, int | None]:
+        """Return how many sites match in all, for a page of ``n`` sites read in ``rows``.
+
+        With the change count the page's rows and the total were read at (their last
+        column; ``None`` when there are no rows or a count read later saw another count).
+        """
+        changes = None if not rows or rows[0][-1] is None else int(rows[0][-1])
         if self.shape is not None and rows:
-            return int(rows[0][-1])  # a filtered page counts its matches itself
+            return int(rows[0][-2]), changes  # a filtered page counts its matches itself
         if n < self.limit and (n or self.offset == 0):
-            return self.offset + n  # the last page: it tells the total itself
+            return self.offset + n, changes  # the last page: it tells the total itself
+        if not p.is_agency and self.shape is None:
+            total, seen = _partner_count(conn, p, changes)
+            return total, changes if seen == changes else None
         if self.shape is not None:  # past the last match: count them alone
-            return int(conn.scalar(_FILTERED_COUNTS[self.shape], self.params) or 0)
-        if p.is_agency:
-            return int(conn.scalar(_COUNT_ALL) or 0)
-        return _partner_total(conn, p)
+            counted, seen = conn.execute(_FILTERED_COUNTS[self.shape], self.params).one()
+        else:
+            counted, seen = conn.execute(_COUNT_ALL_AT).one()
+        return int(counted or 0), changes if seen == changes else None
 
 
 def get_visible_feature(session: Session, p: Principal, site_id: str) -> dict[str, Any]:
@@ -1689,13 +1790,46 @@ def get_visible_feature(session: Session, p: Principal, site_id: str) -> dict[st
     NotFoundError
         If the site does not exist or the principal may not see it (same message).
     """
-    rows = session.connection().execute(
-        _FEATURE_ONE[p.is_agency], {"site_id": site_id, "org_id": p.org_id}
+    return read_visible_feature(session, p, site_id)[0]
+
+
+def read_visible_feature(
+    source: Session | Connection, p: Principal, site_id: str
+) -> tuple[dict[str, Any], int | None]:
+    """Read what :func:`get_visible_feature` gives, with the change count it was read at.
+
+    One statement, which also reads the store's change counter (as
+    :func:`read_visible_feature_json`).
+
+    Parameters
+    ----------
+    source : Session or Connection
+        An open session, or a connection.
+    p : Principal
+        Who asks.
+    site_id : str
+        The site.
+
+    Returns
+    -------
+    (dict, int or None)
+        The feature, and the change counter as it was read (``None``: not known).
+
+    Raises
+    ------
+    NotFoundError
+        If the site does not exist or the principal may not see it (same message).
+    """
+    rows = (
+        _connection(source)
+        .execute(_FEATURE_ONE[p.is_agency], {"site_id": site_id, "org_id": p.org_id})
+        .all()
     )
-    features = _features(p.is_agency, rows.all())
+    features = _features(p.is_agency, rows)
     if not features:
         raise _not_found_site(site_id)
-    return features[0]
+    changes = rows[0][-1]
+    return features[0], None if changes is None else int(changes)
 
 
 # The page's columns without their result processing (no ORM types: JSON and times are
@@ -1732,7 +1866,8 @@ def _with_releases(
     Row: the page's columns; the release's id, marking, caveats, withdrawal and creation
     time; for a partner its organisation's acknowledgement of that release and whether it
     reported an outcome at the site, for the agency ``NULL`` and the site's number of
-    observations; last, when ``counted``, the page query's own last column (its count).
+    observations; when ``counted``, the page query's own last column (its count); last, the
+    store's change counter (:data:`vigia.store.changes.CHANGES`, in the page's snapshot).
     The agency gets one row with the release columns ``NULL`` for a site no release carries;
     a partner sees only sites some release to its organisation carries. Ordered by site id.
     """
@@ -1785,7 +1920,7 @@ def _with_releases(
             .join(Release, Release.id == ReleaseRecipient.release_id)
         )
         extra = (type_coerce(ReleaseRecipient.acknowledged_at, NullType), acted)
-    return select(*site_cols, *rel, *extra, *count).select_from(joined).order_by(pg.c.id)
+    return select(*site_cols, *rel, *extra, *count, CHANGES).select_from(joined).order_by(pg.c.id)
 
 
 def _page_of_sites(agency: bool, far: bool) -> Select[Any]:
@@ -1876,7 +2011,7 @@ _SHAPES: Final = [
     if b or s or e
 ]
 _FILTERED_PAGES: Final = {shape: _filtered(*shape) for shape in _SHAPES}
-_FILTERED_COUNTS: Final = {shape: _filtered_count(*shape) for shape in _SHAPES}
+_FILTERED_COUNTS: Final = {shape: _filtered_count(*shape).add_columns(CHANGES) for shape in _SHAPES}
 _STORED_FILTERED: Final = {
     shape: _filtered(*shape, stored=True) for shape in _SHAPES if not shape[0]
 }
@@ -1893,7 +2028,7 @@ _STORED_PAGES: Final = {
     )
     for far in (False, True)
 }
-_RAW_SITES: Final = select(*_raw_page(_PARTNER)).where(
+_RAW_SITES: Final = select(*_raw_page(_PARTNER), CHANGES).where(
     Site.id.in_(bindparam("ids", expanding=True))
 )
 
@@ -2097,44 +2232,55 @@ def store_site_features(session: Session, sites: Sequence[Site]) -> int:
     return len(rows)
 
 
-def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[str]:
-    """Write a partner's features from the rows of :data:`_STORED_PAGES` (or filtered)."""
+def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[list[str], bool]:
+    """Write a partner's features from the rows of :data:`_STORED_PAGES` (or filtered).
+
+    With whether every site's parts came from ``rows`` or from a read at the same change
+    count as ``rows`` (their last column).
+    """
     n = _STORED_ROW
-    refs: dict[str, tuple[tuple[datetime, int, str], str, tuple[str, ...], bool, dict[str, Any]]]
-    refs = {}
-    groups: list[list[Any]] = []  # [row, release ids, acknowledged, actioned]
+    groups: list[list[Any]] = []  # [row, its releases' columns, acknowledged, actioned]
     for r in rows:
-        rid = r[n]
         if not groups or groups[-1][0][0] != r[0]:
             groups.append([r, [], r[n + 5] is not None, bool(r[n + 6])])
         elif r[n + 5] is not None:
             groups[-1][2] = True
-        if rid not in refs:
-            refs[rid] = _release_ref(rid, r[n + 1], r[n + 2], r[n + 3], r[n + 4])
-        groups[-1][1].append(rid)
+        groups[-1][1].append(tuple(r[n : n + 5]))
     missing = [g[0][0] for g in groups if g[0][2] is None]
     parts: dict[str, tuple[str, str]] = {}
+    same = True
     if missing:  # changed since they were stored: rendered from the site's columns
-        parts = {r[0]: _parts_of_row(r) for r in conn.execute(_RAW_SITES, {"ids": missing})}
-    marks: dict[tuple[str, ...], str] = {}
+        for r in conn.execute(_RAW_SITES, {"ids": missing}):
+            parts[r[0]] = _parts_of_row(r)
+            same = same and r[-1] == rows[0][-1]
     out = []
-    for r, rids, acked, actioned in groups:
-        key = tuple(rids)
-        mark = marks.get(key)
-        if mark is None:
-            tlp, caveats, withdrawn, releases = _marking(refs, rids)
-            mark = (
-                f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
-                f'"withdrawn":{"true" if withdrawn else "false"},'
-                f'"releases":{_dumps(releases)}}}}}'
-            )
-            marks[key] = mark
+    for r, releases, acked, actioned in groups:
+        mark = _marking_json(tuple(releases))
         state = r[1]
         if state != "closed":
             state = "actioned" if actioned else "acknowledged" if acked else "released"
         head, middle = (r[2], r[3]) if r[2] is not None else parts[r[0]]
         out.append(f'{head}"{state}"{middle}{mark}')
-    return out
+    return out, same
+
+
+@lru_cache(maxsize=4096)
+def _marking_json(releases: tuple[tuple[Any, ...], ...]) -> str:
+    """Write the end of a partner's feature: marking, caveats, withdrawal and releases.
+
+    From the raw columns of the releases that carry the site to the partner (id, marking,
+    caveats, withdrawal and creation time; :func:`_marking` decides), closing the feature.
+    A function of those values alone, so kept for the most recent ones: a release carries
+    many sites, and pages show the same few releases again and again (a box's page shows
+    about as many releases as sites, and writing them was a third of its time).
+    """
+    refs = {columns[0]: _release_ref(*columns) for columns in releases}
+    tlp, caveats, withdrawn, shown = _marking(refs, list(refs))
+    return (
+        f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
+        f'"withdrawn":{"true" if withdrawn else "false"},'
+        f'"releases":{_dumps(shown)}}}}}'
+    )
 
 
 def _release_ref(

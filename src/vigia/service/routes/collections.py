@@ -15,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
+from urllib.parse import parse_qsl, urlencode
+from weakref import WeakKeyDictionary
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
+from starlette.datastructures import URLPath
 
 from vigia.errors import InputError, NotFoundError
 from vigia.service.auth import CurrentPrincipal, CurrentReader
@@ -36,7 +40,7 @@ from vigia.service.schemas import (
 )
 from vigia.store.access import Principal
 from vigia.store.db import read_session
-from vigia.store.releases import get_visible_feature, list_visible_feature_json
+from vigia.store.releases import read_visible_feature, read_visible_feature_json
 from vigia.store.survey import get_survey_feature, list_survey_features
 
 __all__ = [
@@ -209,6 +213,26 @@ def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+_COLLECTION_PATHS: WeakKeyDictionary[Any, dict[str, URLPath]] = WeakKeyDictionary()
+"""Per application: the path of each collection's route (``url_path_for``, looked up once)."""
+
+
+def _collection_url(request: Request, cid: str) -> str:
+    """Return ``str(request.url_for("collection", cid=cid))``, the route's path looked up once.
+
+    Looking the path up walks the routes (a third of a page's links' time); the absolute URL
+    is made from the request's base URL each time, as ``url_for`` makes it. The path is the
+    application's router's (``scope["router"]``, which ``url_for`` asks), kept per
+    application: its routes are set before it serves.
+    """
+    paths = _COLLECTION_PATHS.setdefault(request.app, {})
+    path = paths.get(cid)
+    if path is None:
+        router: Any = request.scope.get("router") or request.app
+        path = paths[cid] = router.url_path_for("collection", cid=cid)
+    return str(path.make_absolute_url(base_url=request.base_url))
+
+
 def _page(
     request: Request,
     config: ServiceConfig,
@@ -232,27 +256,46 @@ def _page_doc(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
+    window = _Window(request)
+    # Built as plain JSON in the shape of `Link` (its fields' order, no null title), not
+    # validated again on the way out: this is the hot path.
     links = [
-        _page_link(request, "self", offset, limit),
-        Link(
-            href=str(request.url_for("collection", cid=cid)),
-            rel="collection",
-            type="application/json",
-        ),
+        {"href": window.href(offset, limit), "rel": "self", "type": GEOJSON},
+        {"href": _collection_url(request, cid), "rel": "collection", "type": "application/json"},
     ]
     if offset + returned < matched:
-        links.append(_page_link(request, "next", offset + limit, limit))
+        links.append({"href": window.href(offset + limit, limit), "rel": "next", "type": GEOJSON})
     if offset > 0:
-        links.append(_page_link(request, "prev", max(0, offset - limit), limit))
-    # Built as plain JSON (not validated again on the way out): this is the hot path.
+        prev = window.href(max(0, offset - limit), limit)
+        links.append({"href": prev, "rel": "prev", "type": GEOJSON})
     return {
         "type": "FeatureCollection",
         "features": features,
         "numberMatched": matched,
         "numberReturned": returned,
         "timeStamp": config.clock().strftime(TIMESTAMP_FORMAT),
-        "links": [link.model_dump(exclude_none=True) for link in links],
+        "links": links,
     }
+
+
+class _Window:
+    """The request's URL with other ``offset`` and ``limit`` query parameters.
+
+    As ``request.url.include_query_params(offset=, limit=)`` writes it (the other parameters
+    first, in their order, then these two), the query parsed once for all of a page's links.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.url = request.url
+        self.kept = [
+            (k, v)
+            for k, v in parse_qsl(self.url.query, keep_blank_values=True)
+            if k not in ("offset", "limit")
+        ]
+
+    def href(self, offset: int, limit: int) -> str:
+        query = urlencode([*self.kept, ("offset", str(offset)), ("limit", str(limit))])
+        return str(self.url.replace(query=query))
 
 
 _FEATURES_AT: Final = b'{"type":"FeatureCollection","features":['
@@ -306,11 +349,6 @@ def _items_in(
     start, end = parse_datetime(dt)
     features, matched = lister(session, bbox=box, start=start, end=end, limit=limit, offset=offset)
     return _page(request, config, cid, features, matched, limit, offset)
-
-
-def _page_link(request: Request, rel: str, offset: int, limit: int) -> Link:
-    href = str(request.url.include_query_params(offset=offset, limit=limit))
-    return Link(href=href, rel=rel, type=GEOJSON)
 
 
 CollectionId = Annotated[str, Path(max_length=64, description="Collection id.")]
@@ -389,7 +427,6 @@ def collection(request: Request, cid: CollectionId, p: CurrentPrincipal) -> Coll
 )
 async def site_items(
     request: Request,
-    config: Config,
     reader: CurrentReader,
     bbox: BBoxParam = None,
     dt: DatetimeParam = None,
@@ -398,13 +435,16 @@ async def site_items(
 ) -> Response:
     """Return one page of the sites the principal may see, as GeoJSON."""
 
-    def page(session: Session, p: Principal) -> Response:
+    def page(conn: Connection, p: Principal) -> tuple[Response, int | None]:
         box = parse_bbox(bbox)
         start, end = parse_datetime(dt)
-        features, matched = list_visible_feature_json(
-            session, p, bbox=box, start=start, end=end, limit=limit, offset=offset
+        got = read_visible_feature_json(
+            conn, p, bbox=box, start=start, end=end, limit=limit, offset=offset
         )
-        return _json_page(request, config, "sites", features, matched, limit, offset)
+        response = _json_page(
+            request, reader.config, "sites", got.features, got.matched, limit, offset
+        )
+        return response, got.changes
 
     return await reader.read(page)
 
@@ -419,19 +459,19 @@ async def site_items(
 async def site_item(request: Request, fid: FeatureId, reader: CurrentReader) -> GeoJSONResponse:
     """Return one site the principal may see (404 otherwise)."""
 
-    def item(session: Session, p: Principal) -> GeoJSONResponse:
-        feature = get_visible_feature(session, p, fid)
+    def item(conn: Connection, p: Principal) -> tuple[GeoJSONResponse, int | None]:
+        feature, changes = read_visible_feature(conn, p, fid)
         # Built as plain JSON in the shape of `Feature` (not validated again on the way out).
         feature["links"] = [
             {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": None},
             {
-                "href": str(request.url_for("collection", cid="sites")),
+                "href": _collection_url(request, "sites"),
                 "rel": "collection",
                 "type": "application/json",
                 "title": None,
             },
         ]
-        return GeoJSONResponse(feature)
+        return GeoJSONResponse(feature), changes
 
     return await reader.read(item)
 
