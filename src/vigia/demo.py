@@ -38,6 +38,7 @@ from vigia.report.maps import draw_scenario
 from vigia.report.plan import write_plan
 from vigia.report.sensing import write_sensing_figures
 from vigia.sense.simulate import (
+    SimulationResult,
     daylight_departure,
     line_times,
     lines_over_sites,
@@ -157,6 +158,13 @@ DEMO_LINES = 4
 DEMO_HALF_LENGTH_M = 700.0
 
 
+def _flown(run: DemoRun, result: SimulationResult) -> list[Path]:
+    # Keep a flight's files among the demo's outputs; return its cubes, both instruments.
+    run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
+    run.files.extend(p for p in (result.truth_geojson, result.weather) if p is not None)
+    return [p for ln in result.lines for p in (ln.vswir, ln.lwir)]
+
+
 def _simulate(run: DemoRun) -> None:
     sc, mission = run.scenario, run.mission
     assert sc is not None and mission is not None
@@ -168,10 +176,8 @@ def _simulate(run: DemoRun) -> None:
     lines = lines_over_sites(mission, world, DEMO_LINES, DEMO_HALF_LENGTH_M, times)
     platform = load_platform("mq9")
     result = simulate_mission(world, mission, platform, run.out_dir, lines=lines)
-    run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
-    run.cubes = [p for ln in result.lines for p in (ln.vswir, ln.lwir)]
+    run.cubes = _flown(run, result)
     run.truth, run.weather = result.truth_geojson, result.weather
-    run.files.extend(p for p in (result.truth_geojson, result.weather) if p is not None)
     run.summary["simulated_lines"] = [ln.line_id for ln in result.lines]
     run.files.extend(write_sensing_figures(world, platform, run.out_dir / "figures"))
 
@@ -323,10 +329,7 @@ def _fly_revisit(run: DemoRun) -> None:
     result = simulate_mission(
         world, mission, load_platform("mq9"), out, departure=departure, seed=1
     )
-    run.files.extend(p for ln in result.lines for p in (ln.vswir, ln.lwir, ln.truth, ln.quicklook))
-    run.files.extend(p for p in (result.truth_geojson, result.weather) if p is not None)
-    cubes = [p for ln in result.lines for p in (ln.vswir, ln.lwir)]
-    detections, counts = _detect_cubes(run, cubes, result.weather, out / "detections")
+    detections, counts = _detect_cubes(run, _flown(run, result), result.weather, out / "detections")
     ingest_detections(run.store, detections)
     refresh_sites(run.store)
     for request in run.revisit_requests:
