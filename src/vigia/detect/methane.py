@@ -43,6 +43,10 @@ streamable:
   1. *Robust background.* Pixels whose estimate is significant (and their neighbours) are
      taken out of the column statistics, iteratively, with their methane divided out
      (mag1c's covariance update, made exact for thick plumes), and their columns refitted.
+     A thick plume core (above ``censor_z`` and ``censor_ppm_m``) is left out of them
+     altogether: divided by an estimate that its own column's inflated noise still holds
+     low, a pixel of 24,000 ppm·m at a source kept a residual of 16,000 and doubled that
+     column's noise.
   2. *Self-whitening.* A pixel inside its own training set is partly whitened away. With
      m = dᵀC⁻¹d, leaving it out gives ``ĉ = a N / (q (N − m) + a²)``; m's target part
      cancels exactly and its background part averages tr(C⁻¹S), so the correction is the
@@ -206,6 +210,11 @@ class MethaneSettings:
         pixels (and their 8 neighbours) are left out of the noise estimate.
     refit_z : float
         Score a candidate needs for its column to be refitted by the robust background.
+    censor_z, censor_ppm_m : float
+        A candidate above both this score and this column (ppm·m; an optical depth of ~0.03
+        in methane's strongest band, where undoing Beer–Lambert from a low estimate leaves
+        most of it) is left out of its column's statistics by the robust background (the
+        column's mean in its place) instead of having its methane undone.
     min_rows : int
         Columns with fewer valid pixels are not retrieved (NaN).
     min_albedo : float
@@ -246,6 +255,8 @@ class MethaneSettings:
     max_candidates: float = 0.1
     exclusion_z: float = 3.0
     refit_z: float = 5.0
+    censor_z: float = 8.0
+    censor_ppm_m: float = 2000.0
     min_rows: int = 20
     min_albedo: float = 0.05
     candidate_z: float = 3.0
@@ -282,6 +293,11 @@ class MethaneSettings:
         if self.refine_iterations < 0:
             raise InputError(
                 f"MethaneSettings.refine_iterations must be ≥ 0, got {self.refine_iterations}"
+            )
+        if not (self.censor_z > 0 and self.censor_ppm_m >= 0):
+            raise InputError(
+                "MethaneSettings.censor_z must be > 0 and censor_ppm_m ≥ 0, got "
+                f"{self.censor_z}, {self.censor_ppm_m}"
             )
         if not 0.0 < self.max_candidates <= 1.0:
             raise InputError(
@@ -1340,7 +1356,12 @@ class FittedMethaneFilter:
                 break
             removed = relaxed
             c_used = np.where(sel, _invert_response(relaxed, cols, fitted._response)[0], 0.0)
-            cleaned = _cleaned_statistics(st, touched, cols[sel], x[sel], c_used[sel], plan.k)
+            # A thick plume core is left out of the statistics altogether: undoing its methane
+            # from an estimate still low (the column's noise is what the plume inflated)
+            # leaves residuals of thousands of ppm·m, and one such pixel near a source can
+            # keep its whole column's noise doubled (a plume along the track).
+            core = ((c_lin / sd > s.censor_z) & (c_used >= s.censor_ppm_m))[sel]
+            cleaned = _cleaned_statistics(st, touched, cols[sel], x[sel], c_used[sel], plan.k, core)
             refit = touched
             if h:
                 refit = np.unique(
@@ -1516,13 +1537,17 @@ def _cleaned_statistics(
     spectra: NDArray[np.float64],
     c: NDArray[np.float64],
     k: NDArray[np.float64],
+    censor: NDArray[np.bool_] | None = None,
 ) -> ColumnStatistics:
     # Statistics with each candidate x of the touched columns replaced by x e^{k c} (its
-    # methane undone): mean and scatter change by the candidates' differences only.
+    # methane undone), or by its column's mean where ``censor`` says (left out of the
+    # scatter): mean and scatter change by the candidates' differences only.
     count = stats.count.copy()
     mean = stats.mean.copy()
     scatter = stats.scatter.copy()
     cleaned = spectra * np.exp(np.outer(c, k))
+    if censor is not None and censor.any():
+        cleaned[censor] = stats.mean[cols[censor]]
     for j, sel in _groups(cols):
         if j not in touched:
             continue
