@@ -199,15 +199,11 @@ class Platform:
     endurance_loaded_h: float
     service_ceiling_m: float
     default_altitude_m: float
+    revisit_altitude_m: float
     bank_angle_deg: float
     reserve_fraction: float
     sensors: tuple[Sensor, ...]
     source: str = ""
-    revisit_altitude_m: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.revisit_altitude_m:
-            object.__setattr__(self, "revisit_altitude_m", self.default_altitude_m)
 
     @property
     def turn_radius_m(self) -> float:
@@ -370,7 +366,8 @@ def load_platform(name: str = "mq9") -> Platform:
     if bank >= 90.0:
         raise ConfigError(f"platforms.yaml: {where}: bank_angle_deg must be below 90")
     ceiling = _num(p, "service_ceiling_m", where)
-    revisit = _num(p, "revisit_altitude_m", where) if "revisit_altitude_m" in p else 0.0
+    default = _num(p, "default_altitude_m", where)
+    revisit = _num(p, "revisit_altitude_m", where) if "revisit_altitude_m" in p else default
     if revisit > ceiling:
         raise ConfigError(
             f"platforms.yaml: {where}: revisit_altitude_m {revisit:g} is above the service "
@@ -383,10 +380,10 @@ def load_platform(name: str = "mq9") -> Platform:
         endurance_clean_h=_num(p, "endurance_clean_h", where),
         endurance_loaded_h=_num(p, "endurance_loaded_h", where),
         service_ceiling_m=ceiling,
-        default_altitude_m=_num(p, "default_altitude_m", where),
+        default_altitude_m=default,
+        revisit_altitude_m=revisit,
         bank_angle_deg=bank,
         reserve_fraction=reserve,
         sensors=tuple(sensors),
         source=str(p.get("source", "")),
-        revisit_altitude_m=revisit,
     )
