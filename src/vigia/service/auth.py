@@ -46,11 +46,28 @@ __all__ = [
     "bearer_token",
     "current_principal",
     "current_reader",
+    "keep_grant",
 ]
 
 T = TypeVar("T")
 
 _MAX_GRANTS: Final = 10_000
+
+
+def keep_grant(grants: dict[str, TokenGrant], grant: TokenGrant) -> None:
+    """Keep what a token grants, by its hash, in a bounded map (emptied when full).
+
+    Parameters
+    ----------
+    grants : dict
+        Token hash → grant.
+    grant : TokenGrant
+        The grant to keep.
+    """
+    if len(grants) >= _MAX_GRANTS:
+        grants.clear()
+    grants[grant.token_hash] = grant
+
 
 CHECKED_GRANT: Final = "vigia.checked_grant"
 """Key in the request's state of a :class:`~vigia.store.access.TokenGrant` that
@@ -227,9 +244,7 @@ class Reader:
             request.state.principal = grant.principal
             request.state.grant = grant
             if grant.changes is not None:
-                if len(config.grants) >= _MAX_GRANTS:
-                    config.grants.clear()
-                config.grants[grant.token_hash] = grant
+                keep_grant(config.grants, grant)
             return fn(session.connection(), grant.principal)[0]
 
 

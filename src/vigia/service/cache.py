@@ -45,7 +45,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigia.errors import AuthError
-from vigia.service.auth import CHECKED_GRANT, bearer_token
+from vigia.service.auth import CHECKED_GRANT, bearer_token, keep_grant
 from vigia.service.deps import ServiceConfig
 from vigia.service.routes.collections import TIMESTAMP_FORMAT
 from vigia.store.access import TokenGrant, hash_token
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 _ITEMS: Final = "/collections/sites/items"
 _STAMP_KEY: Final = b'"timeStamp":"'
 _STAMP_LEN: Final = 20  # 2026-12-05T18:00:00Z
-_MAX_GRANTS: Final = 10_000
 
 
 class _Reads:
@@ -226,9 +225,7 @@ class ReadCache:
             return None
 
     def _keep(self, grant: TokenGrant, url: tuple[Any, ...], start: Message, body: bytes) -> None:
-        if len(self._grants) >= _MAX_GRANTS:
-            self._grants.clear()
-        self._grants[grant.token_hash] = grant
+        keep_grant(self._grants, grant)
         headers = tuple(
             (bytes(k), bytes(v))
             for k, v in start.get("headers", ())
