@@ -151,6 +151,11 @@ def _approve_sortie(run: DemoRun) -> None:
     run.sharing.sortie = request
     run.summary["approval"] = run.mission.approval
     run.files.extend(files)
+    if request["decision"] != "approved":
+        # Nothing may fly: the demo stops here, saying why (the refusal is audited).
+        raise PlanningError(
+            f"sortie {request['id']} refused by {request['partner']}: {request['reason']}"
+        )
 
 
 # The demo flies a few lines, cut to the stretch over sites, so it stays well under 3 minutes.
@@ -307,6 +312,11 @@ def _approve_revisit(run: DemoRun) -> None:
     )
     run.summary["revisit"]["approval"] = request
     run.files.extend(files)
+    if request["decision"] != "approved":
+        # A refused revisit does not fly; the sites keep their evidence and their requests
+        # go back to open, for a sortie the partner will approve. The demo goes on.
+        for r in run.revisit_requests:
+            set_revisit_status(run.store, r, "open")
 
 
 def _fly_revisit(run: DemoRun) -> None:

@@ -25,7 +25,6 @@ import shapely.geometry
 from shapely.ops import unary_union
 from sqlalchemy.orm import Session
 
-from vigia.errors import PlanningError
 from vigia.plan.mission import Mission
 from vigia.report.calibration import reliability_figure
 from vigia.report.plan import write_plan
@@ -234,13 +233,10 @@ def approve_sortie(
     Returns
     -------
     tuple
-        The request (id, partner, decision, reason, times), the mission as it may fly, and the
-        files written.
-
-    Raises
-    ------
-    PlanningError
-        The policy refused the sortie: nothing may fly.
+        The request (id, partner, decision, reason, times), the mission, and the files
+        written. When the policy refuses, the decision is ``"refused"``, the mission comes
+        back as submitted (its ``approval`` is not ``"approved"``: it may not fly) and no
+        approved exports are written; what to do then is the caller's choice.
     """
     submitted_at = window_start - timedelta(days=2)
     decided_at = window_start - timedelta(days=1)
@@ -290,7 +286,7 @@ def approve_sortie(
         "policy": SORTIE_POLICY,
     }
     if not approve:
-        raise PlanningError(f"sortie {sortie_id} refused by {SORTIE_PARTNER}: {reason}")
+        return request, mission, []
     flown = replace(
         mission,
         approval="approved",

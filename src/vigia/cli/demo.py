@@ -81,10 +81,15 @@ def demo_command(
 
 def _print_revisit(rs: dict[str, Any]) -> None:
     ap = rs.get("approval")
-    if ap:
+    if ap and ap["decision"] == "approved":
         console.print(
             f"Revisit sortie {ap['id']} submitted to {ap['partner']}: {ap['decision']} "
             f"({ap['reason']}); approved exports in plan-revisit-approved/"
+        )
+    elif ap:
+        console.print(
+            f"Revisit sortie {ap['id']} submitted to {ap['partner']}: [bold]{ap['decision']}"
+            f"[/bold] ({ap['reason']}); not flown, its sites' revisit requests are open again"
         )
     if "flown" not in rs:
         return
