@@ -1,7 +1,7 @@
 """Rendering lines over a simulated world: physics shows where the truth says it should."""
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,35 @@ def test_a_methane_plume_deepens_the_2300_nm_band_as_beer_lambert_says(landfill:
     # Same seed, same noise draws: the ratio is the transmittance, up to noise on the offset.
     predicted = np.exp(-k * ch4[plume])
     assert np.median(a / z) == pytest.approx(np.median(predicted), abs=0.02)
+
+
+def test_passes_at_other_times_see_other_eddies_of_the_same_plume(landfill: Site) -> None:
+    # Turbulence is not frozen between passes: a line flown a minute later (nearly the same
+    # wind) sees the plume torn differently; the same line at the same time sees the same.
+    world = world_with(landfill)
+    kw = dict(
+        line_id="T-L001",
+        instrument="vswir",
+        platform=PLATFORM,
+        sensor_name="avirisng",
+        altitude_m=2000.0,
+        max_frames=120,
+        crosstrack_pixels=80,
+        seed=3,
+    )
+    start, end = (-107.30, 25.0173), (-107.30, 25.05)
+    later = NOON + timedelta(minutes=1)
+    w0, w1 = world.wind_at(NOON), world.wind_at(later)
+    assert w1.speed_m_s == pytest.approx(w0.speed_m_s, abs=0.05)
+    assert w1.from_deg == pytest.approx(w0.from_deg, abs=1.0)
+    a, b, c = (
+        render_line(world, start, end, time=t, **kw).truth["ch4"].values  # type: ignore[arg-type]
+        for t in (NOON, NOON, later)
+    )
+    assert np.array_equal(a, b)
+    plume = (a > 50.0) | (c > 50.0)
+    assert np.corrcoef(a[plume], c[plume])[0, 1] < 0.9
+    assert a.max() > 500.0 and c.max() > 500.0  # both see the plume
 
 
 def test_a_kiln_is_a_hot_spot_in_the_thermal_infrared() -> None:

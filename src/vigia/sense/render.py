@@ -217,6 +217,13 @@ def _site_seed(world: World, site: Site) -> int:
     return world.seed * 100_003 + zlib.crc32(site.site_id.encode())
 
 
+def _plume_seed(world: World, site: Site, time: datetime) -> int:
+    # The eddies of a site's plume at one time (a line's start): the same over every chunk of
+    # the line, other ones for a pass at another time, as real turbulence is. (The site's own
+    # things, its roof or tarp, keep :func:`_site_seed`.)
+    return _site_seed(world, site) * 1_000_003 + int(time.timestamp())
+
+
 @dataclass
 class _Chunk:
     x: NDArray[np.float64]
@@ -266,7 +273,7 @@ def _ground(
                     molar_mass_kg_mol=MOLAR_MASS_KG_MOL[species],
                     source_xy_m=(float(sx), float(sy)),
                     turbulence=_TURBULENCE,
-                    seed=_site_seed(world, site),
+                    seed=_plume_seed(world, site, time),
                 )
                 columns[species] = columns.get(species, 0.0) + np.asarray(col, dtype=np.float64)
     return _Chunk(x, y, fr.astype(np.float32), variants, covers, heat, columns)
