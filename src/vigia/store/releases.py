@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from weakref import WeakKeyDictionary
 
@@ -1634,11 +1634,10 @@ def list_visible_feature_json(
     """List the sites a principal may see as GeoJSON Features, each as its JSON text.
 
     The JSON of the features of :func:`list_visible_features` (as :func:`orjson.dumps`
-    writes them), with the same total. A partner's come from the parts each site's feature
-    has in common for every partner, stored when the site was released
-    (:func:`store_site_features`), and the parts that are the partner's own (its state, the
-    releases to it and their marking), read with them in one statement; a site whose stored
-    parts are gone (it changed since) is rendered from its columns.
+    writes them), with the same total. A partner's are its stored features
+    (:class:`~vigia.store.models.PartnerSite`, written in the transaction of every change
+    that makes them stale), read with the page in one statement of that one table; a row
+    whose feature is not stored (a site changed since) is rendered from the sharing tables.
 
     Parameters
     ----------
@@ -1909,7 +1908,6 @@ def _with_releases(
     *,
     counted: bool = False,
     n_cols: int = _N_PAGE_COLUMNS,
-    stored: bool = False,
 ) -> Select[Any]:
     """Join a page of sites (``n_cols`` columns, the id first) to the releases each one shows.
 
@@ -1925,16 +1923,6 @@ def _with_releases(
     site_cols: list[Any] = list(pg.c)[:n_cols]
     count = [list(pg.c)[n_cols]] if counted else []
     source: Any = pg
-    if stored:  # the page is ids alone: the state and stored parts of the page's sites only
-        site_cols = [
-            pg.c.id,
-            type_coerce(Site.state, String).label("state"),
-            SiteFeature.head,
-            SiteFeature.middle,
-        ]
-        source = pg.join(Site, Site.id == pg.c.id).outerjoin(
-            SiteFeature, SiteFeature.site_id == pg.c.id
-        )
     rel = (
         type_coerce(Release.id, String),
         type_coerce(Release.tlp, String),
@@ -1998,18 +1986,6 @@ _FEATURE_ONE: Final = {
 }
 
 
-# A partner's page is cut from site ids alone; its rows then get each site's stored state
-# and stored feature parts (NULL when the site changed since they were written, or they
-# never were): id, state, head, middle.
-_STORED_PAGE: Final = (type_coerce(Site.id, String).label("id"),)
-_STORED_ROW: Final = 4
-
-
-def _stored_page() -> Select[Any]:
-    columns: tuple[Any, ...] = _STORED_PAGE
-    return select(*columns)
-
-
 _SPAN: Final = MAX_SITE_SPAN_DEG * (1 + 1e-9)  # as vigia.store.sites (the check's bound)
 
 
@@ -2032,19 +2008,13 @@ def _filters(box: bool, start: bool, end: bool) -> list[ColumnElement[bool]]:
     return out
 
 
-def _filtered(
-    agency: bool, box: bool, start: bool, end: bool, *, stored: bool = False
-) -> Select[Any]:
-    if stored:
-        q = _stored_page().where(*_filters(box, start, end))
-    else:
-        q = select(*_raw_page(_AGENCY if agency else _PARTNER)).where(*_filters(box, start, end))
+def _filtered(agency: bool, box: bool, start: bool, end: bool) -> Select[Any]:
+    q = select(*_raw_page(_AGENCY if agency else _PARTNER)).where(*_filters(box, start, end))
     if not agency:
         q = q.where(_VISIBLE_EXISTS)
     # Every match is found and sorted by id before the page is cut: the same pass counts them.
     page = q.add_columns(func.count().over()).order_by(Site.id).limit(_LIMIT).offset(_OFFSET)
-    n_cols = len(_STORED_PAGE) if stored else _N_PAGE_COLUMNS
-    return _with_releases(page, agency, counted=True, n_cols=n_cols, stored=stored)
+    return _with_releases(page, agency, counted=True)
 
 
 def _filtered_count(agency: bool, box: bool, start: bool, end: bool) -> Select[Any]:
@@ -2062,25 +2032,6 @@ _SHAPES: Final = [
 ]
 _FILTERED_PAGES: Final = {shape: _filtered(*shape) for shape in _SHAPES}
 _FILTERED_COUNTS: Final = {shape: _filtered_count(*shape).add_columns(CHANGES) for shape in _SHAPES}
-_STORED_FILTERED: Final = {
-    shape: _filtered(*shape, stored=True) for shape in _SHAPES if not shape[0]
-}
-_STORED_PAGES: Final = {
-    far: _with_releases(
-        _stored_page()
-        .where(_VISIBLE_IN if far else _VISIBLE_EXISTS)
-        .order_by(Site.id)
-        .limit(_LIMIT)
-        .offset(_OFFSET),
-        False,
-        n_cols=len(_STORED_PAGE),
-        stored=True,
-    )
-    for far in (False, True)
-}
-_RAW_SITES: Final = select(*_raw_page(_PARTNER), CHANGES).where(
-    Site.id.in_(bindparam("ids", expanding=True))
-)
 
 
 # A partner's reads: its rows of partner_sites alone (the page's ids, cut in the primary key
@@ -2268,11 +2219,6 @@ def _parts(
     return head + '"properties":{"state":', middle
 
 
-def _parts_of_row(r: Sequence[Any]) -> tuple[str, str]:
-    """Return the feature parts of a row of :data:`_RAW_PAGE` columns."""
-    return _parts(r[0], r[1], r[2], r[4], r[5], _raw_iso(r[6]), _raw_iso(r[7]), _json_value(r[8]))
-
-
 def store_missing_site_features(factory: SessionFactory) -> int:
     """Store the feature parts of every released site that has none, and its partner features.
 
@@ -2436,57 +2382,6 @@ def store_partner_features(session: Session, site_ids: Sequence[str]) -> int:
     if rows:
         conn.execute(_WRITE_PARTNER_FEATURE, rows)
     return len(rows)
-
-
-def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[list[str], bool]:
-    """Write a partner's features from the rows of :data:`_STORED_PAGES` (or filtered).
-
-    With whether every site's parts came from ``rows`` or from a read at the same change
-    count as ``rows`` (their last column).
-    """
-    n = _STORED_ROW
-    groups: list[list[Any]] = []  # [row, its releases' columns, acknowledged, actioned]
-    for r in rows:
-        if not groups or groups[-1][0][0] != r[0]:
-            groups.append([r, [], r[n + 5] is not None, bool(r[n + 6])])
-        elif r[n + 5] is not None:
-            groups[-1][2] = True
-        groups[-1][1].append(tuple(r[n : n + 5]))
-    missing = [g[0][0] for g in groups if g[0][2] is None]
-    parts: dict[str, tuple[str, str]] = {}
-    same = True
-    if missing:  # changed since they were stored: rendered from the site's columns
-        for r in conn.execute(_RAW_SITES, {"ids": missing}):
-            parts[r[0]] = _parts_of_row(r)
-            same = same and r[-1] == rows[0][-1]
-    out = []
-    for r, releases, acked, actioned in groups:
-        mark = _marking_json(tuple(releases))
-        state = r[1]
-        if state != "closed":
-            state = "actioned" if actioned else "acknowledged" if acked else "released"
-        head, middle = (r[2], r[3]) if r[2] is not None else parts[r[0]]
-        out.append(f'{head}"{state}"{middle}{mark}')
-    return out, same
-
-
-@lru_cache(maxsize=4096)
-def _marking_json(releases: tuple[tuple[Any, ...], ...]) -> str:
-    """Write the end of a partner's feature: marking, caveats, withdrawal and releases.
-
-    From the raw columns of the releases that carry the site to the partner (id, marking,
-    caveats, withdrawal and creation time; :func:`_marking` decides), closing the feature.
-    A function of those values alone, so kept for the most recent ones: a release carries
-    many sites, and pages show the same few releases again and again (a box's page shows
-    about as many releases as sites, and writing them was a third of its time).
-    """
-    refs = {columns[0]: _release_ref(*columns) for columns in releases}
-    tlp, caveats, withdrawn, shown = _marking(refs, list(refs))
-    return (
-        f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
-        f'"withdrawn":{"true" if withdrawn else "false"},'
-        f'"releases":{_dumps(shown)}}}}}'
-    )
 
 
 def _release_ref(
