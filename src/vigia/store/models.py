@@ -292,7 +292,7 @@ class PartnerSite(Base):
     )
 
     org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), primary_key=True)
-    site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True, index=True)
     min_lon: Mapped[float]
     min_lat: Mapped[float]
     max_lon: Mapped[float]

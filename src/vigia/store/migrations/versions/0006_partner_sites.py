@@ -201,6 +201,8 @@ def upgrade() -> None:
         ],
         unique=False,
     )
+    # A site's rows, found by its id (a site's change, the rows a change made stale).
+    op.create_index(op.f("ix_partner_sites_site_id"), "partner_sites", ["site_id"], unique=False)
     op.execute(_backfill())
     if op.get_bind().dialect.name == "sqlite":
         for _, create in _sqlite_triggers():
@@ -238,5 +240,6 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION {name}()")
         op.execute("DROP TRIGGER change_counter_partner_sites ON partner_sites")
         op.execute("DROP TRIGGER change_counter_partner_sites_truncate ON partner_sites")
+    op.drop_index(op.f("ix_partner_sites_site_id"), table_name="partner_sites")
     op.drop_index("ix_partner_sites_box", table_name="partner_sites")
     op.drop_table("partner_sites")
