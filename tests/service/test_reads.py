@@ -193,3 +193,61 @@ def test_reads_get_a_thread_a_cpu_on_sqlite_and_more_on_a_database_server(
     assert read_threads(api.factory) == expected
     readers = client.app.state.vigia.readers  # type: ignore[attr-defined]
     assert readers._max_workers == expected
+
+
+FAST_READS = [
+    ITEMS,
+    f"{ITEMS}?limit=1",
+    f"{ITEMS}?limit=2&offset=1",
+    f"{ITEMS}?offset=1&limit=0002",
+    f"{ITEMS}?bbox=-107.5,24.9,-107.2,25.2&limit=1&offset=1",
+    f"{ITEMS}?datetime=2020-01-01T00:00:00Z/..",
+    f"{ITEMS}?bbox=-108,24,-107,26&datetime=../2100-01-01T00:00:00Z",
+    f"{ITEMS}/{S_A}",
+    f"{ITEMS}/{S_B}",
+]
+FULL_WAY = [  # what the route alone answers (or refuses): never before routing
+    f"{ITEMS}?limit=0",
+    f"{ITEMS}?limit=1001",
+    f"{ITEMS}?limit=+1",
+    f"{ITEMS}?limit=1&limit=2",
+    f"{ITEMS}?offset=-1",
+    f"{ITEMS}?bbox=1,2,3",
+    f"{ITEMS}?bbox=" + "1" * 201,
+    f"{ITEMS}?datetime=yesterday",
+    f"{ITEMS}?other=1",
+    f"{ITEMS}?bbox=10,10,11,11",
+    f"{ITEMS}/{S_A}?x=1",
+    f"{ITEMS}/",
+    f"{ITEMS}/SITE-999999",
+]
+
+
+@pytest.mark.parametrize("user", ["ana.analyst", AV, BV])
+def test_a_read_with_a_kept_grant_before_routing_is_the_routes_answer_byte_for_byte(
+    uncached: tuple[Api, TestClient], user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vigia.service.reads.SiteReads answers only what the route would, and the same bytes."""
+    from vigia.service import reads
+
+    api, client = uncached
+    grants = client.app.state.vigia.grants  # type: ignore[attr-defined]
+    answered: list[bool] = []
+    kept = reads.read_kept
+
+    def spy(*args: Any) -> Any:
+        answer = kept(*args)
+        answered.append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(reads, "read_kept", spy)
+    for path in FAST_READS + FULL_WAY:
+        grants.clear()  # the full way: the route, its token looked up
+        first = client.get(path, headers=api.headers(user), follow_redirects=False)
+        answered.clear()
+        again = client.get(path, headers=api.headers(user), follow_redirects=False)
+        assert (again.status_code, again.content) == (first.status_code, first.content), path
+        assert again.headers == first.headers, path
+        before_routing = bool(answered) and answered[0]
+        visible = first.status_code == 200 and (path in FAST_READS)
+        assert before_routing == (visible and path != f"{ITEMS}?bbox=10,10,11,11"), path

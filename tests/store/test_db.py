@@ -83,3 +83,46 @@ def test_a_naive_time_never_reaches_the_database(store: SessionFactory, engine: 
             )
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ingests")).scalar() == 0
+
+
+def test_a_postgresql_connection_is_pinged_only_after_sitting_idle(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No round trip per read under load; an idle connection that died is replaced."""
+    import time as clock
+
+    from vigia.store import db
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server connection to lose")
+    pings: list[int] = []
+    do_ping = engine.dialect.do_ping
+
+    def ping(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return do_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", ping)
+    engine.dispose()
+    for _ in range(20):
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT 1")) == 1
+    assert pings == []  # each returned a moment before it was taken again
+    now = [clock.monotonic()]
+    monkeypatch.setattr(db.time, "monotonic", lambda: now[0])
+    now[0] += db.PING_AFTER_IDLE_S + 1
+    with engine.connect() as conn:  # idle (by the clock): pinged first
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    assert pings == [1]
+    now[0] += db.PING_AFTER_IDLE_S + 1
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    other = create_engine(engine.url, poolclass=NullPool)
+    try:  # the server ends that connection while it sits idle in the pool
+        with other.connect() as conn:
+            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        other.dispose()
+    with engine.connect() as conn:  # the ping fails, a new connection answers
+        assert conn.scalar(text("SELECT pg_backend_pid()")) != pid

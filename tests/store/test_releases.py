@@ -13,7 +13,16 @@ from vigia.store import SessionFactory, read_session, upsert_sites, write_sessio
 from vigia.store.access import Principal, add_org, add_user, principal_of
 from vigia.store.changes import read_changes
 from vigia.store.db import statement_connection
-from vigia.store.models import Outcome, Release, Site, SiteFeature
+from vigia.store.models import (
+    Organisation,
+    Outcome,
+    PartnerSite,
+    Release,
+    ReleaseRecipient,
+    ReleaseSite,
+    Site,
+    SiteFeature,
+)
 from vigia.store.records import SiteRecord
 from vigia.store.releases import (
     acknowledge_release,
@@ -28,6 +37,7 @@ from vigia.store.releases import (
     list_visible_sites,
     read_visible_feature,
     read_visible_feature_json,
+    read_visible_feature_text,
     release_sites,
     report_outcome,
     site_reports,
@@ -560,6 +570,72 @@ def test_the_read_paths_features_are_the_views_features(world: SessionFactory) -
     assert store_missing_site_features(world) == 0
 
 
+def stale_partner_rows(store: SessionFactory) -> set[str]:
+    with read_session(store) as s:
+        q = select(PartnerSite.site_id).where(PartnerSite.feature.is_(None))
+        return set(s.scalars(q))
+
+
+def test_partner_rows_follow_every_change_whoever_makes_it(world: SessionFactory) -> None:
+    """The triggers keep partner_sites exact; the store rewrites what its changes made stale."""
+    upsert_sites(world, [site_record(k) for k in range(4, 9)], now=T0)
+    for k in range(5, 10):
+        decide(world, f"SITE-00000{k}", "confirm", analyst="ana", reason="x", now=T0)
+    first = release(world, ["SITE-000001", "SITE-000002", "SITE-000005"], ["PA", "PB"])
+    second = release(world, ["SITE-000002", "SITE-000003"], ["PA"])
+    windows: list[dict[str, Any]] = [
+        {},
+        {"limit": 2, "offset": 1},
+        {"bbox": (-107.29, 24.9, -107.24, 25.1)},
+        {"bbox": (-100.5, 19.5, -99.5, 20.5)},
+        {"start": T0 + timedelta(minutes=30)},
+    ]
+    check_features(world, windows)
+    # Every change the store makes leaves no stale row behind.
+    do(world, amend_release, "ria", second, tlp="TLP:RED", add_orgs=["PB"], now=T1)
+    do(world, acknowledge_release, "pb_off", second, now=T1 + timedelta(hours=1))
+    do(world, withdraw_release, "ria", first, reason="in error", now=T1 + timedelta(hours=2))
+    do(
+        world,
+        report_outcome,
+        "pa_off",
+        "SITE-000003",
+        outcome="nothing_found",
+        quantities=[],
+        text="",
+        observed_at=T1 + timedelta(hours=3),
+        now=T1 + timedelta(hours=4),
+    )
+    assert stale_partner_rows(world) == set()
+    check_features(world, windows)
+    # A site moved, a recipient and a released site removed outside the store's functions.
+    with write_session(world) as s:
+        s.execute(
+            update(Site)
+            .where(Site.id == "SITE-000002")
+            .values(lon=-100.0, lat=20.0, min_lon=-100.01, min_lat=19.99, max_lon=-99.99)
+            .values(max_lat=20.01, last_seen=T1 + timedelta(days=3))
+        )
+    assert "SITE-000002" in stale_partner_rows(world)
+    check_features(world, windows)
+    with write_session(world) as s:
+        pb = s.scalar(select(Organisation.id).where(Organisation.name == "PB"))
+        s.execute(
+            ReleaseRecipient.__table__.delete().where(
+                ReleaseRecipient.release_id == second, ReleaseRecipient.org_id == pb
+            )
+        )
+        s.execute(
+            ReleaseSite.__table__.delete().where(
+                ReleaseSite.release_id == first, ReleaseSite.site_id == "SITE-000005"
+            )
+        )
+    check_features(world, windows)
+    assert store_missing_site_features(world) >= 0
+    assert stale_partner_rows(world) == set()
+    check_features(world, windows)
+
+
 def stored_parts(store: SessionFactory) -> set[str]:
     with read_session(store) as s:
         return set(s.scalars(select(SiteFeature.site_id)))
@@ -597,6 +673,41 @@ def check_features(store: SessionFactory, windows: list[dict[str, Any]]) -> None
                 assert see(store, get_visible_feature, user, sid) == view.to_feature()
                 with statement_connection(store) as conn:
                     assert read_visible_feature(conn, p, sid) == (view.to_feature(), changes)
+                    text, seen = read_visible_feature_text(conn, p, sid)
+                assert text == orjson.dumps(view.to_feature()).decode()
+                assert seen == changes
+    check_partner_sites(store)
+
+
+def check_partner_sites(store: SessionFactory) -> None:
+    """A partner's rows are exactly the sites it may see; a stored feature is what it sees."""
+    with read_session(store) as s:
+        partners = list(s.scalars(select(Organisation.name).where(Organisation.kind == "partner")))
+        rows = s.execute(
+            select(Organisation.name, PartnerSite.site_id, PartnerSite.feature).join(
+                Organisation, Organisation.id == PartnerSite.org_id
+            )
+        ).all()
+        sites = {x.id: x for x in s.scalars(select(Site))}
+        boxes = {
+            (org, sid): (p.min_lon, p.min_lat, p.max_lon, p.max_lat, p.first_seen, p.last_seen)
+            for org, sid, p in s.execute(
+                select(Organisation.name, PartnerSite.site_id, PartnerSite).join(
+                    Organisation, Organisation.id == PartnerSite.org_id
+                )
+            )
+        }
+    user_of = {"PA": "pa_view", "PB": "pb_off"}
+    for org in partners:
+        views = see(store, list_visible_sites, user_of[org], limit=1000)[0]
+        want = {v.id: orjson.dumps(v.to_feature()).decode() for v in views}
+        have = {sid: feature for name, sid, feature in rows if name == org}
+        assert set(have) == set(want), org
+        for sid, feature in have.items():
+            assert feature is None or feature == want[sid], (org, sid)
+            x = sites[sid]
+            box = (x.min_lon, x.min_lat, x.max_lon, x.max_lat, x.first_seen, x.last_seen)
+            assert boxes[org, sid] == box, (org, sid)
 
 
 def test_concurrent_releases_get_distinct_ids(world: SessionFactory) -> None:

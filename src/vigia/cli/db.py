@@ -33,8 +33,9 @@ def upgrade_command(
 ) -> None:
     """Apply the schema migrations and print the revision the database is at.
 
-    At the head revision, released sites without stored feature parts (a database upgraded
-    to 0004, or sites changed since their release) get them, so partner pages are fast.
+    At the head revision, released sites without stored feature parts or partner features
+    (a database upgraded to 0004 or 0006, or sites changed since their release) get them, so
+    partner pages are fast.
     """
     engine = make_engine(database_url(load_settings(data_dir)))
     head = head_revision()

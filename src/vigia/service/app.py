@@ -1,7 +1,9 @@
 """The FastAPI application: routes, error handlers, body limit and the OpenAPI document.
 
-Three pure ASGI middlewares wrap the routes. Innermost, :class:`~vigia.service.cache.ReadCache`
-answers repeated site reads from memory after checking the store's change counter.
+Four pure ASGI middlewares wrap the routes. Innermost, :class:`~vigia.service.reads.SiteReads`
+answers the sites collection's reads of a token accepted before without routing them, and
+:class:`~vigia.service.cache.ReadCache` answers repeated site reads from memory after checking
+the store's change counter.
 :class:`BodyLimit` refuses a body larger than the limit with 413 before anything parses it: at
 once when ``Content-Length`` says so, and by counting the bytes as they arrive otherwise (a
 chunked body). :class:`ServerErrorGuard` answers an unexpected exception with a bare 500
@@ -32,6 +34,7 @@ from vigia.service.problems import (
     install_handlers,
     problem_response,
 )
+from vigia.service.reads import SiteReads
 from vigia.service.routes import collections, health, metrics, outcomes, releases, sorties
 from vigia.store.db import SessionFactory
 
@@ -270,6 +273,7 @@ def create_app(
         app.include_router(module.router)
     # The routes themselves, to name the route of a request refused before routing.
     app.state.vigia_routes = [r for module in modules for r in module.router.routes]
+    app.add_middleware(SiteReads, fastapi_app=app)
     app.add_middleware(ReadCache, fastapi_app=app, max_bytes=cache_bytes)
     app.add_middleware(BodyLimit, fastapi_app=app, max_bytes=max_body_bytes)
     app.add_middleware(ServerErrorGuard, fastapi_app=app)

@@ -47,6 +47,7 @@ __all__ = [
     "current_principal",
     "current_reader",
     "keep_grant",
+    "read_kept",
 ]
 
 T = TypeVar("T")
@@ -232,13 +233,11 @@ class Reader:
         now = config.clock()
         checked = _checked(request, token, now)
         if checked is None and token is not None:
-            kept = config.grants.get(hash_token(token))
-            if kept is not None and kept.changes is not None and kept.holds(now):
-                answer = _read_as(config, kept, fn)
-                if answer is not None:
-                    request.state.principal = kept.principal
-                    request.state.grant = kept
-                    return answer[0]
+            answer = read_kept(config, token, now, fn)
+            if answer is not None:
+                request.state.principal = answer[1].principal
+                request.state.grant = answer[1]
+                return answer[0]
         with read_session(config.factory) as session:
             grant = checked or _grant(config, session, token, now)
             request.state.principal = grant.principal
@@ -246,6 +245,44 @@ class Reader:
             if grant.changes is not None:
                 keep_grant(config.grants, grant)
             return fn(session.connection(), grant.principal)[0]
+
+
+def read_kept(
+    config: ServiceConfig,
+    token: str,
+    now: datetime,
+    fn: Callable[[Connection, Principal], tuple[T, int | None]],
+) -> tuple[T, TokenGrant] | None:
+    """Read with the grant kept for a token, if it holds and the store did not change since.
+
+    The read runs only with a grant :class:`Reader` kept for this very token (accepted at a
+    change count, not expired, its last use recorded less than a minute ago), and its answer
+    is taken only when the read saw that same count in its own statement: nothing that
+    decides authentication changed. Anything else (no such grant, another count, no count,
+    an exception: a missing site, a bad parameter, the store down) answers ``None``, and the
+    caller goes the full way, which refuses and audits as without the kept grant.
+
+    Parameters
+    ----------
+    config : ServiceConfig
+        The service's configuration (its kept grants and store).
+    token : str
+        The bearer token as sent.
+    now : datetime
+        The time of the request, UTC-aware.
+    fn : callable
+        The read, as :meth:`Reader.read` takes it.
+
+    Returns
+    -------
+    tuple or None
+        What ``fn`` read and the grant it was read with, or ``None``.
+    """
+    kept = config.grants.get(hash_token(token))
+    if kept is None or kept.changes is None or not kept.holds(now):
+        return None
+    answer = _read_as(config, kept, fn)
+    return None if answer is None else (answer[0], kept)
 
 
 def _read_as(

@@ -12,16 +12,17 @@ was on any error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from vigia.errors import ConfigError, StoreError, VigiaError
 from vigia.settings import Settings, load_settings
@@ -99,6 +100,42 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
         cursor.close()
 
 
+PING_AFTER_IDLE_S: Final = 1.0
+"""A PostgreSQL connection idle in the pool longer than this (seconds) is pinged before use."""
+_USED = "vigia_used"  # a pooled connection's info key: when it was last connected or returned
+
+
+def _pg_used(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_USED] = time.monotonic()
+
+
+def _pinged_when_idle(engine: Engine) -> None:
+    """Ping a PostgreSQL connection before use only if it sat idle in the pool.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per read. A
+    connection returned to the pool a moment ago (under load, every one) was just used; one
+    idle longer than :data:`PING_AFTER_IDLE_S` is pinged, and replaced if it does not answer
+    (the pool checks out another). A server lost in that moment fails the statement, as it
+    fails a statement already under way.
+    """
+    dialect = engine.dialect
+
+    def checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        used = record.info.pop(_USED, None)
+        if used is not None and time.monotonic() - used < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"the connection does not answer: {exc}") from exc
+
+    event.listen(engine, "connect", _pg_used)
+    event.listen(engine, "checkin", _pg_used)
+    event.listen(engine, "checkout", checkout)
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # A writer takes the write lock at BEGIN, so a read-then-write transaction cannot lose
     # a race to another writer half-way (SQLITE_BUSY_SNAPSHOT in WAL mode).
@@ -134,7 +171,9 @@ def make_engine(url: str | URL) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed)
+    _pinged_when_idle(engine)
+    return engine
 
 
 def session_factory(engine: Engine) -> SessionFactory:

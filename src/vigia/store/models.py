@@ -45,6 +45,7 @@ __all__ = [
     "Ingest",
     "Organisation",
     "Outcome",
+    "PartnerSite",
     "Release",
     "ReleaseRecipient",
     "ReleaseSite",
@@ -257,6 +258,48 @@ class SiteFeature(Base):
     site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True)
     head: Mapped[str] = mapped_column(sa.Text)
     middle: Mapped[str] = mapped_column(sa.Text)
+
+
+class PartnerSite(Base):
+    """A site a partner organisation may see, with its Feature as that partner sees it.
+
+    One row per (partner organisation, site that some release to it carries), and only
+    those: triggers insert and delete the rows in the transaction of every change to
+    ``release_sites`` and ``release_recipients`` (migration 0006), whoever makes it. The box
+    and time columns are the site's, copied by a trigger whenever the site's change; the
+    partner's pages filter and order on them here. ``feature`` is the partner's GeoJSON
+    Feature as :mod:`vigia.store.releases` renders it (state, marking, caveats and releases
+    as that partner sees them), written in the transaction of the release, amendment,
+    withdrawal, acknowledgement or outcome that changed it; a trigger sets it ``NULL`` in
+    the transaction of any change to what it was rendered from (the site, a release
+    carrying it, its recipients' acknowledgements, the partner's outcomes), and a row
+    without one is rendered from those tables, so a stored feature is never stale.
+    """
+
+    __tablename__ = "partner_sites"
+    __table_args__ = (
+        sa.Index(
+            "ix_partner_sites_box",
+            "org_id",
+            "min_lon",
+            "min_lat",
+            "max_lon",
+            "max_lat",
+            "last_seen",
+            "first_seen",
+            "site_id",
+        ),
+    )
+
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True, index=True)
+    min_lon: Mapped[float]
+    min_lat: Mapped[float]
+    max_lon: Mapped[float]
+    max_lat: Mapped[float]
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    feature: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class SiteObservation(Base):

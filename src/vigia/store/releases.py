@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from weakref import WeakKeyDictionary
 
@@ -59,6 +59,7 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    update,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
@@ -73,6 +74,7 @@ from vigia.store.models import (
     DetectionRow,
     Organisation,
     Outcome,
+    PartnerSite,
     Release,
     ReleaseRecipient,
     ReleaseSite,
@@ -108,12 +110,14 @@ __all__ = [
     "list_visible_sites",
     "read_visible_feature",
     "read_visible_feature_json",
+    "read_visible_feature_text",
     "release_id_of",
     "release_sites",
     "report_outcome",
     "site_reports",
     "site_timelines",
     "store_missing_site_features",
+    "store_partner_features",
     "store_site_features",
     "withdraw_release",
 ]
@@ -672,9 +676,9 @@ _ACTIONED: Final = select(Outcome.site_id).where(
 _CHANGES: Final = select(CHANGES)
 _CHANGES_AND_TOTAL: Final = select(
     CHANGES,
-    select(func.count(ReleaseSite.site_id.distinct()))  # release_sites.site_id is a FK
-    .join(ReleaseRecipient, ReleaseRecipient.release_id == ReleaseSite.release_id)
-    .where(ReleaseRecipient.org_id == bindparam("org_id"))
+    select(func.count())  # a partner's rows: one per site it may see (migration 0006)
+    .select_from(PartnerSite)
+    .where(PartnerSite.org_id == bindparam("org_id"))
     .scalar_subquery(),
 )
 
@@ -920,6 +924,7 @@ def release_sites(
                 when,
             )
     session.flush()
+    store_partner_features(session, [s.id for s in sites])
     return rid
 
 
@@ -1030,6 +1035,7 @@ def amend_release(
                 when,
             )
     session.flush()
+    store_partner_features(session, sorted(have_sites | {s.id for s in sites}))
 
 
 def withdraw_release(
@@ -1069,6 +1075,7 @@ def withdraw_release(
     rel.withdraw_reason = reason.strip()
     rel.version += 1
     session.flush()
+    store_partner_features(session, _release_site_ids(session, rel.id))
 
 
 def list_releases(session: Session, p: Principal) -> list[ReleaseView]:
@@ -1148,11 +1155,13 @@ def _acknowledge(session: Session, p: Principal, rel: Release, when: datetime) -
         return
     rec.acknowledged_at = when
     rec.acknowledged_by = p.user_id
-    sites = session.scalars(
-        select(Site)
-        .where(Site.id.in_(select(ReleaseSite.site_id).where(ReleaseSite.release_id == rel.id)))
-        .order_by(Site.id)
-        .with_for_update()
+    sites = list(
+        session.scalars(
+            select(Site)
+            .where(Site.id.in_(select(ReleaseSite.site_id).where(ReleaseSite.release_id == rel.id)))
+            .order_by(Site.id)
+            .with_for_update()
+        )
     )
     for s in sites:
         if s.state == "released":
@@ -1166,6 +1175,7 @@ def _acknowledge(session: Session, p: Principal, rel: Release, when: datetime) -
                 when,
             )
     session.flush()
+    store_partner_features(session, [s.id for s in sites])
 
 
 def report_outcome(
@@ -1307,6 +1317,7 @@ def report_outcome(
     )
     session.add(row)
     session.flush()
+    store_partner_features(session, [site_id])
     return row.id
 
 
@@ -1623,11 +1634,10 @@ def list_visible_feature_json(
     """List the sites a principal may see as GeoJSON Features, each as its JSON text.
 
     The JSON of the features of :func:`list_visible_features` (as :func:`orjson.dumps`
-    writes them), with the same total. A partner's come from the parts each site's feature
-    has in common for every partner, stored when the site was released
-    (:func:`store_site_features`), and the parts that are the partner's own (its state, the
-    releases to it and their marking), read with them in one statement; a site whose stored
-    parts are gone (it changed since) is rendered from its columns.
+    writes them), with the same total. A partner's are its stored features
+    (:class:`~vigia.store.models.PartnerSite`, written in the transaction of every change
+    that makes them stale), read with the page in one statement of that one table; a row
+    whose feature is not stored (a site changed since) is rendered from the sharing tables.
 
     Parameters
     ----------
@@ -1708,11 +1718,11 @@ def read_visible_feature_json(
         features, total, changes = _feature_page(conn, p, window)
         return FeaturePage([orjson.dumps(f).decode() for f in features], total, changes)
     if window.shape is not None:
-        stmt = _STORED_FILTERED[window.shape]
+        stmt = _PARTNER_FILTERED[window.shape]
     else:
-        stmt = _STORED_PAGES[window.far]
+        stmt = _PARTNER_PAGE
     rows = conn.execute(stmt, window.params).all()
-    texts, same = _partner_json(conn, rows)
+    texts, same = _partner_texts(conn, p, rows)
     total, changes = window.total(conn, p, rows, len(texts))
     return FeaturePage(texts, total, changes if same else None)
 
@@ -1793,6 +1803,45 @@ def get_visible_feature(session: Session, p: Principal, site_id: str) -> dict[st
     return read_visible_feature(session, p, site_id)[0]
 
 
+def read_visible_feature_text(
+    source: Session | Connection, p: Principal, site_id: str
+) -> tuple[str, int | None]:
+    """Read one site's feature as its JSON text, with the change count it was read at.
+
+    The text :func:`orjson.dumps` writes for the feature of :func:`read_visible_feature`; a
+    partner's is its stored feature (:class:`~vigia.store.models.PartnerSite`), read in one
+    statement with the change counter, or rendered when none is stored.
+
+    Parameters
+    ----------
+    source : Session or Connection
+        An open session, or a connection.
+    p : Principal
+        Who asks.
+    site_id : str
+        The site.
+
+    Returns
+    -------
+    (str, int or None)
+        The feature's JSON, and the change counter as it was read (``None``: not known).
+
+    Raises
+    ------
+    NotFoundError
+        If the site does not exist or the principal may not see it (same message).
+    """
+    conn = _connection(source)
+    if not p.is_agency:
+        row = conn.execute(_PARTNER_ONE, {"site_id": site_id, "org_id": p.org_id}).first()
+        if row is None:
+            raise _not_found_site(site_id)
+        if row[0] is not None:
+            return row[0], None if row[1] is None else int(row[1])
+    feature, changes = read_visible_feature(conn, p, site_id)
+    return orjson.dumps(feature).decode(), changes
+
+
 def read_visible_feature(
     source: Session | Connection, p: Principal, site_id: str
 ) -> tuple[dict[str, Any], int | None]:
@@ -1859,7 +1908,6 @@ def _with_releases(
     *,
     counted: bool = False,
     n_cols: int = _N_PAGE_COLUMNS,
-    stored: bool = False,
 ) -> Select[Any]:
     """Join a page of sites (``n_cols`` columns, the id first) to the releases each one shows.
 
@@ -1875,16 +1923,6 @@ def _with_releases(
     site_cols: list[Any] = list(pg.c)[:n_cols]
     count = [list(pg.c)[n_cols]] if counted else []
     source: Any = pg
-    if stored:  # the page is ids alone: the state and stored parts of the page's sites only
-        site_cols = [
-            pg.c.id,
-            type_coerce(Site.state, String).label("state"),
-            SiteFeature.head,
-            SiteFeature.middle,
-        ]
-        source = pg.join(Site, Site.id == pg.c.id).outerjoin(
-            SiteFeature, SiteFeature.site_id == pg.c.id
-        )
     rel = (
         type_coerce(Release.id, String),
         type_coerce(Release.tlp, String),
@@ -1948,18 +1986,6 @@ _FEATURE_ONE: Final = {
 }
 
 
-# A partner's page is cut from site ids alone; its rows then get each site's stored state
-# and stored feature parts (NULL when the site changed since they were written, or they
-# never were): id, state, head, middle.
-_STORED_PAGE: Final = (type_coerce(Site.id, String).label("id"),)
-_STORED_ROW: Final = 4
-
-
-def _stored_page() -> Select[Any]:
-    columns: tuple[Any, ...] = _STORED_PAGE
-    return select(*columns)
-
-
 _SPAN: Final = MAX_SITE_SPAN_DEG * (1 + 1e-9)  # as vigia.store.sites (the check's bound)
 
 
@@ -1982,19 +2008,13 @@ def _filters(box: bool, start: bool, end: bool) -> list[ColumnElement[bool]]:
     return out
 
 
-def _filtered(
-    agency: bool, box: bool, start: bool, end: bool, *, stored: bool = False
-) -> Select[Any]:
-    if stored:
-        q = _stored_page().where(*_filters(box, start, end))
-    else:
-        q = select(*_raw_page(_AGENCY if agency else _PARTNER)).where(*_filters(box, start, end))
+def _filtered(agency: bool, box: bool, start: bool, end: bool) -> Select[Any]:
+    q = select(*_raw_page(_AGENCY if agency else _PARTNER)).where(*_filters(box, start, end))
     if not agency:
         q = q.where(_VISIBLE_EXISTS)
     # Every match is found and sorted by id before the page is cut: the same pass counts them.
     page = q.add_columns(func.count().over()).order_by(Site.id).limit(_LIMIT).offset(_OFFSET)
-    n_cols = len(_STORED_PAGE) if stored else _N_PAGE_COLUMNS
-    return _with_releases(page, agency, counted=True, n_cols=n_cols, stored=stored)
+    return _with_releases(page, agency, counted=True)
 
 
 def _filtered_count(agency: bool, box: bool, start: bool, end: bool) -> Select[Any]:
@@ -2012,25 +2032,72 @@ _SHAPES: Final = [
 ]
 _FILTERED_PAGES: Final = {shape: _filtered(*shape) for shape in _SHAPES}
 _FILTERED_COUNTS: Final = {shape: _filtered_count(*shape).add_columns(CHANGES) for shape in _SHAPES}
-_STORED_FILTERED: Final = {
-    shape: _filtered(*shape, stored=True) for shape in _SHAPES if not shape[0]
-}
-_STORED_PAGES: Final = {
-    far: _with_releases(
-        _stored_page()
-        .where(_VISIBLE_IN if far else _VISIBLE_EXISTS)
-        .order_by(Site.id)
-        .limit(_LIMIT)
-        .offset(_OFFSET),
-        False,
-        n_cols=len(_STORED_PAGE),
-        stored=True,
+
+
+# A partner's reads: its rows of partner_sites alone (the page's ids, cut in the primary key
+# or the box index, then their stored features). Row: id, feature, [count,] changes.
+def _partner_filters(box: bool, start: bool, end: bool) -> list[ColumnElement[bool]]:
+    """Return :func:`_filters` on a partner's rows (the sites' box and times, copied)."""
+    out: list[ColumnElement[bool]] = [PartnerSite.org_id == bindparam("org_id")]
+    if box:
+        out += [
+            PartnerSite.min_lon >= bindparam("x0_span"),
+            PartnerSite.min_lon <= bindparam("x1"),
+            PartnerSite.min_lat >= bindparam("y0_span"),
+            PartnerSite.min_lat <= bindparam("y1"),
+            PartnerSite.max_lon >= bindparam("x0"),
+            PartnerSite.max_lat >= bindparam("y0"),
+        ]
+    if start:
+        out.append(PartnerSite.last_seen >= bindparam("start"))
+    if end:
+        out.append(PartnerSite.first_seen <= bindparam("end"))
+    return out
+
+
+def _partner_page(box: bool, start: bool, end: bool, *, counted: bool) -> Select[Any]:
+    ids = select(PartnerSite.site_id.label("id")).where(*_partner_filters(box, start, end))
+    if counted:
+        ids = ids.add_columns(func.count().over().label("matched"))
+    page = ids.order_by(PartnerSite.site_id).limit(_LIMIT).offset(_OFFSET).subquery("page")
+    stored = PartnerSite.__table__.alias("stored")
+    count = [page.c.matched] if counted else []
+    return (
+        select(page.c.id, stored.c.feature, *count, CHANGES)
+        .select_from(
+            page.join(
+                stored,
+                (stored.c.org_id == bindparam("org_id")) & (stored.c.site_id == page.c.id),
+            )
+        )
+        .order_by(page.c.id)
     )
-    for far in (False, True)
+
+
+_PARTNER_PAGE: Final = _partner_page(False, False, False, counted=False)
+_PARTNER_FILTERED: Final = {
+    shape: _partner_page(*shape[1:], counted=True) for shape in _SHAPES if not shape[0]
 }
-_RAW_SITES: Final = select(*_raw_page(_PARTNER), CHANGES).where(
-    Site.id.in_(bindparam("ids", expanding=True))
+_PARTNER_ONE: Final = select(PartnerSite.feature, CHANGES).where(
+    PartnerSite.org_id == bindparam("org_id"), PartnerSite.site_id == bindparam("site_id")
 )
+
+
+def _partner_texts(
+    conn: Connection, p: Principal, rows: Sequence[Sequence[Any]]
+) -> tuple[list[str], bool]:
+    """Return a partner page's features from its rows (id, feature, ..., changes).
+
+    With whether every feature came from ``rows`` or from a read at the same change count as
+    ``rows``: a row without a stored feature is rendered (:func:`_render_partner`).
+    """
+    missing = [r[0] for r in rows if r[1] is None]
+    if not missing:
+        return [r[1] for r in rows], True
+    rendered, seen = _render_partner(conn, p.org_id, missing)
+    out = [r[1] if r[1] is not None else rendered.get(r[0]) for r in rows]
+    texts = [t for t in out if t is not None]
+    return texts, len(texts) == len(out) and seen == rows[0][-1]
 
 
 def _json_value(raw: Any) -> Any:
@@ -2152,19 +2219,15 @@ def _parts(
     return head + '"properties":{"state":', middle
 
 
-def _parts_of_row(r: Sequence[Any]) -> tuple[str, str]:
-    """Return the feature parts of a row of :data:`_RAW_PAGE` columns."""
-    return _parts(r[0], r[1], r[2], r[4], r[5], _raw_iso(r[6]), _raw_iso(r[7]), _json_value(r[8]))
-
-
 def store_missing_site_features(factory: SessionFactory) -> int:
-    """Store the feature parts of every released site that has none.
+    """Store the feature parts of every released site that has none, and its partner features.
 
     A released site that fusion updates (a new pass, a new confidence) loses its stored parts
-    to the trigger of migration 0004, and partner pages then render it from its columns:
-    correct, but slower. Called after fusion writes sites (and usable as a backfill after the
-    upgrade to 0004), this stores them again in one transaction, the sites locked in id order
-    as a release locks them.
+    to the trigger of migration 0004 and its partners' features to those of migration 0006,
+    and partner pages then render it from its columns: correct, but slower. Called after
+    fusion writes sites (and usable as a backfill after the upgrade to 0004 or 0006), this
+    stores them again in one transaction, the sites locked in id order as a release locks
+    them.
 
     Parameters
     ----------
@@ -2179,15 +2242,23 @@ def store_missing_site_features(factory: SessionFactory) -> int:
     with write_session(factory) as session:
         released = select(ReleaseSite.site_id)
         stored = select(SiteFeature.site_id)
+        stale = select(PartnerSite.site_id).where(PartnerSite.feature.is_(None))
         sites = list(
             session.scalars(
                 select(Site)
-                .where(Site.id.in_(released), Site.id.not_in(stored))
+                .where(
+                    Site.id.in_(released),
+                    Site.id.not_in(stored) | Site.id.in_(stale),
+                )
                 .order_by(Site.id)
                 .with_for_update()
             )
         )
-        return store_site_features(session, sites) if sites else 0
+        if not sites:
+            return 0
+        parts = store_site_features(session, sites)
+        store_partner_features(session, [s.id for s in sites])
+        return parts
 
 
 def store_site_features(session: Session, sites: Sequence[Site]) -> int:
@@ -2232,55 +2303,85 @@ def store_site_features(session: Session, sites: Sequence[Site]) -> int:
     return len(rows)
 
 
-def _partner_json(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[list[str], bool]:
-    """Write a partner's features from the rows of :data:`_STORED_PAGES` (or filtered).
+def _release_site_ids(session: Session, release_id: str) -> list[str]:
+    q = select(ReleaseSite.site_id).where(ReleaseSite.release_id == release_id)
+    return sorted(session.scalars(q))
 
-    With whether every site's parts came from ``rows`` or from a read at the same change
-    count as ``rows`` (their last column).
+
+_STALE_PARTNER_ROWS: Final = (
+    select(PartnerSite.org_id, PartnerSite.site_id)
+    .where(PartnerSite.site_id.in_(bindparam("ids", expanding=True)), PartnerSite.feature.is_(None))
+    .order_by(PartnerSite.org_id, PartnerSite.site_id)
+    .with_for_update()
+)
+_PARTNER_LIVE: Final = _with_releases(
+    select(*_raw_page(_PARTNER)).where(
+        Site.id.in_(bindparam("ids", expanding=True)), _VISIBLE_EXISTS
+    ),
+    False,
+)
+_WRITE_PARTNER_FEATURE: Final = (
+    update(PartnerSite)
+    .where(PartnerSite.org_id == bindparam("o"), PartnerSite.site_id == bindparam("s"))
+    .values(feature=bindparam("f"))
+)
+_IDS_AT_ONCE: Final = 500
+
+
+def _render_partner(
+    conn: Connection, org_id: int, site_ids: Sequence[str]
+) -> tuple[dict[str, str], int | None]:
+    """Render a partner organisation's features of sites from the sharing tables.
+
+    Returns each visible site's feature as its JSON text (as :func:`orjson.dumps` writes the
+    feature of :func:`list_visible_features`), and the change count the statement read
+    (``None``: no rows).
     """
-    n = _STORED_ROW
-    groups: list[list[Any]] = []  # [row, its releases' columns, acknowledged, actioned]
-    for r in rows:
-        if not groups or groups[-1][0][0] != r[0]:
-            groups.append([r, [], r[n + 5] is not None, bool(r[n + 6])])
-        elif r[n + 5] is not None:
-            groups[-1][2] = True
-        groups[-1][1].append(tuple(r[n : n + 5]))
-    missing = [g[0][0] for g in groups if g[0][2] is None]
-    parts: dict[str, tuple[str, str]] = {}
-    same = True
-    if missing:  # changed since they were stored: rendered from the site's columns
-        for r in conn.execute(_RAW_SITES, {"ids": missing}):
-            parts[r[0]] = _parts_of_row(r)
-            same = same and r[-1] == rows[0][-1]
-    out = []
-    for r, releases, acked, actioned in groups:
-        mark = _marking_json(tuple(releases))
-        state = r[1]
-        if state != "closed":
-            state = "actioned" if actioned else "acknowledged" if acked else "released"
-        head, middle = (r[2], r[3]) if r[2] is not None else parts[r[0]]
-        out.append(f'{head}"{state}"{middle}{mark}')
-    return out, same
+    rows = conn.execute(_PARTNER_LIVE, {"ids": list(site_ids), "org_id": org_id}).all()
+    texts = {f["id"]: orjson.dumps(f).decode() for f in _features(False, rows)}
+    return texts, None if not rows or rows[0][-1] is None else int(rows[0][-1])
 
 
-@lru_cache(maxsize=4096)
-def _marking_json(releases: tuple[tuple[Any, ...], ...]) -> str:
-    """Write the end of a partner's feature: marking, caveats, withdrawal and releases.
+def store_partner_features(session: Session, site_ids: Sequence[str]) -> int:
+    """Write the partner features of sites that a change in this transaction made stale.
 
-    From the raw columns of the releases that carry the site to the partner (id, marking,
-    caveats, withdrawal and creation time; :func:`_marking` decides), closing the feature.
-    A function of those values alone, so kept for the most recent ones: a release carries
-    many sites, and pages show the same few releases again and again (a box's page shows
-    about as many releases as sites, and writing them was a third of its time).
+    The triggers of migration 0006 add a :class:`~vigia.store.models.PartnerSite` row for
+    each site a release makes visible to a partner, and set ``feature`` to ``NULL`` on every
+    row whose feature a change made stale, in the change's transaction. This renders those
+    rows' features again, in that same transaction, after it has made its changes. The rows
+    are locked first (PostgreSQL) and rendered by a statement begun after: a concurrent
+    change to what they show either committed before (and is rendered) or waits for this
+    transaction's commit and sets the feature to ``NULL`` again.
+
+    Parameters
+    ----------
+    session : Session
+        An open write session, after the changes.
+    site_ids : sequence of str
+        The sites whose partners' rows may be stale.
+
+    Returns
+    -------
+    int
+        How many rows' features were written.
     """
-    refs = {columns[0]: _release_ref(*columns) for columns in releases}
-    tlp, caveats, withdrawn, shown = _marking(refs, list(refs))
-    return (
-        f'{_dumps(tlp)},"caveats":{_dumps(caveats)},'
-        f'"withdrawn":{"true" if withdrawn else "false"},'
-        f'"releases":{_dumps(shown)}}}}}'
-    )
+    session.flush()
+    conn = session.connection()
+    ids = sorted(set(site_ids))
+    stale: dict[int, list[str]] = defaultdict(list)
+    for k in range(0, len(ids), _IDS_AT_ONCE):
+        for org_id, site_id in conn.execute(
+            _STALE_PARTNER_ROWS, {"ids": ids[k : k + _IDS_AT_ONCE]}
+        ):
+            stale[org_id].append(site_id)
+    rows = []
+    for org_id, sites in stale.items():
+        for k in range(0, len(sites), _IDS_AT_ONCE):
+            texts, _ = _render_partner(conn, org_id, sites[k : k + _IDS_AT_ONCE])
+            rows += [{"o": org_id, "s": sid, "f": t} for sid, t in texts.items()]
+    if rows:
+        conn.execute(_WRITE_PARTNER_FEATURE, rows)
+    return len(rows)
 
 
 def _release_ref(

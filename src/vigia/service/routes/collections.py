@@ -40,16 +40,23 @@ from vigia.service.schemas import (
 )
 from vigia.store.access import Principal
 from vigia.store.db import read_session
-from vigia.store.releases import read_visible_feature, read_visible_feature_json
+from vigia.store.releases import (
+    read_visible_feature,
+    read_visible_feature_json,
+    read_visible_feature_text,
+)
 from vigia.store.survey import get_survey_feature, list_survey_features
 
 __all__ = [
     "CONFORMANCE",
     "TIMESTAMP_FORMAT",
     "GeoJSONResponse",
+    "Read",
     "parse_bbox",
     "parse_datetime",
     "router",
+    "site_feature",
+    "sites_page",
     "visible_collections",
 ]
 
@@ -299,6 +306,7 @@ class _Window:
 
 
 _FEATURES_AT: Final = b'{"type":"FeatureCollection","features":['
+_LINKS_AT: Final = b',"links":'
 
 
 def _json_page(
@@ -418,6 +426,93 @@ def collection(request: Request, cid: CollectionId, p: CurrentPrincipal) -> Coll
     return _collection(p, cid, request)
 
 
+Read = Callable[[Connection, Principal], tuple[Response, int | None]]
+"""A read of the sites collection, as :meth:`vigia.service.auth.Reader.read` takes it."""
+
+
+def sites_page(
+    request: Request,
+    config: ServiceConfig,
+    bbox: str | None,
+    dt: str | None,
+    limit: int,
+    offset: int,
+) -> Read:
+    """Return the read of one page of the sites collection (``GET /collections/sites/items``).
+
+    Parameters
+    ----------
+    request : Request
+        The request (its URL makes the page's links).
+    config : ServiceConfig
+        The service's configuration (its clock stamps the page).
+    bbox, dt : str or None
+        The ``bbox`` and ``datetime`` parameters as sent.
+    limit, offset : int
+        The page's size and start, validated.
+
+    Returns
+    -------
+    callable
+        ``read(connection, principal)``: the page's response and the change count it was
+        read at.
+    """
+
+    def page(conn: Connection, p: Principal) -> tuple[Response, int | None]:
+        box = parse_bbox(bbox)
+        start, end = parse_datetime(dt)
+        got = read_visible_feature_json(
+            conn, p, bbox=box, start=start, end=end, limit=limit, offset=offset
+        )
+        response = _json_page(request, config, "sites", got.features, got.matched, limit, offset)
+        return response, got.changes
+
+    return page
+
+
+def site_feature(request: Request, fid: str) -> Read:
+    """Return the read of one site (``GET /collections/sites/items/{fid}``).
+
+    Parameters
+    ----------
+    request : Request
+        The request (its URL makes the feature's links).
+    fid : str
+        The site's id.
+
+    Returns
+    -------
+    callable
+        ``read(connection, principal)``: the feature's response and the change count it was
+        read at; it raises :class:`~vigia.errors.NotFoundError` for a site the principal may
+        not see.
+    """
+
+    def links() -> list[dict[str, Any]]:
+        # Built as plain JSON in the shape of `Feature` (not validated again on the way out).
+        return [
+            {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": None},
+            {
+                "href": _collection_url(request, "sites"),
+                "rel": "collection",
+                "type": "application/json",
+                "title": None,
+            },
+        ]
+
+    def item(conn: Connection, p: Principal) -> tuple[Response, int | None]:
+        if not p.is_agency:  # the stored feature's JSON, its links last: the same bytes
+            text, changes = read_visible_feature_text(conn, p, fid)
+            assert text.endswith("}")
+            body = b"".join((text[:-1].encode(), _LINKS_AT, orjson.dumps(links()), b"}"))
+            return Response(body, media_type=GEOJSON), changes
+        feature, changes = read_visible_feature(conn, p, fid)
+        feature["links"] = links()
+        return GeoJSONResponse(feature), changes
+
+    return item
+
+
 @router.get(
     "/collections/sites/items",
     response_model=FeatureCollection,
@@ -434,19 +529,7 @@ async def site_items(
     offset: Offset = 0,
 ) -> Response:
     """Return one page of the sites the principal may see, as GeoJSON."""
-
-    def page(conn: Connection, p: Principal) -> tuple[Response, int | None]:
-        box = parse_bbox(bbox)
-        start, end = parse_datetime(dt)
-        got = read_visible_feature_json(
-            conn, p, bbox=box, start=start, end=end, limit=limit, offset=offset
-        )
-        response = _json_page(
-            request, reader.config, "sites", got.features, got.matched, limit, offset
-        )
-        return response, got.changes
-
-    return await reader.read(page)
+    return await reader.read(sites_page(request, reader.config, bbox, dt, limit, offset))
 
 
 @router.get(
@@ -456,24 +539,9 @@ async def site_items(
     responses=declare(404),
     summary="One site",
 )
-async def site_item(request: Request, fid: FeatureId, reader: CurrentReader) -> GeoJSONResponse:
+async def site_item(request: Request, fid: FeatureId, reader: CurrentReader) -> Response:
     """Return one site the principal may see (404 otherwise)."""
-
-    def item(conn: Connection, p: Principal) -> tuple[GeoJSONResponse, int | None]:
-        feature, changes = read_visible_feature(conn, p, fid)
-        # Built as plain JSON in the shape of `Feature` (not validated again on the way out).
-        feature["links"] = [
-            {"href": str(request.url), "rel": "self", "type": GEOJSON, "title": None},
-            {
-                "href": _collection_url(request, "sites"),
-                "rel": "collection",
-                "type": "application/json",
-                "title": None,
-            },
-        ]
-        return GeoJSONResponse(feature), changes
-
-    return await reader.read(item)
+    return await reader.read(site_feature(request, fid))
 
 
 @router.get(
