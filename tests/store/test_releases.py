@@ -731,3 +731,40 @@ def test_concurrent_releases_get_distinct_ids(world: SessionFactory) -> None:
         t.join()
     assert errors == []
     assert sorted(ids) == ["REL-0001", "REL-0002", "REL-0003"]
+
+
+def test_concurrent_changes_to_releases_of_the_same_sites_all_succeed(
+    world: SessionFactory,
+) -> None:
+    # Withdrawals, acknowledgements and amendments of releases that carry the same sites to
+    # the same partners, all at once: each rewrites those partners' rows of the same sites.
+    # They queue (one lock for what changes what partners see) instead of deadlocking.
+    import threading
+
+    sites = ["SITE-000001", "SITE-000002", "SITE-000003"]
+    rids = [release(world, sites, ["PA", "PB"]) for _ in range(6)]
+    jobs: list[tuple[Callable[..., Any], str, str, dict[str, Any]]] = []
+    for k, rid in enumerate(rids):
+        jobs.append((withdraw_release, "rob" if k % 2 else "ria", rid, {"reason": "error"}))
+        jobs.append((acknowledge_release, "pa_off" if k % 2 else "pb_off", rid, {}))
+    jobs.append((amend_release, "rob", rids[0], {"tlp": "TLP:RED"}))
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(jobs))
+
+    def work(fn: Callable[..., Any], user: str, rid: str, kw: dict[str, Any]) -> None:
+        try:
+            start.wait()
+            do(world, fn, user, rid, now=T1 + timedelta(hours=1), **kw)
+        except LifecycleError:
+            pass  # amended after its withdrawal, or acknowledged after it: refused, fine
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(see(world, get_release, "rob", rid).withdrawn_at is not None for rid in rids)
+    check_partner_sites(world)
