@@ -19,7 +19,9 @@ def test_what_lives_before_serving_is_left_out_of_the_collectors_passes() -> Non
     marker: list[object] = [{"built": "before serving"}]
     try:
         frozen = freeze_heap()
-        assert frozen > 0 and frozen == gc.get_freeze_count()
+        # Frozen objects that die leave the count (other threads of the test session free
+        # some between the two reads); none join it unless frozen again.
+        assert frozen > 0 and 0 < gc.get_freeze_count() <= frozen
         assert not any(o is marker for o in gc.get_objects())
         later: list[object] = [{"made": "while serving"}]
         assert any(o is later for o in gc.get_objects())
