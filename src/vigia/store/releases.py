@@ -2007,22 +2007,27 @@ _FEATURE_ONE: Final = {
 _SPAN: Final = MAX_SITE_SPAN_DEG * (1 + 1e-9)  # as vigia.store.sites (the check's bound)
 
 
-def _filters(box: bool, start: bool, end: bool) -> list[ColumnElement[bool]]:
-    """Return the conditions of :func:`vigia.store.sites.sites_query`, on bound values."""
+def _filters(
+    box: bool, start: bool, end: bool, table: type[Site] | type[PartnerSite] = Site
+) -> list[ColumnElement[bool]]:
+    """Return the conditions of :func:`vigia.store.sites.sites_query`, on bound values.
+
+    ``table`` is ``sites`` or ``partner_sites``, whose box and time columns are copies.
+    """
     out: list[ColumnElement[bool]] = []
-    if box:  # a two-sided range on min_lon: ix_sites_bbox_time answers it
+    if box:  # a two-sided range on min_lon: the box index answers it
         out += [
-            Site.min_lon >= bindparam("x0_span"),
-            Site.min_lon <= bindparam("x1"),
-            Site.min_lat >= bindparam("y0_span"),
-            Site.min_lat <= bindparam("y1"),
-            Site.max_lon >= bindparam("x0"),
-            Site.max_lat >= bindparam("y0"),
+            table.min_lon >= bindparam("x0_span"),
+            table.min_lon <= bindparam("x1"),
+            table.min_lat >= bindparam("y0_span"),
+            table.min_lat <= bindparam("y1"),
+            table.max_lon >= bindparam("x0"),
+            table.max_lat >= bindparam("y0"),
         ]
     if start:
-        out.append(Site.last_seen >= bindparam("start"))
+        out.append(table.last_seen >= bindparam("start"))
     if end:
-        out.append(Site.first_seen <= bindparam("end"))
+        out.append(table.first_seen <= bindparam("end"))
     return out
 
 
@@ -2056,21 +2061,7 @@ _FILTERED_COUNTS: Final = {shape: _filtered_count(*shape).add_columns(CHANGES) f
 # or the box index, then their stored features). Row: id, feature, [count,] changes.
 def _partner_filters(box: bool, start: bool, end: bool) -> list[ColumnElement[bool]]:
     """Return :func:`_filters` on a partner's rows (the sites' box and times, copied)."""
-    out: list[ColumnElement[bool]] = [PartnerSite.org_id == bindparam("org_id")]
-    if box:
-        out += [
-            PartnerSite.min_lon >= bindparam("x0_span"),
-            PartnerSite.min_lon <= bindparam("x1"),
-            PartnerSite.min_lat >= bindparam("y0_span"),
-            PartnerSite.min_lat <= bindparam("y1"),
-            PartnerSite.max_lon >= bindparam("x0"),
-            PartnerSite.max_lat >= bindparam("y0"),
-        ]
-    if start:
-        out.append(PartnerSite.last_seen >= bindparam("start"))
-    if end:
-        out.append(PartnerSite.first_seen <= bindparam("end"))
-    return out
+    return [PartnerSite.org_id == bindparam("org_id"), *_filters(box, start, end, PartnerSite)]
 
 
 def _partner_page(box: bool, start: bool, end: bool, *, counted: bool) -> Select[Any]:
