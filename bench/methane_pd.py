@@ -19,7 +19,9 @@ wind) never sees the truth; this script joins its plumes to the sources:
 * emission error: estimated / true − 1;
 * a false plume reaches no source and covers no pixel of true enhancement ≥ 5 ppm·m;
 * **clairvoyant SNR** (an upper bound, not a detector): the matched filter of the source's
-  own true enhancement (truth ≥ 1 ppm·m within 60 px), correlated with the retrieved map
+  own true enhancement (its own plume alone, as the renderer draws it, ≥ 1 ppm·m within
+  60 px; before 2026-12-06 the line's whole truth, which lent a source its neighbours' gas),
+  correlated with the retrieved map
   weighted by 1/σ² at the true place, made CFAR by the median and MAD of the same template at
   every place of the line, as the kernel detector's statistic is. A detector that knew each
   plume's exact shape, place and direction could do no better on this map; one that searches
@@ -46,10 +48,11 @@ from scipy import fft as sp_fft
 from threadpoolctl import threadpool_limits
 
 from vigia.detect.methane import methane_plumes, retrieve_methane
-from vigia.detect.plumes import PixelGrid, Wind
+from vigia.detect.plumes import MOLAR_MASS_KG_MOL, PixelGrid, Wind
 from vigia.memory import tune_for_arrays
 from vigia.platform import load_platform
-from vigia.sense.render import render_line
+from vigia.sense.plume import column_ppm_m
+from vigia.sense.render import _TURBULENCE, _plume_seed, _subpixel_points, render_line
 from vigia.world.scenario import load_scenario
 from vigia.world.sites import Site
 from vigia.world.world import World, build_world, solar_elevation
@@ -122,11 +125,39 @@ def scene(
         crosstrack_pixels=cols,
         seed=seed,
     )
+    # Each source's own column on the line's pixels (the renderer's plume, same seed): the
+    # clairvoyant template of one source must not hold another source's gas.
+    lat, lon = r.cube["lat"].values, r.cube["lon"].values
+    xy = w2.frame.to_xy(np.column_stack([lon.ravel(), lat.ravel()]))
+    x, y = xy[:, 0].reshape(lat.shape), xy[:, 1].reshape(lat.shape)
+    sx_px, sy_px, cell = _subpixel_points(x, y, gsd)  # the renderer's pixel footprints
+    wind = world.wind_at(when)
+    own = []
+    for site in sites:
+        sx, sy = w2.frame.to_xy(np.array([[site.lon, site.lat]]))[0]
+        own.append(
+            np.asarray(
+                column_ppm_m(
+                    sx_px,
+                    sy_px,
+                    emission_rate_kg_s=site.emissions_kg_h["CH4"] / 3600.0,
+                    wind_speed_m_s=wind.speed_m_s,
+                    wind_from_deg=wind.from_deg,
+                    stability=wind.stability,
+                    molar_mass_kg_mol=MOLAR_MASS_KG_MOL["CH4"],
+                    source_xy_m=(float(sx), float(sy)),
+                    turbulence=_TURBULENCE,
+                    seed=_plume_seed(w2, site, when),
+                    footprint_m=cell,
+                )
+            ).mean(axis=-1)
+        )
     return {
         "cube": r.cube,
         "truth": r.truth["ch4"].values,
+        "own_truth": own,
         "sites": sites,
-        "wind": world.wind_at(when),
+        "wind": wind,
     }
 
 
@@ -210,7 +241,9 @@ def evaluate(sc: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float]:
                 "emission_error": None
                 if best is None or best.emission_kg_h is None
                 else best.emission_kg_h / q - 1.0,
-                "clairvoyant_snr": clairvoyant_snr(res.enhancement, res.sigma, truth, (r0, c0))
+                "clairvoyant_snr": clairvoyant_snr(
+                    res.enhancement, res.sigma, sc["own_truth"][i], (r0, c0)
+                )
                 if on_line
                 else math.nan,
             }

@@ -255,6 +255,7 @@ def column_mass(
     wind_from_deg: float,
     stability: Stability,
     source_xy_m: tuple[float, float] = (0.0, 0.0),
+    footprint_m: float = 0.0,
 ) -> Array:
     """Vertical column mass enhancement of the mean Gaussian plume, kg m⁻².
 
@@ -276,6 +277,10 @@ def column_mass(
         Pasquill–Gifford stability class.
     source_xy_m : (float, float), optional
         Source position, m.
+    footprint_m : float, optional
+        Side of the square of ground each point stands for, m (0: the point itself). The
+        crosswind profile is averaged over it, so a plume narrower than that square near its
+        source is not sampled at a point.
 
     Returns
     -------
@@ -293,13 +298,25 @@ def column_mass(
     s, n = plume_frame(x_m, y_m, wind_from_deg=wind_from_deg, source_xy_m=source_xy_m)
     s, n = np.broadcast_arrays(s, n)
     sy, _ = dispersion_sigmas(s, stability)
-    return _gaussian_column(s, n, sy, np.zeros_like(s), emission_rate_kg_s, wind_speed_m_s)
+    return _gaussian_column(
+        s, n, sy, np.zeros_like(s), emission_rate_kg_s, wind_speed_m_s, _footprint(footprint_m)
+    )
 
 
-def _gaussian_column(s: Array, n: Array, width: Array, centre: Array, q: float, u: float) -> Array:
+def _footprint(footprint_m: float) -> float:
+    if not (math.isfinite(footprint_m) and footprint_m >= 0):
+        raise InputError(f"footprint must be ≥ 0 m, got {footprint_m!r}")
+    return float(footprint_m)
+
+
+def _gaussian_column(
+    s: Array, n: Array, width: Array, centre: Array, q: float, u: float, footprint: float = 0.0
+) -> Array:
+    # The crosswind profile averaged over a square of side ``footprint`` about each point
+    # (a box of that side has variance footprint²/12; the Gaussian stands in for it).
     out = np.zeros(s.shape)
     ok = s > 0
-    w = width[ok]
+    w = np.sqrt(np.asarray(width)[ok] ** 2 + footprint**2 / 12.0)
     out[ok] = (
         q / (math.sqrt(2 * math.pi) * u * w) * np.exp(-((n[ok] - centre[ok]) ** 2) / (2 * w**2))
     )
@@ -391,6 +408,7 @@ def column_ppm_m(
     pressure_pa: float = STANDARD_PRESSURE_PA,
     turbulence: Turbulence | None = None,
     seed: int | None = None,
+    footprint_m: float = 0.0,
 ) -> Array:
     """Vertical column enhancement of a plume on ground points, ppm·m.
 
@@ -420,6 +438,10 @@ def column_ppm_m(
         Turbulent structure; ``None`` gives the smooth ensemble mean.
     seed : int, optional
         Seed of the turbulent realisation; required with ``turbulence``.
+    footprint_m : float, optional
+        Side of the square of ground each point stands for, m (0: the point itself). The
+        crosswind profile is averaged over it, so a plume narrower than that square near its
+        source is not sampled at a point.
 
     Returns
     -------
@@ -442,6 +464,7 @@ def column_ppm_m(
             wind_from_deg=wind_from_deg,
             stability=stability,
             source_xy_m=source_xy_m,
+            footprint_m=footprint_m,
         )
     elif seed is None:
         raise InputError("a turbulent plume needs a seed")
@@ -456,6 +479,7 @@ def column_ppm_m(
             seed=seed,
             turbulence=turbulence,
             source_xy_m=source_xy_m,
+            footprint_m=footprint_m,
         )
     return mass_to_ppm_m(
         omega, molar_mass_kg_mol, temperature_k=temperature_k, pressure_pa=pressure_pa
@@ -508,12 +532,14 @@ def turbulent_column_mass(
     seed: int,
     turbulence: Turbulence = Turbulence(),
     source_xy_m: tuple[float, float] = (0.0, 0.0),
+    footprint_m: float = 0.0,
 ) -> Array:
     """One seeded turbulent realisation of the column mass, kg m⁻²: meander and patches.
 
     Its ensemble mean over seeds is :func:`column_mass` (up to the < 2 % of variance the
     lattice interpolation loses), so the mass flux through a cross-section averages Q/u.
-    The same seed and inputs give the same plume.
+    The same seed gives the same plume, and a point's value does not depend on which other
+    points are asked with it (a line rendered in chunks is one plume).
 
     Parameters
     ----------
@@ -533,6 +559,10 @@ def turbulent_column_mass(
         Parameters of the structure.
     source_xy_m : (float, float), optional
         Source position, m.
+    footprint_m : float, optional
+        Side of the square of ground each point stands for, m (0: the point itself). The
+        crosswind profile is averaged over it, so a plume narrower than that square near its
+        source is not sampled at a point.
 
     Returns
     -------
@@ -550,9 +580,12 @@ def turbulent_column_mass(
     s_ok, n_ok = s[ok], n[ok]
     t = turbulence
 
-    # Warped along-plume coordinate u(s) = ∫ ds / ℓ(s) on a fine 1-D grid.
+    # Warped along-plume coordinate u(s) = ∫ ds / ℓ(s) on a fine 1-D grid of a fixed step,
+    # so that u(s), like the lattice and the meander below, does not depend on how far the
+    # queried points reach: a line rendered in chunks gets one plume, not one per chunk.
     s_max = float(s_ok.max())
-    s_line = np.linspace(0.0, s_max, 4097)
+    ds = min(1.0, t.length0_m / 4.0)
+    s_line = np.arange(math.ceil(s_max / ds) + 2) * ds
     ell_line = t.length0_m + t.length_growth * dispersion_sigmas(s_line, stability)[0]
     inv = 1.0 / ell_line
     u_line = np.concatenate(([0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(s_line))))
@@ -573,8 +606,9 @@ def turbulent_column_mass(
             f"turbulent plume lattice of {n_u} × {n_v} nodes is too large: raise length0_m "
             f"({t.length0_m} m) or shrink the grid (plume {s_max:.0f} m long)"
         )
-    rng = np.random.default_rng(seed)
-    white = rng.standard_normal((n_u + 2 * pad, n_v + 2 * pad))
+    # Rows of the lattice (along u) and the meander's kicks come in order from their own
+    # streams: a longer reach appends nodes and leaves the first ones as they were.
+    white = np.random.default_rng([seed, 1]).standard_normal((n_u + 2 * pad, n_v + 2 * pad))
     # Gaussian-filtered white noise has correlation exp(−r²/4σ_f²): σ_f = 1/2 gives length 1.
     sigma_f = 0.5 * _NODES_PER_LENGTH
     field = ndimage.gaussian_filter(white, sigma_f, mode="wrap")
@@ -588,7 +622,7 @@ def turbulent_column_mass(
     # Meander: unit-variance AR(1) walk along u, started from its stationary distribution.
     u_nodes = np.arange(n_u) * h
     rho = math.exp(-h / t.meander_length)
-    kicks = rng.standard_normal(n_u)
+    kicks = np.random.default_rng([seed, 2]).standard_normal(n_u)
     eta = np.empty(n_u)
     eta[0] = kicks[0]
     scale = math.sqrt(1.0 - rho**2)
@@ -598,7 +632,10 @@ def turbulent_column_mass(
     width = math.sqrt(1.0 - t.meander_fraction) * sigma_y
 
     out[ok] = (
-        _gaussian_column(s_ok, n_ok, width, centre, emission_rate_kg_s, wind_speed_m_s) * patches
+        _gaussian_column(
+            s_ok, n_ok, width, centre, emission_rate_kg_s, wind_speed_m_s, _footprint(footprint_m)
+        )
+        * patches
     )
     return out
 

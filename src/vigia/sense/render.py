@@ -118,6 +118,8 @@ _SUN_HEATING_K: dict[str, float] = {
 # How far downwind a plume is rendered, metres, and the turbulent structure used.
 _PLUME_REACH_M = 3000.0
 _TURBULENCE = Turbulence()
+_SUBPIXEL_M = 1.5  # spacing of the points averaged over a pixel for a plume's column, m
+_SUBPIXEL_MAX = 5  # most points per pixel side
 _VARIETY = 1 << 20
 
 
@@ -196,6 +198,29 @@ def _near_sites(
     ]
 
 
+def _subpixel_points(
+    x: NDArray[np.float64], y: NDArray[np.float64], gsd: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    # A k × k grid of points over each pixel's footprint (k × k along the last axis), k the
+    # number that puts them ≤ _SUBPIXEL_M apart, with the pixel's sides across the scan line
+    # (each row's direction from its first to its last pixel, so a row's points do not
+    # depend on the rows rendered with it) and along it; and the side of the square each
+    # point stands for.
+    k = min(_SUBPIXEL_MAX, max(1, math.ceil(gsd / _SUBPIXEL_M)))
+    if x.shape[-1] > 1:
+        ax, ay = x[:, -1] - x[:, 0], y[:, -1] - y[:, 0]
+    else:
+        ax, ay = np.ones(x.shape[0]), np.zeros(x.shape[0])
+    norm = np.hypot(ax, ay)
+    norm = np.where(norm > 0, norm, 1.0)
+    ax, ay = (ax / norm)[:, None, None], (ay / norm)[:, None, None]
+    f = ((np.arange(k) + 0.5) / k - 0.5) * gsd
+    across, along = (a.ravel() for a in np.meshgrid(f, f, indexing="ij"))
+    dx = across * ax - along * ay
+    dy = across * ay + along * ax
+    return x[..., None] + dx, y[..., None] + dy, gsd / k
+
+
 def _box_weight(
     x: NDArray[np.float64], y: NDArray[np.float64], cx: float, cy: float, half: float, gsd: float
 ) -> NDArray[np.float64]:
@@ -246,6 +271,7 @@ def _ground(
     columns: dict[str, NDArray[np.float64]] = {}
     bare = LAND_COVER_CLASSES.index("bare_soil")
     wind = world.wind_at(time)
+    sub: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None
     for site, sx, sy in _near_sites(world, x, y):
         rng = np.random.default_rng(_site_seed(world, site))
         if site.clearing_radius_m > 0:
@@ -262,10 +288,12 @@ def _ground(
             share = np.where(d <= gsd * 0.75, min(1.0, site.heat_area_m2 / gsd**2), 0.0)
             heat.append((share, float(site.heat_k)))
         if site.emissions_kg_h and world.is_active(site, time):
+            if sub is None:
+                sub = _subpixel_points(x, y, gsd)
             for species, rate in site.emissions_kg_h.items():
                 col = column_ppm_m(
-                    x,
-                    y,
+                    sub[0],
+                    sub[1],
                     emission_rate_kg_s=rate / 3600.0,
                     wind_speed_m_s=wind.speed_m_s,
                     wind_from_deg=wind.from_deg,
@@ -274,8 +302,12 @@ def _ground(
                     source_xy_m=(float(sx), float(sy)),
                     turbulence=_TURBULENCE,
                     seed=_plume_seed(world, site, time),
+                    footprint_m=sub[2],
                 )
-                columns[species] = columns.get(species, 0.0) + np.asarray(col, dtype=np.float64)
+                # What a pixel sees is the mean column over its footprint, not the column at
+                # its centre: near the source a plume is narrower than a pixel.
+                mean = np.asarray(col, dtype=np.float64).mean(axis=-1)
+                columns[species] = columns.get(species, 0.0) + mean
     return _Chunk(x, y, fr.astype(np.float32), variants, covers, heat, columns)
 
 
