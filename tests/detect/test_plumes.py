@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from vigia.detect import plumes as impl
 from vigia.detect.plumes import (
@@ -115,6 +116,21 @@ def test_white_noise_and_column_striping_give_no_plume() -> None:
     e = e * rng.uniform(0.7, 1.5, lat.shape[1])[None, :] + rng.normal(0, 80.0, lat.shape[1])
     found = find_plumes(e, np.full(lat.shape, SIGMA), lat, lon, wind=Wind(3.0, 90.0))
     assert found == []
+
+
+def test_busy_ground_in_one_part_of_a_line_does_not_hide_a_plume_over_quiet_ground() -> None:
+    # The southern half of the line is quiet (white noise), the northern half busy (clutter
+    # correlated over ~4 px, 1.2 σ): one scale for the whole line would be the busy
+    # ground's, and the 50 kg/h plume over quiet ground would not reach the threshold
+    # (it did not, for 8 of 8 noise draws, before the scale became local).
+    lat, lon = grid(512, 160)
+    wind = Wind(4.0, 200.0)
+    e, sd = noisy(plume(lat, lon, (60, 70), 50.0, wind), 1)
+    clutter = ndimage.gaussian_filter(np.random.default_rng(101).normal(size=lat.shape), 4.0)
+    e[256:] += (1.2 * SIGMA / clutter.std() * clutter)[256:]
+    found = find_plumes(e, sd, lat, lon, wind=wind)
+    assert [p for p in found if math.hypot(p.source_pixel[0] - 60, p.source_pixel[1] - 70) <= 3]
+    assert not [p for p in found if p.source_pixel[0] >= 256], "busy ground made a plume"
 
 
 def test_two_sources_are_two_plumes() -> None:

@@ -125,6 +125,8 @@ _NEAR_PX: Final = 5.0  # radius around a source that must hold some of its plume
 _NEAR_MIN: Final = 5  # fewest plume pixels there (its own 3 × 3 aside)
 _EDGE_Z: Final = 3.0  # least significance of an anchor on the path from a maximum to the source
 _EDGE_FRACTION: Final = 0.15  # ... and least share of the best anchor's statistic
+_CFAR_BLOCK_PX: Final = 256  # side of the blocks whose clutter sets the local CFAR scale, pixels
+_CFAR_BLOCK_MIN: Final = 1000  # fewest usable pixels a block's own CFAR statistics need
 
 
 @dataclass(frozen=True)
@@ -1139,11 +1141,45 @@ def kernel_threshold(n_kernels: int, pixel_area_m2: float, false_plumes_per_100k
 
 
 def _cfar_normalise(t: NDArray[np.float64], good: NDArray[np.bool_]) -> NDArray[np.float64]:
-    # (T − median) / scale, scale the larger of the MAD and the negative-tail scale (the
-    # background alone makes the lower tail), from a subsample of the usable pixels.
-    vals = t[good]
-    if vals.size < 20:
+    # (T − median) / scale, both local: a line crosses fields, towns and hills whose clutter
+    # differs, and one scale for the whole line lets busy ground raise false plumes while
+    # quiet ground hides faint ones. Median and scale come from blocks of about
+    # _CFAR_BLOCK_PX² pixels (the whole map's where a block has < _CFAR_BLOCK_MIN usable),
+    # interpolated bilinearly between block centres.
+    whole = _cfar_stats(t, good, 20)
+    if whole is None:
         return np.zeros(t.shape)
+    nr, nc = t.shape
+    br, bc = max(1, round(nr / _CFAR_BLOCK_PX)), max(1, round(nc / _CFAR_BLOCK_PX))
+    re = np.linspace(0, nr, br + 1).round().astype(int)
+    ce = np.linspace(0, nc, bc + 1).round().astype(int)
+    med = np.full((br, bc), whole[0])
+    scale = np.full((br, bc), whole[1])
+    for i in range(br):
+        for j in range(bc):
+            sl = (slice(re[i], re[i + 1]), slice(ce[j], ce[j + 1]))
+            local = _cfar_stats(t[sl], good[sl], _CFAR_BLOCK_MIN)
+            if local is not None:
+                med[i, j], scale[i, j] = local
+    if br * bc == 1:
+        return np.asarray((t - med[0, 0]) / scale[0, 0], dtype=np.float64)
+    at_r = np.interp(np.arange(nr), (re[:-1] + re[1:]) / 2.0 - 0.5, np.arange(br))
+    at_c = np.interp(np.arange(nc), (ce[:-1] + ce[1:]) / 2.0 - 0.5, np.arange(bc))
+    where = np.meshgrid(at_r, at_c, indexing="ij")
+    med_map = ndimage.map_coordinates(med, where, order=1, mode="nearest")
+    scale_map = ndimage.map_coordinates(scale, where, order=1, mode="nearest")
+    return np.asarray((t - med_map) / scale_map, dtype=np.float64)
+
+
+def _cfar_stats(
+    t: NDArray[np.float64], good: NDArray[np.bool_], least: int
+) -> tuple[float, float] | None:
+    # Median and scale of the usable values, the scale the larger of the MAD and the
+    # negative-tail scale (the background alone makes the lower tail), from a subsample;
+    # None when there are fewer than ``least`` values or no spread.
+    vals = t[good]
+    if vals.size < least:
+        return None
     step = max(1, vals.size // 50_000)
     sub = vals[::step]
     med = float(np.median(sub))
@@ -1152,8 +1188,8 @@ def _cfar_normalise(t: NDArray[np.float64], good: NDArray[np.bool_]) -> NDArray[
     tail = (med - float(np.quantile(sub, q))) / NormalDist().inv_cdf(1.0 - q)
     scale = max(mad, tail)
     if not (scale > 0 and math.isfinite(scale)):
-        return np.zeros(t.shape)
-    return (t - med) / scale
+        return None
+    return med, scale
 
 
 def _kernel_detections(
