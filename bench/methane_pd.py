@@ -48,11 +48,10 @@ from scipy import fft as sp_fft
 from threadpoolctl import threadpool_limits
 
 from vigia.detect.methane import methane_plumes, retrieve_methane
-from vigia.detect.plumes import MOLAR_MASS_KG_MOL, PixelGrid, Wind
+from vigia.detect.plumes import PixelGrid, Wind
 from vigia.memory import tune_for_arrays
 from vigia.platform import load_platform
-from vigia.sense.plume import column_ppm_m
-from vigia.sense.render import _TURBULENCE, _plume_seed, _subpixel_points, render_line
+from vigia.sense.render import _subpixel_points, render_line, site_columns
 from vigia.world.scenario import load_scenario
 from vigia.world.sites import Site
 from vigia.world.world import World, build_world, solar_elevation
@@ -130,28 +129,14 @@ def scene(
     lat, lon = r.cube["lat"].values, r.cube["lon"].values
     xy = w2.frame.to_xy(np.column_stack([lon.ravel(), lat.ravel()]))
     x, y = xy[:, 0].reshape(lat.shape), xy[:, 1].reshape(lat.shape)
-    sx_px, sy_px, cell = _subpixel_points(x, y, gsd)  # the renderer's pixel footprints
+    points = _subpixel_points(x, y, gsd)  # the renderer's pixel footprints
     wind = world.wind_at(when)
-    own = []
-    for site in sites:
-        sx, sy = w2.frame.to_xy(np.array([[site.lon, site.lat]]))[0]
-        own.append(
-            np.asarray(
-                column_ppm_m(
-                    sx_px,
-                    sy_px,
-                    emission_rate_kg_s=site.emissions_kg_h["CH4"] / 3600.0,
-                    wind_speed_m_s=wind.speed_m_s,
-                    wind_from_deg=wind.from_deg,
-                    stability=wind.stability,
-                    molar_mass_kg_mol=MOLAR_MASS_KG_MOL["CH4"],
-                    source_xy_m=(float(sx), float(sy)),
-                    turbulence=_TURBULENCE,
-                    seed=_plume_seed(w2, site, when),
-                    footprint_m=cell,
-                )
-            ).mean(axis=-1)
-        )
+    own = [
+        site_columns(
+            w2, site, tuple(w2.frame.to_xy(np.array([[site.lon, site.lat]]))[0]), when, points
+        )["CH4"]
+        for site in sites
+    ]
     return {
         "cube": r.cube,
         "truth": r.truth["ch4"].values,

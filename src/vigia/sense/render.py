@@ -58,6 +58,7 @@ __all__ = [
     "RenderedLine",
     "render_line",
     "sensor_bands",
+    "site_columns",
 ]
 
 Instrument = Literal["vswir", "lwir"]
@@ -270,7 +271,6 @@ def _ground(
     heat: list[tuple[NDArray[np.float64], float]] = []
     columns: dict[str, NDArray[np.float64]] = {}
     bare = LAND_COVER_CLASSES.index("bare_soil")
-    wind = world.wind_at(time)
     sub: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None
     for site, sx, sy in _near_sites(world, x, y):
         rng = np.random.default_rng(_site_seed(world, site))
@@ -290,25 +290,58 @@ def _ground(
         if site.emissions_kg_h and world.is_active(site, time):
             if sub is None:
                 sub = _subpixel_points(x, y, gsd)
-            for species, rate in site.emissions_kg_h.items():
-                col = column_ppm_m(
-                    sub[0],
-                    sub[1],
-                    emission_rate_kg_s=rate / 3600.0,
-                    wind_speed_m_s=wind.speed_m_s,
-                    wind_from_deg=wind.from_deg,
-                    stability=wind.stability,
-                    molar_mass_kg_mol=MOLAR_MASS_KG_MOL[species],
-                    source_xy_m=(float(sx), float(sy)),
-                    turbulence=_TURBULENCE,
-                    seed=_plume_seed(world, site, time),
-                    footprint_m=sub[2],
-                )
-                # What a pixel sees is the mean column over its footprint, not the column at
-                # its centre: near the source a plume is narrower than a pixel.
-                mean = np.asarray(col, dtype=np.float64).mean(axis=-1)
-                columns[species] = columns.get(species, 0.0) + mean
+            for species, col in site_columns(world, site, (sx, sy), time, sub).items():
+                columns[species] = columns.get(species, 0.0) + col
     return _Chunk(x, y, fr.astype(np.float32), variants, covers, heat, columns)
+
+
+def site_columns(
+    world: World,
+    site: Site,
+    source_xy: tuple[float, float],
+    time: datetime,
+    points: tuple[NDArray[np.float64], NDArray[np.float64], float],
+) -> dict[str, NDArray[np.float64]]:
+    """Columns of one site's plumes on pixels, as the renderer draws them, ppm·m per species.
+
+    Parameters
+    ----------
+    world : World
+        The world (its wind at ``time`` and its seed).
+    site : Site
+        An emitting site.
+    source_xy : (float, float)
+        The site's position in the world's plane, m.
+    time : datetime
+        The line's start time (the plume's eddies belong to it).
+    points : (x, y, side)
+        Points over each pixel's footprint (:func:`_subpixel_points`) and the side of the
+        square each stands for, m.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Per species, the mean column over each pixel's footprint, ppm·m: near the source a
+        plume is narrower than a pixel, and a pixel sees its mean, not the column at its centre.
+    """
+    wind = world.wind_at(time)
+    out = {}
+    for species, rate in site.emissions_kg_h.items():
+        col = column_ppm_m(
+            points[0],
+            points[1],
+            emission_rate_kg_s=rate / 3600.0,
+            wind_speed_m_s=wind.speed_m_s,
+            wind_from_deg=wind.from_deg,
+            stability=wind.stability,
+            molar_mass_kg_mol=MOLAR_MASS_KG_MOL[species],
+            source_xy_m=(float(source_xy[0]), float(source_xy[1])),
+            turbulence=_TURBULENCE,
+            seed=_plume_seed(world, site, time),
+            footprint_m=points[2],
+        )
+        out[species] = np.asarray(col, dtype=np.float64).mean(axis=-1)
+    return out
 
 
 def _mix(spectra: _Spectra, chunk: _Chunk) -> NDArray[np.float32]:
