@@ -127,6 +127,12 @@ _EDGE_Z: Final = 3.0  # least significance of an anchor on the path from a maxim
 _EDGE_FRACTION: Final = 0.15  # ... and least share of the best anchor's statistic
 _CFAR_BLOCK_PX: Final = 256  # side of the blocks whose clutter sets the local CFAR scale, pixels
 _CFAR_BLOCK_MIN: Final = 1000  # fewest usable pixels a block's own CFAR statistics need
+# Following a plume upwind from a source that does not look like a start (see _detections):
+_UPSTART_PX: Final = 5.0  # least distance upwind of the first source, pixels
+_UPSTART_GAP: Final = 4  # gaps along the wind bridged on the way (up to 2 × this), pixels
+_UPSTART_Z: Final = 3.0  # least edge statistic of the start found upwind ...
+_UPSTART_FRACTION: Final = 0.25  # ... and least share of the first source's
+_UPSTART_JOIN: Final = 0.6  # least share of the straight path from there with gas on it
 
 
 @dataclass(frozen=True)
@@ -923,37 +929,8 @@ def _quantify(
             "the plume enters the line at its edge: its source lies upwind, outside what was "
             "seen (the point is where it came into view)"
         )
-    # How wide the plume is where it starts: a point source's plume is narrower than the
-    # widest kernel's wedge there (σ_y ≤ a_max s, Briggs' most unstable class), pixel
-    # footprint and a 1.5 margin allowed; a piece of a plume from far upwind is not.
-    start_len = _START_PX * pixel_m
-    pos = np.clip(ev, 0.0, None)
-    rel_x, rel_y = px - sx, py - sy
-    a_s = rel_x * axis_v[0] + rel_y * axis_v[1]
-    c_s = -rel_x * axis_v[1] + rel_y * axis_v[0]
-    near = (a_s >= -pixel_m) & (a_s <= start_len)
-    start_width = math.nan
-    if int(near.sum()) >= 3 and float(pos[near].sum()) > 0:
-        w_near = pos[near] / float(pos[near].sum())
-        mu = float(np.sum(w_near * c_s[near]))
-        start_width = math.sqrt(float(np.sum(w_near * (c_s[near] - mu) ** 2)))
-        limit = math.hypot(1.5 * max(s.kernel_spreads) * start_len, 0.5 * pixel_m)
-        if not note and start_width > limit:
-            note = (
-                f"the plume is already {start_width:.0f} m wide where it starts (a point "
-                f"source's is at most {limit:.0f} m there): a piece of a plume from a source "
-                "further upwind"
-            )
-    # A source with hardly any of its plume around it: a long kernel anchored beside gas it
-    # saw far down its wedge (the pieces of a large, meandering plume), not a start.
-    around = np.hypot(rows - src[0], cols - src[1]) <= _NEAR_PX
-    own = (np.abs(rows - src[0]) <= 1) & (np.abs(cols - src[1]) <= 1)
-    n_near = int(np.sum(around & ~own))
-    if not note and n_near < _NEAR_MIN:
-        note = (
-            f"only {n_near} of the plume's pixels lie within {_NEAR_PX:.0f} px of its source: "
-            "the gas seen is further off, and where it comes from was not found"
-        )
+    start_width, start_note = _start_of(region, src, axis_v, e, grid, s)
+    note = note or start_note
     return Plume(
         label=label,
         species=species,
@@ -980,6 +957,54 @@ def _quantify(
         start_width_m=start_width,
         source_note=note,
     )
+
+
+def _start_of(
+    region: NDArray[np.bool_],
+    src: tuple[int, int],
+    axis: NDArray[np.float64] | tuple[float, float],
+    e: NDArray[np.float64],
+    grid: PixelGrid,
+    s: SegmentationSettings,
+) -> tuple[float, str]:
+    # Whether a plume's source looks like where a plume starts: its width there (m, NaN
+    # when too few pixels show) and, when it does not look like a start, why.
+    rows, cols = np.nonzero(region)
+    pixel_m = grid.pixel_size_m
+    ax = (float(axis[0]), float(axis[1]))
+    # How wide the plume is where it starts: a point source's plume is narrower than the
+    # widest kernel's wedge there (σ_y ≤ a_max s, Briggs' most unstable class), pixel
+    # footprint and a 1.5 margin allowed; a piece of a plume from far upwind is not.
+    start_len = _START_PX * pixel_m
+    pos = np.clip(e[rows, cols], 0.0, None)
+    rel_x = grid.x_m[rows, cols] - grid.x_m[src]
+    rel_y = grid.y_m[rows, cols] - grid.y_m[src]
+    a_s = rel_x * ax[0] + rel_y * ax[1]
+    c_s = -rel_x * ax[1] + rel_y * ax[0]
+    near = (a_s >= -pixel_m) & (a_s <= start_len)
+    start_width = math.nan
+    if int(near.sum()) >= 3 and float(pos[near].sum()) > 0:
+        w_near = pos[near] / float(pos[near].sum())
+        mu = float(np.sum(w_near * c_s[near]))
+        start_width = math.sqrt(float(np.sum(w_near * (c_s[near] - mu) ** 2)))
+        limit = math.hypot(1.5 * max(s.kernel_spreads) * start_len, 0.5 * pixel_m)
+        if start_width > limit:
+            return start_width, (
+                f"the plume is already {start_width:.0f} m wide where it starts (a point "
+                f"source's is at most {limit:.0f} m there): a piece of a plume from a source "
+                "further upwind"
+            )
+    # A source with hardly any of its plume around it: a long kernel anchored beside gas it
+    # saw far down its wedge (the pieces of a large, meandering plume), not a start.
+    around = np.hypot(rows - src[0], cols - src[1]) <= _NEAR_PX
+    own = (np.abs(rows - src[0]) <= 1) & (np.abs(cols - src[1]) <= 1)
+    n_near = int(np.sum(around & ~own))
+    if n_near < _NEAR_MIN:
+        return start_width, (
+            f"only {n_near} of the plume's pixels lie within {_NEAR_PX:.0f} px of its source: "
+            "the gas seen is further off, and where it comes from was not found"
+        )
+    return start_width, ""
 
 
 def _seen_upwind(
@@ -1364,23 +1389,120 @@ def _detections(
                     src, ker = got, kernels[rev]
         if claimed[src] or sources[src]:
             continue
-        wedge = _place(ker.wedge, ker.anchor, src, shape) & valid
-        region = wedge & evident
-        region[max(0, src[0] - 1) : src[0] + 2, max(0, src[1] - 1) : src[1] + 2] |= wedge[
-            max(0, src[0] - 1) : src[0] + 2, max(0, src[1] - 1) : src[1] + 2
-        ]
-        region[src] = bool(valid[src])
+        wedge, region, shown = _plume_region(src, ker, valid, evident, bodies)
+        first = src
+        if _start_of(shown, src, ker.axis, e_c, grid, s)[1]:
+            # What was found does not look like where a plume starts (already wide, or
+            # hardly any gas around it): often the dense puffs of a patchy plume downwind of
+            # its thin start. Follow the gas upwind from it (evident pixels, gaps of a few
+            # pixels along the wind bridged) up to twice as far as above.
+            trail = _upwind_trail(src, ker.step, evident)
+            if np.any(trail & sources):
+                # It leads to a plume found already: that plume, seen again.
+                claimed |= ndimage.binary_dilation(shown, _EIGHT, iterations=3)
+                continue
+            up, _ = _locate_source(
+                e_c, wt, valid & trail & ~claimed, [ker], src, ker.step, s, body=on_body
+            )
+            if up != src:
+                # Taken only if it looks like a start, is a plume's edge (≥ _UPSTART_Z σ and
+                # a share of the first source's) and gas lies along the way there.
+                moved = _plume_region(up, ker, valid, evident, bodies)
+                here, there = (_edge_statistic(e_c, wt, ker, at, s) for at in (src, up))
+                if (
+                    not _start_of(moved[2], up, ker.axis, e_c, grid, s)[1]
+                    and there >= max(_UPSTART_Z, _UPSTART_FRACTION * here)
+                    and _joined(evident, up, src) >= _UPSTART_JOIN
+                ):
+                    # The plume runs from its start through what was found first.
+                    src = up
+                    wedge, region, shown = (
+                        a | b for a, b in zip(moved, (wedge, region, shown), strict=True)
+                    )
         if region.sum() < s.min_pixels:
             continue
-        touched = np.unique(bodies[region & (bodies > 0)])
         # The plume shows in its wedge and in the bodies its wedge touches (a patchy plume's
         # visible start may lie upwind of the best-fitting anchor). Claimed: that, grown by
         # 3 px across a patchy plume's gaps.
-        region = region | np.isin(bodies, touched[touched > 0])
+        region = shown
         claimed |= ndimage.binary_dilation(region, _EIGHT, iterations=3)
-        sources |= _place(disk, (_SEARCH_PX, _SEARCH_PX), src, shape)
+        # (A source moved upwind leaves its first place marked too: it was that plume.)
+        for at in {src, first}:
+            sources |= _place(disk, (_SEARCH_PX, _SEARCH_PX), at, shape)
         accepted.append(_Detection(src, ker.axis, region, wedge, float(best_t[r0, c0]), u))
     return accepted
+
+
+def _plume_region(
+    src: tuple[int, int],
+    ker: _Kernel,
+    valid: NDArray[np.bool_],
+    evident: NDArray[np.bool_],
+    bodies: NDArray[np.int32],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    # A plume from ``src`` along ``ker``: the kernel's wedge, the evident gas in it (with
+    # the source's own 3 × 3), and that joined by the visible bodies it touches.
+    shape = valid.shape
+    wedge = _place(ker.wedge, ker.anchor, src, shape) & valid
+    region = wedge & evident
+    head = (slice(max(0, src[0] - 1), src[0] + 2), slice(max(0, src[1] - 1), src[1] + 2))
+    region[head] |= wedge[head]
+    region[src] = bool(valid[src])
+    touched = np.unique(bodies[region & (bodies > 0)])
+    return wedge, region, region | np.isin(bodies, touched[touched > 0])
+
+
+def _upwind_trail(
+    src: tuple[int, int], step: tuple[float, float], evident: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    # The evident gas reaching ``src`` from upwind (within twice _UPWIND_PX, in the ±30°
+    # cone), its gaps along the wind of up to 2 × _UPSTART_GAP px bridged, from
+    # _UPSTART_PX upwind of it on.
+    shape = evident.shape
+    cone = _corridor(src, step, shape, 2 * _UPWIND_PX) & evident
+    cone[max(0, src[0] - 1) : src[0] + 2, max(0, src[1] - 1) : src[1] + 2] = True
+    g = _UPSTART_GAP
+    line = np.zeros((2 * g + 1, 2 * g + 1), dtype=bool)
+    for k in range(-g, g + 1):
+        line[g + round(k * step[0]), g + round(k * step[1])] = True
+    labels, _ = ndimage.label(ndimage.binary_closing(cone, line), _EIGHT)
+    ii, jj = np.mgrid[0 : shape[0], 0 : shape[1]]
+    upwind = (ii - src[0]) * step[0] + (jj - src[1]) * step[1] <= -_UPSTART_PX
+    return np.asarray(cone & (labels == labels[src]) & upwind)
+
+
+def _joined(evident: NDArray[np.bool_], a: tuple[int, int], b: tuple[int, int]) -> float:
+    # Share of the steps of the straight path from a to b with evident gas on it or a pixel
+    # to either side of it.
+    d = (b[0] - a[0], b[1] - a[1])
+    n = max(abs(d[0]), abs(d[1]))
+    if n == 0:
+        return 1.0
+    norm = math.hypot(*d)
+    across = (-d[1] / norm, d[0] / norm)
+    hits = 0
+    for k in range(n + 1):
+        r, c = a[0] + d[0] * k / n, a[1] + d[1] * k / n
+        for off in (-1.0, 0.0, 1.0):
+            i, j = round(r + off * across[0]), round(c + off * across[1])
+            if 0 <= i < evident.shape[0] and 0 <= j < evident.shape[1] and evident[i, j]:
+                hits += 1
+                break
+    return hits / (n + 1)
+
+
+def _edge_statistic(
+    e: NDArray[np.float64],
+    wt: NDArray[np.float64],
+    ker: _Kernel,
+    at: tuple[int, int],
+    s: SegmentationSettings,
+) -> float:
+    # _locate_source's edge statistic ("plume downwind, clean air upwind") at one anchor.
+    edge, anchor = _edge_kernel(ker, s)
+    placed = _place_values(edge, anchor, at, e.shape)
+    den = float(np.sum(placed**2 * wt))
+    return float(np.sum(placed * e * wt)) / math.sqrt(den) if den > 0 else -math.inf
 
 
 def _edge_kernel(
@@ -1528,11 +1650,14 @@ def _cut(
 
 
 def _corridor(
-    at: tuple[int, int], step: tuple[float, float], shape: tuple[int, ...]
+    at: tuple[int, int],
+    step: tuple[float, float],
+    shape: tuple[int, ...],
+    upwind_px: float = _UPWIND_PX,
 ) -> NDArray[np.bool_]:
-    # Pixels up to _UPWIND_PX upwind of ``at`` (and 5 px downwind) about the axis.
+    # Pixels up to ``upwind_px`` upwind of ``at`` (and 5 px downwind) about the axis.
     out = np.zeros(shape, dtype=bool)
-    reach = _UPWIND_PX + 7
+    reach = math.ceil(upwind_px) + 7
     r0, r1 = max(0, at[0] - reach), min(shape[0], at[0] + reach + 1)
     c0, c1 = max(0, at[1] - reach), min(shape[1], at[1] + reach + 1)
     i, j = np.mgrid[r0:r1, c0:c1]
@@ -1541,7 +1666,7 @@ def _corridor(
     across = -di * step[1] + dj * step[0]
     # A cone: ±30° about the axis upwind, 6 px wide at the maximum.
     width = 6.0 + 0.58 * np.clip(-along, 0.0, None)
-    out[r0:r1, c0:c1] = (along >= -_UPWIND_PX) & (along <= 5.0) & (np.abs(across) <= width)
+    out[r0:r1, c0:c1] = (along >= -upwind_px) & (along <= 5.0) & (np.abs(across) <= width)
     return out
 
 
