@@ -1459,16 +1459,23 @@ def _upwind_trail(
     # cone), its gaps along the wind of up to 2 × _UPSTART_GAP px bridged, from
     # _UPSTART_PX upwind of it on.
     shape = evident.shape
-    cone = _corridor(src, step, shape, 2 * _UPWIND_PX) & evident
-    cone[max(0, src[0] - 1) : src[0] + 2, max(0, src[1] - 1) : src[1] + 2] = True
+    reach = 2 * _UPWIND_PX + 8 + _UPSTART_GAP
+    r0, r1 = max(0, src[0] - reach), min(shape[0], src[0] + reach + 1)
+    c0, c1 = max(0, src[1] - reach), min(shape[1], src[1] + reach + 1)
+    at = (src[0] - r0, src[1] - c0)
+    local = evident[r0:r1, c0:c1]
+    cone = _corridor(at, step, local.shape, 2 * _UPWIND_PX) & local
+    cone[max(0, at[0] - 1) : at[0] + 2, max(0, at[1] - 1) : at[1] + 2] = True
     g = _UPSTART_GAP
     line = np.zeros((2 * g + 1, 2 * g + 1), dtype=bool)
     for k in range(-g, g + 1):
         line[g + round(k * step[0]), g + round(k * step[1])] = True
     labels, _ = ndimage.label(ndimage.binary_closing(cone, line), _EIGHT)
-    ii, jj = np.mgrid[0 : shape[0], 0 : shape[1]]
-    upwind = (ii - src[0]) * step[0] + (jj - src[1]) * step[1] <= -_UPSTART_PX
-    return np.asarray(cone & (labels == labels[src]) & upwind)
+    ii, jj = np.mgrid[0 : local.shape[0], 0 : local.shape[1]]
+    upwind = (ii - at[0]) * step[0] + (jj - at[1]) * step[1] <= -_UPSTART_PX
+    out = np.zeros(shape, dtype=bool)
+    out[r0:r1, c0:c1] = cone & (labels == labels[at]) & upwind
+    return out
 
 
 def _joined(evident: NDArray[np.bool_], a: tuple[int, int], b: tuple[int, int]) -> float:
