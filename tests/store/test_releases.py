@@ -768,3 +768,55 @@ def test_concurrent_changes_to_releases_of_the_same_sites_all_succeed(
     assert errors == []
     assert all(see(world, get_release, "rob", rid).withdrawn_at is not None for rid in rids)
     check_partner_sites(world)
+
+
+def test_fusion_updating_released_sites_while_partners_act_on_them_all_succeed(
+    world: SessionFactory,
+) -> None:
+    # Fusion merges new passes into sites already released (their boxes, confidence and
+    # times change, so partners' rows of them go stale) while partners acknowledge and
+    # officers withdraw the releases that carry them: every write gets through.
+    import dataclasses
+    import threading
+
+    sites = ["SITE-000001", "SITE-000002", "SITE-000003"]
+    rids = [release(world, sites, ["PA", "PB"]) for _ in range(4)]
+    jobs: list[Callable[[], Any]] = []
+    for k in range(4):
+        records = [
+            dataclasses.replace(
+                site_record(i), site_id=sid, confidence=0.9 + 0.01 * k, last_seen=T1
+            )
+            for i, sid in enumerate(sites)
+        ]
+        jobs.append(lambda r=records: upsert_sites(world, r, now=T1 + timedelta(hours=2)))
+    for k, rid in enumerate(rids):
+        user = "pa_off" if k % 2 else "pb_off"
+        jobs.append(
+            lambda u=user, r=rid: do(world, acknowledge_release, u, r, now=T1 + timedelta(hours=1))
+        )
+        jobs.append(
+            lambda r=rid: do(
+                world, withdraw_release, "rob", r, reason="error", now=T1 + timedelta(hours=3)
+            )
+        )
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(jobs))
+
+    def work(job: Callable[[], Any]) -> None:
+        try:
+            start.wait()
+            job()
+        except LifecycleError:
+            pass  # acknowledged after its withdrawal: refused, fine
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == [], errors
+    check_partner_sites(world)

@@ -68,6 +68,7 @@ from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundErr
 from vigia.store.access import Principal
 from vigia.store.changes import CHANGES
 from vigia.store.db import SessionFactory, write_session
+from vigia.store.locks import serialise_sharing
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
     TLP_MARKINGS,
@@ -127,8 +128,6 @@ RELEASABLE_STATES: Final[tuple[str, ...]] = ("confirmed", "released", "acknowled
 
 MAX_PAGE: Final = 10_000
 _LOCK_KEY: Final = 0x56494742  # PostgreSQL advisory lock that serialises new release ids
-#: PostgreSQL advisory lock that serialises the writes that change what partners see.
-_SHARING_LOCK_KEY: Final = 0x56494744
 _MAX_TEXT: Final = 10_000
 
 
@@ -427,17 +426,6 @@ def _move(
     _transition(
         session, site, action, actor=p.user, role=p.role, reason=reason, detail=detail, when=when
     )
-
-
-def _serialise_sharing(session: Session) -> None:
-    # Releases, amendments, withdrawals, acknowledgements, outcomes and the restoring of
-    # partner features each fire migration 0006's triggers on partner_sites rows in an order
-    # of their own, then lock those rows to render them again: two at once on shared sites
-    # could deadlock on PostgreSQL. They are rare, human-paced writes; taking one
-    # transaction-scoped lock first puts them in a queue. (SQLite's write lock, taken at
-    # BEGIN IMMEDIATE, already does.)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SHARING_LOCK_KEY})
 
 
 def _next_release_id(session: Session) -> str:
@@ -901,7 +889,7 @@ def release_sites(
     InputError
         No sites or recipients, a recipient that is not a partner, a bad TLP or caveat.
     """
-    _serialise_sharing(session)
+    serialise_sharing(session)
     when = _when(now)
     _require_officer(p, "release sites")
     marks = _clean_caveats(caveats, tlp)
@@ -987,7 +975,7 @@ def amend_release(
     LifecycleError
         If the release was withdrawn, or nothing would change.
     """
-    _serialise_sharing(session)
+    serialise_sharing(session)
     when = _when(now)
     rel = _release_to_change(
         session,
@@ -1070,7 +1058,7 @@ def withdraw_release(
     LifecycleError
         Already withdrawn.
     """
-    _serialise_sharing(session)
+    serialise_sharing(session)
     when = _when(now)
     rel = _release_to_change(
         session,
@@ -1147,7 +1135,7 @@ def acknowledge_release(session: Session, p: Principal, release_id: str, *, now:
     LifecycleError
         The release was withdrawn.
     """
-    _serialise_sharing(session)
+    serialise_sharing(session)
     when = _when(now)
     rel = _release_to_change(
         session,
@@ -1245,7 +1233,7 @@ def report_outcome(
     LifecycleError
         Every release of the site to the organisation was withdrawn, or the site is closed.
     """
-    _serialise_sharing(session)
+    serialise_sharing(session)
     from vigia.share.units import normalise_outcome
 
     when = _when(now)
@@ -2249,7 +2237,7 @@ def store_missing_site_features(factory: SessionFactory) -> int:
         How many sites' parts were stored.
     """
     with write_session(factory) as session:
-        _serialise_sharing(session)
+        serialise_sharing(session)
         released = select(ReleaseSite.site_id)
         stored = select(SiteFeature.site_id)
         stale = select(PartnerSite.site_id).where(PartnerSite.feature.is_(None))

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from vigia.errors import InputError, NotFoundError
 from vigia.lifecycle import next_state
 from vigia.store.db import SessionFactory, read_session, write_session
+from vigia.store.locks import serialise_sharing
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
     REVISIT_STATUSES,
@@ -153,6 +154,8 @@ def _stored_revisit(r: RevisitRequest) -> StoredRevisit:
 
 
 def _lock_site(session: Session, site_id: str) -> Site:
+    # A site's change may change its partners' rows: the sharing lock comes first.
+    serialise_sharing(session)
     site = session.scalar(select(Site).where(Site.id == site_id).with_for_update())
     if site is None:
         raise NotFoundError(f"site {site_id} does not exist")
@@ -207,6 +210,8 @@ def upsert_sites(
         dup = sorted({s for s in given if given.count(s) > 1})
         raise InputError(f"upsert_sites: sites named by more than one record: {', '.join(dup)}")
     with write_session(factory) as session:
+        # Released sites' partner rows change with them: in the sharing writes' queue first.
+        serialise_sharing(session)
         if session.get_bind().dialect.name == "postgresql":
             # New ids are max + 1: one upsert at a time (SQLite's BEGIN IMMEDIATE does this).
             # EXCLUSIVE (not SHARE ROW EXCLUSIVE) also waits for transitions holding row locks,
