@@ -1391,6 +1391,8 @@ def _detections(
             continue
         wedge, region, shown = _plume_region(src, ker, valid, evident, bodies)
         first = src
+        # (Judged on the map the kernels see; the plume's source note judges the same
+        # region on the enhancement itself.)
         if _start_of(shown, src, ker.axis, e_c, grid, s)[1]:
             # What was found does not look like where a plume starts (already wide, or
             # hardly any gas around it): often the dense puffs of a patchy plume downwind of
@@ -1466,11 +1468,7 @@ def _upwind_trail(
     local = evident[r0:r1, c0:c1]
     cone = _corridor(at, step, local.shape, 2 * _UPWIND_PX) & local
     cone[max(0, at[0] - 1) : at[0] + 2, max(0, at[1] - 1) : at[1] + 2] = True
-    g = _UPSTART_GAP
-    line = np.zeros((2 * g + 1, 2 * g + 1), dtype=bool)
-    for k in range(-g, g + 1):
-        line[g + round(k * step[0]), g + round(k * step[1])] = True
-    labels, _ = ndimage.label(ndimage.binary_closing(cone, line), _EIGHT)
+    labels, _ = ndimage.label(ndimage.binary_closing(cone, _wind_line(step, _UPSTART_GAP)), _EIGHT)
     ii, jj = np.mgrid[0 : local.shape[0], 0 : local.shape[1]]
     upwind = (ii - at[0]) * step[0] + (jj - at[1]) * step[1] <= -_UPSTART_PX
     out = np.zeros(shape, dtype=bool)
@@ -1637,11 +1635,16 @@ def _locate_source(
 def _along_bridged(body: NDArray[np.bool_], step: tuple[float, float]) -> NDArray[np.bool_]:
     # A plume's bodies with the pixel beside each, and gaps of up to 3 px along the wind
     # closed (a patchy plume breaks along its axis; noise beside it is not joined across).
-    line = np.zeros((5, 5), dtype=bool)
-    for k in range(-2, 3):
-        line[2 + round(k * step[0]), 2 + round(k * step[1])] = True
-    closed = ndimage.binary_closing(body, line)
+    closed = ndimage.binary_closing(body, _wind_line(step, 2))
     return np.asarray(ndimage.binary_dilation(body, _EIGHT) | closed)
+
+
+def _wind_line(step: tuple[float, float], half: int) -> NDArray[np.bool_]:
+    # A line of 2 × half + 1 pixels along the wind, as a structuring element.
+    line = np.zeros((2 * half + 1, 2 * half + 1), dtype=bool)
+    for k in range(-half, half + 1):
+        line[half + round(k * step[0]), half + round(k * step[1])] = True
+    return line
 
 
 def _cut(
