@@ -36,7 +36,11 @@ Source
     to them along that body (gaps of up to 3 px along the wind bridged) through anchors that
     are still a plume's edge (≥ 3σ and ≥ 15 % of the best: a stack's narrow, meandering
     start scores below the dense puffs downwind of it) — the best within 3 px of the most
-    upwind. Without a wind the plume's two ends are both tried.
+    upwind. Without a wind the plume's two ends are both tried. When the source found does
+    not look like a start (below), the gas is followed upwind from it, up to 80 px, gaps of
+    up to 8 px along the wind bridged, to a start that does (an edge ≥ 3σ and ≥ 25 % of the
+    first, with gas on ≥ 60 % of the way); a trail that reaches a plume found already makes
+    it that plume again.
     A source is *not in view* when what was seen ends within 8 px upwind of it (the plume
     enters the image at the end of the line, the edge of the swath or bad pixels) or when the
     plume is already wider over its first 5 px than a point source's plume can be there
