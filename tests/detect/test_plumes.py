@@ -92,6 +92,45 @@ def test_a_plume_is_found_at_its_source_and_its_rate_is_measured(one_plume) -> N
     assert 0.5 < best.score < 1.0
 
 
+def test_the_rate_comes_from_the_plumes_first_stretch_whatever_kernel_found_it(one_plume) -> None:
+    p = one_plume
+    best = find_plumes(p["e"], p["sd"], p["lat"], p["lon"], wind=p["wind"])[0]
+    # 180 m from the source (and the half of its pixel downwind of it), by default.
+    assert best.rate_length_m == pytest.approx(180.0 + 0.5 * GSD, rel=0.01)
+    assert best.rate_ime_kg is not None and best.emission_kg_h is not None
+    assert best.emission_kg_h == pytest.approx(
+        4.0 * best.rate_ime_kg / best.rate_length_m * 3600.0, rel=1e-9
+    )
+    # The truth holds about that mass there: a steady plume carries Q/u per metre.
+    assert best.rate_ime_kg == pytest.approx(150.0 / 3600.0 / 4.0 * best.rate_length_m, rel=0.25)
+
+
+def test_the_rates_uncertainty_is_measured_on_the_lines_background() -> None:
+    # The same plume and the same per-pixel sigma over two grounds: white noise, and white
+    # noise plus clutter correlated over ~3 px (what retrieved maps hold). The per-pixel
+    # sigma cannot tell them apart; the wedge's spread over the background can, and the
+    # rate's sigma says so (the wind and the calibration known exactly here, so that the
+    # sigma is the IME's alone).
+    lat, lon = grid(400, 200)
+    wind = Wind(4.0, 200.0, speed_sigma_m_s=1e-3)
+    exact = IMECalibration(relative_sigma=0.0)
+    truth = plume(lat, lon, (60, 90), 150.0, wind)
+    e, sd = noisy(truth, 3)
+    clutter = ndimage.gaussian_filter(np.random.default_rng(5).normal(size=lat.shape), 3.0)
+    busy = e + 0.8 * SIGMA / clutter.std() * clutter
+
+    def rate_of(m: np.ndarray) -> tuple[float, float]:
+        found = find_plumes(m, sd, lat, lon, wind=wind, calibration=exact)
+        best = min(found, key=lambda q: math.hypot(q.source_pixel[0] - 60, q.source_pixel[1] - 90))
+        assert best.emission_kg_h is not None and best.emission_kg_h_sigma is not None
+        return best.emission_kg_h, best.emission_kg_h_sigma
+
+    (q_white, s_white), (q_busy, s_busy) = rate_of(e), rate_of(busy)
+    assert s_busy > 1.5 * s_white
+    for q, s in ((q_white, s_white), (q_busy, s_busy)):
+        assert abs(q - 150.0) <= 2.0 * s
+
+
 def test_without_a_wind_the_plume_is_found_and_its_direction_comes_from_its_shape(
     one_plume,
 ) -> None:
@@ -260,6 +299,8 @@ def test_the_kernel_threshold_follows_the_false_plume_rate() -> None:
         ({"kernel_spreads": ()}, "kernel_spreads"),
         ({"kernel_lengths_m": (-1.0,)}, "kernel_lengths_m"),
         ({"scan_step_deg": 0.0}, "scan_step_deg"),
+        ({"rate_length_m": 0.0}, "rate_length_m"),
+        ({"rate_spread": 2.5}, "rate_spread"),
     ],
 )
 def test_bad_settings_are_refused_by_name(kwargs: dict[str, object], match: str) -> None:

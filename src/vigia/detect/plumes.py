@@ -54,14 +54,23 @@ Source
     and narrowest at its source).
 Quantification
     The integrated mass enhancement (IME, Frankenberg et al. 2016, PNAS 113:9734; Varon et al.
-    2018, AMT 11:5673) sums column mass over the plume grown by ``ime_dilation_px`` (to
-    collect its faint edges; noise there averages out) — with the "kernel" method over the
-    best kernel's whole wedge (2.5 widths either side of its axis, L long: whole
-    cross-sections, no pixel chosen for being bright, so no selection bias). The emission
-    rate is ``Q = U_eff · IME / L`` with L the plume's extent along the wind from the source and
-    ``U_eff = α U10 + β`` (:class:`IMECalibration`). Its sigma adds in quadrature the IME's
-    noise (from the per-pixel sigma), the wind speed's uncertainty, the calibration's and half
-    a pixel of length.
+    2018, AMT 11:5673) of a plume, ``ime_kg``, sums column mass over the plume grown by
+    ``ime_dilation_px`` (its faint edges) — with the "kernel" method over the best kernel's
+    whole wedge (2.5 widths either side of its axis, L long). The emission rate is
+    ``Q = U_eff · IME_r / L_r`` with ``U_eff = α U10 + β`` (:class:`IMECalibration`) and IME_r
+    the mass of the plume's first stretch: a wedge from the source along the plume,
+    ``rate_length_m`` (180 m, at least ``rate_min_px``) long and of spread ``rate_spread``
+    (whole cross-sections of any stability class), other plumes' pixels left out unless that
+    plume starts inside it (a puff of this one found apart), divided by the share of a
+    plume's mass in the wedge that lies on seen pixels. A fixed stretch, not the detecting
+    kernel's length (60–960 m): a long wedge gathers the map's clutter, which grows with its
+    area, and a short one samples few eddies. On the bench scenes (``bench/methane_pd.py``)
+    the median |error| fell from 34 % to 16 % (38 % to 21 % on held-out seeds). Its sigma adds
+    in quadrature the IME_r's noise, the wind speed's uncertainty, the calibration's and half
+    a pixel of length; the IME_r's noise is *measured*: the spread (MAD) of the same wedge's
+    mass placed over the line's background (no plume within 3 px), which holds the clutter
+    correlated between pixels that the per-pixel sigma misses (the per-pixel figure when it is
+    larger, or when fewer than 20 places are clean).
 
 Pixel sizes come from the cube's own per-pixel latitude and longitude, on a local tangent plane
 (east, north) about the scene: over a few kilometres it differs from UTM by less than 0.1 %
@@ -71,7 +80,7 @@ and keeps north true, which compass wind directions need.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from statistics import NormalDist
@@ -123,6 +132,7 @@ _SEARCH_PX: Final = 15  # radius around a maximum searched for the source, pixel
 _UPWIND_PX: Final = 40  # how far upwind of a maximum the source may be, pixels
 _START_PX: Final = 5  # stretch downwind of a source over which its width is judged, pixels
 _VIEW_PX: Final = 8  # radius of the ground upwind of a source that must have been seen, px
+_RATE_BACKGROUND_PLACES: Final = 20  # clean wedge places that measure the rate's noise
 _FAN_RAD: Final = math.radians(25.0)  # turn either side of the wind when following a body
 _END_PX: Final = 3.0  # depth of the upwind end of a plume searched for its source, pixels
 _NEAR_PX: Final = 5.0  # radius around a source that must hold some of its plume, pixels
@@ -274,6 +284,13 @@ class SegmentationSettings:
         Fragments at most this far apart (pixels) are one plume.
     ime_dilation_px : int
         Pixels by which the plume grows for the IME (its faint edges).
+    rate_length_m : float
+        Length of the stretch from the source over which the emission rate's IME is taken, m.
+    rate_min_px : float
+        Least length of that stretch, pixels (for coarse pixels).
+    rate_spread : float
+        Spread a of that stretch's wedge (σ_y / distance), dimensionless: wide enough to hold
+        the cross-sections of any stability class.
     source_fraction : float
         Share of the plume's extent along its axis that counts as its source end.
     """
@@ -292,6 +309,9 @@ class SegmentationSettings:
     along_px: float = 3.0
     merge_px: int = 2
     ime_dilation_px: int = 2
+    rate_length_m: float = 180.0
+    rate_min_px: float = 10.0
+    rate_spread: float = 0.25
     source_fraction: float = 0.25
 
     def __post_init__(self) -> None:
@@ -329,6 +349,18 @@ class SegmentationSettings:
             raise InputError(
                 "SegmentationSettings: smooth_px, along_px, merge_px and ime_dilation_px "
                 "must be ≥ 0"
+            )
+        if not (
+            math.isfinite(self.rate_length_m)
+            and self.rate_length_m > 0
+            and math.isfinite(self.rate_min_px)
+            and self.rate_min_px >= 1
+            and 0 < self.rate_spread < 2
+        ):
+            raise InputError(
+                "SegmentationSettings: rate_length_m must be > 0 m, rate_min_px ≥ 1 and "
+                f"rate_spread in (0, 2), got {self.rate_length_m}, {self.rate_min_px} and "
+                f"{self.rate_spread}"
             )
         if not 0.0 < self.source_fraction <= 1.0:
             raise InputError(
@@ -466,6 +498,10 @@ class Plume:
         within ``_START_PX`` pixels downwind of its source, m.
     source_note : str
         Why the source is not in view ("" when it is).
+    rate_ime_kg, rate_length_m : float or None
+        The IME behind the emission rate (the first stretch of the plume from its source, kg,
+        corrected for what of it was not seen) and that stretch's length, m; None without a
+        wind.
     """
 
     label: int
@@ -492,6 +528,8 @@ class Plume:
     source_in_view: bool = True
     start_width_m: float = math.nan
     source_note: str = ""
+    rate_ime_kg: float | None = None
+    rate_length_m: float | None = None
 
     @property
     def n_pixels(self) -> int:
@@ -721,8 +759,11 @@ def find_plumes(
     if s.method == "kernel":
         found = _kernel_detections(e, sd, valid, grid, wind, s)
         taken = np.zeros(e.shape, dtype=bool)
-        for d in found:
+        owners = np.zeros(e.shape, dtype=np.int32)
+        for lab, d in enumerate(found, start=1):
             taken |= d.region
+            owners[d.region & (owners == 0)] = lab
+        owner_sources = [d.source for d in found]
         for lab, d in enumerate(found, start=1):
             plumes.append(
                 _quantify(
@@ -743,6 +784,8 @@ def find_plumes(
                     axis=d.axis,
                     z_ref=d.threshold,
                     ime_region=d.wedge,
+                    owners=owners,
+                    owner_sources=owner_sources,
                 )
             )
     else:
@@ -861,6 +904,8 @@ def _quantify(
     axis: tuple[float, float] | None = None,
     z_ref: float | None = None,
     ime_region: NDArray[np.bool_] | None = None,
+    owners: NDArray[np.int32] | None = None,
+    owner_sources: Sequence[tuple[int, int]] = (),
 ) -> Plume:
     # source and axis (east, north) when a detector found them; else from wind and shape.
     rows, cols = np.nonzero(region)
@@ -915,14 +960,17 @@ def _quantify(
     z_ime = ime / ime_sd if ime_sd > 0 else 0.0
     ref = s.seed_z if z_ref is None else z_ref
     score = z_ime**2 / (z_ime**2 + ref**2) if z_ime > 0 else 0.0
-    rate = rate_sd = u_eff = None
+    rate = rate_sd = u_eff = rate_ime = rate_len = None
     if wind is not None:
         u_eff = cal.effective_wind(wind.speed_m_s)
-        q = u_eff * ime / length * 3600.0
-        rel = ime_sd / abs(ime) if ime != 0 else 1.0
+        rate_ime, rate_ime_sd, rate_len = _rate_ime(
+            src, axis_v, region, taken, usable, e, sd, grid, kg_per_ppm_m, s, owners, owner_sources
+        )
+        q = u_eff * rate_ime / rate_len * 3600.0
+        rel_ime = rate_ime_sd / abs(rate_ime) if rate_ime != 0 else 1.0
         rel_u = cal.alpha * wind.sigma_m_s / u_eff
-        rel_l = 0.5 * pixel / length
-        total = math.sqrt(rel**2 + rel_u**2 + cal.relative_sigma**2 + rel_l**2)
+        rel_l = 0.5 * pixel / rate_len
+        total = math.sqrt(rel_ime**2 + rel_u**2 + cal.relative_sigma**2 + rel_l**2)
         rate, rate_sd = q, abs(q) * total
     r0, r1 = int(rows.min()), int(rows.max()) + 1
     c0, c1 = int(cols.min()), int(cols.max()) + 1
@@ -960,7 +1008,73 @@ def _quantify(
         source_in_view=not note,
         start_width_m=start_width,
         source_note=note,
+        rate_ime_kg=rate_ime,
+        rate_length_m=rate_len,
     )
+
+
+def _rate_ime(
+    src: tuple[int, int],
+    axis: NDArray[np.float64],
+    region: NDArray[np.bool_],
+    taken: NDArray[np.bool_],
+    usable: NDArray[np.bool_],
+    e: NDArray[np.float64],
+    sd: NDArray[np.float64],
+    grid: PixelGrid,
+    kg_per_ppm_m: float,
+    s: SegmentationSettings,
+    owners: NDArray[np.int32] | None = None,
+    owner_sources: Sequence[tuple[int, int]] = (),
+) -> tuple[float, float, float]:
+    # The IME behind the emission rate: the plume's first stretch from its source, a wedge
+    # of spread rate_spread (whole cross-sections whatever the stability) rate_length_m long,
+    # without other plumes' pixels. Returns IME (kg, divided by the share of a plume's mass
+    # in the wedge that was seen), its one-sigma noise (kg) and the stretch's length (m).
+    # The noise is measured: the same wedge placed over the line's background (no plume
+    # within 3 px), robust spread; the per-pixel sigma when too few places are clean (it
+    # misses the clutter correlated between pixels, which grows with the wedge).
+    pixel_m = grid.pixel_size_m
+    length_px = max(s.rate_length_m / pixel_m, s.rate_min_px)
+    step = _grid_direction(grid, (float(axis[0]), float(axis[1])))
+    h, anchor, wedge = plume_kernel(step, s.rate_spread, length_px, s.source_width_px)
+    shape = e.shape
+    inside = _place(wedge, anchor, src, shape)
+    mass = _place_values(np.where(wedge, h, 0.0), anchor, src, shape)
+    # Other plumes' pixels are another source's gas, unless that plume starts inside this
+    # stretch: then it is most likely a piece of this one (a puff found apart from it).
+    foreign = taken & ~region & inside
+    if owners is not None and foreign.any():
+        for lab in np.unique(owners[foreign]):
+            if lab > 0 and inside[owner_sources[lab - 1]]:
+                foreign &= owners != lab
+    use = inside & usable & ~foreign
+    seen = float(mass[use].sum()) / float(h[wedge].sum())
+    seen = max(seen, 1e-3)
+    area = grid.area_m2
+    ime = float(np.sum(e[use] * area[use])) * kg_per_ppm_m / seen
+    pixel_sd = float(np.sqrt(np.sum((sd[use] * area[use]) ** 2))) * kg_per_ppm_m / seen
+    # Background placements on a lattice of half the wedge's size.
+    wr, wc = np.nonzero(wedge)
+    dr, dc = wr - anchor[0], wc - anchor[1]
+    clean = usable & ~ndimage.binary_dilation(taken, _EIGHT, iterations=3)
+    r_lo, r_hi = -int(dr.min()), shape[0] - int(dr.max())
+    c_lo, c_hi = -int(dc.min()), shape[1] - int(dc.max())
+    step_r = max(1, (int(dr.max() - dr.min()) + 1) // 2)
+    step_c = max(1, (int(dc.max() - dc.min()) + 1) // 2)
+    lattice = np.meshgrid(
+        np.arange(r_lo, r_hi, step_r), np.arange(c_lo, c_hi, step_c), indexing="ij"
+    )
+    pr, pc = lattice[0].ravel(), lattice[1].ravel()
+    ime_sd = pixel_sd
+    if pr.size:
+        rr, cc = pr[:, None] + dr[None, :], pc[:, None] + dc[None, :]
+        ok = clean[rr, cc].all(axis=1)
+        if int(ok.sum()) >= _RATE_BACKGROUND_PLACES:
+            vals = np.sum(np.where(ok[:, None], e[rr, cc] * area[rr, cc], 0.0), axis=1)[ok]
+            spread = _MAD_TO_SIGMA * float(np.median(np.abs(vals - np.median(vals))))
+            ime_sd = max(spread * kg_per_ppm_m / seen, pixel_sd)
+    return ime, ime_sd, (length_px + 0.5) * pixel_m
 
 
 def _start_of(
