@@ -16,7 +16,7 @@ wind) never sees the truth; this script joins its plumes to the sources:
 
 * a source is detected if a plume reaches within 3 px of it or puts its source within 10 px;
 * location error: pixels from the plume's source to the true one (best plume per source);
-* emission error: estimated / true − 1;
+* emission error: estimated / true − 1; and how often the stated sigma covers it;
 * a false plume reaches no source and covers no pixel of true enhancement ≥ 5 ppm·m;
 * **clairvoyant SNR** (an upper bound, not a detector): the matched filter of the source's
   own true enhancement (its own plume alone, as the renderer draws it, ≥ 1 ppm·m within
@@ -222,6 +222,7 @@ def evaluate(sc: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float]:
                 if best is None
                 else math.hypot(best.source_pixel[0] - r0, best.source_pixel[1] - c0),
                 "emission_kg_h": None if best is None else best.emission_kg_h,
+                "emission_kg_h_sigma": None if best is None else best.emission_kg_h_sigma,
                 "source_in_view": None if best is None else best.source_in_view,
                 "emission_error": None
                 if best is None or best.emission_kg_h is None
@@ -308,6 +309,18 @@ def main() -> None:
         f"  clairvoyant bound: {np.mean(snr_big >= 5.7):.2f} of sources ≥ 10 kg/h reach an SNR "
         "of 5.7 even for a detector that knew each plume's shape and place"
     )
+    z = np.array(
+        [
+            (r["emission_kg_h"] - r["rate_kg_h"]) / r["emission_kg_h_sigma"]
+            for r in det
+            if r["emission_kg_h"] is not None and r["emission_kg_h_sigma"]
+        ]
+    )
+    if z.size:
+        print(
+            f"  stated emission sigma: |error| < 1σ for {np.mean(np.abs(z) < 1):.0%} and < 2σ "
+            f"for {np.mean(np.abs(z) < 2):.0%} of them (68 % and 95 % if it is right)"
+        )
     unseen = sum(not r["source_in_view"] for r in det)
     print(
         f"  of those detected, {unseen} of {len(det)} say their source was not in view "
