@@ -149,6 +149,24 @@ def test_hits_misses_false_detections_and_errors_are_counted_from_the_truth() ->
     assert s["by_kind"]["thermal"] == {"expected": 1, "detected": 1, "pd": 1.0}
 
 
+@pytest.mark.parametrize(("sigma", "within_1", "within_2"), [(15.0, 1.0, 1.0), (6.0, 0.0, 1.0)])
+def test_the_evaluation_says_how_often_the_stated_emission_sigma_covers_the_error(
+    sigma: float, within_1: float, within_2: float
+) -> None:
+    # 40 kg/h for 50: an error of 10 kg/h, inside one sigma of 15, inside two of 6.
+    dets = [
+        det(1, "plume", -107.30012, 25.0, ["CH4"], emission_kg_h=40.0, emission_kg_h_sigma=sigma)
+    ]
+    cov = evaluate(TRUTH, dets, LINES).summary()["emission_sigma_coverage"]
+    assert cov == {"n": 1, "within_1_sigma": within_1, "within_2_sigma": within_2}
+
+
+def test_without_a_stated_sigma_there_is_no_coverage_to_report() -> None:
+    dets = [det(1, "plume", -107.30012, 25.0, ["CH4"], emission_kg_h=40.0)]
+    cov = evaluate(TRUTH, dets, LINES).summary()["emission_sigma_coverage"]
+    assert cov == {"n": 0, "within_1_sigma": None, "within_2_sigma": None}
+
+
 def test_pd_limits_come_from_a_logistic_fit_and_are_absent_when_not_bracketed() -> None:
     rng = np.random.default_rng(0)
     rates = list(10 ** rng.uniform(-1, 2.5, 400))

@@ -50,6 +50,13 @@ def evaluate_command(
         f"{summary['median_location_error_m']} m ({summary['median_location_error_px']} px); "
         f"median |emission error| {summary['median_abs_emission_error_pct']} %"
     )
+    cov = summary["emission_sigma_coverage"]
+    if cov["n"]:
+        console.print(
+            f"stated emission sigma covers the error within 1σ for {cov['within_1_sigma']:.0%} "
+            f"and within 2σ for {cov['within_2_sigma']:.0%} of {cov['n']} rated plumes "
+            "(68 % and 95 % if it is right)"
+        )
     sites = summary.get("sites") or {}
     if sites.get("fused"):
         t = Table(

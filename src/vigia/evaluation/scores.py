@@ -79,6 +79,7 @@ class Expected:
     location_error_m: float | None = None
     location_error_px: float | None = None
     emission_kg_h: float | None = None
+    emission_kg_h_sigma: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,13 @@ class Evaluation:
             for e in plumes
             if e.emission_kg_h is not None and e.rate_kg_h
         ]
+        # How often the stated one-sigma uncertainty covers the error (68 % and 95 % of the
+        # detections within 1 and 2 sigma if it is right).
+        z = [
+            abs(e.emission_kg_h - e.rate_kg_h) / e.emission_kg_h_sigma
+            for e in plumes
+            if e.emission_kg_h is not None and e.rate_kg_h and e.emission_kg_h_sigma
+        ]
         total_area = self.area_km2.get("all", 0.0)
         false_by_kind = Counter(self.kind_of[i] for i in self.false_detections)
         return {
@@ -156,6 +164,11 @@ class Evaluation:
             "median_location_error_px": _median(loc_px),
             "median_emission_error_pct": _median(rate_err),
             "median_abs_emission_error_pct": _median([abs(v) for v in rate_err]),
+            "emission_sigma_coverage": {
+                "n": len(z),
+                "within_1_sigma": round(sum(v < 1.0 for v in z) / len(z), 3) if z else None,
+                "within_2_sigma": round(sum(v < 2.0 for v in z) / len(z), 3) if z else None,
+            },
             "confusion_with_sites": self.confusion,
         }
 
@@ -391,9 +404,9 @@ def evaluate(
         if candidates:
             hit = max(candidates, key=lambda d: d.score)
             dm, dpx = distances[hit.id]
-            emission = None
+            emission = emission_sd = None
             if e.kind == "plume" and hit.emission_kg_h is not None and len(hit.species) == 1:
-                emission = hit.emission_kg_h
+                emission, emission_sd = hit.emission_kg_h, hit.emission_kg_h_sigma
             scored.append(
                 Expected(
                     **{
@@ -403,6 +416,7 @@ def evaluate(
                         "location_error_m": round(dm, 2),
                         "location_error_px": round(dpx, 3),
                         "emission_kg_h": emission,
+                        "emission_kg_h_sigma": emission_sd,
                     }
                 )
             )
