@@ -591,11 +591,13 @@ def _band_shape(
 ) -> NDArray[np.float64]:
     # A Gaussian absorption band of FWHM ``width`` seen through the sensor's bands (depth 1 at
     # its centre before convolution).
+    # Zero beyond 8 sigma (below 1.3e-14 of its depth): the far tails underflow to subnormal
+    # numbers, which every product of the fit then computes at a hundredth of its speed
+    # (measured: 75 ms instead of 20 ms for one C⁻¹-target product of a 112-band window).
     sig = np.hypot(width, fw) * _FWHM_TO_SIGMA
-    return np.asarray(
-        (width * _FWHM_TO_SIGMA / sig) * np.exp(-0.5 * ((wl - centre) / sig) ** 2),
-        dtype=np.float64,
-    )
+    x = (wl - centre) / sig
+    shape = (width * _FWHM_TO_SIGMA / sig) * np.exp(-0.5 * x**2)
+    return np.asarray(np.where(np.abs(x) <= 8.0, shape, 0.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -927,13 +929,20 @@ def _fit_columns(
         # Pooled scatter of each column's neighbourhood, each column's scatter relative to
         # its own mean spectrum (so that a column's gain does not leak into the others').
         scale = np.where(np.abs(stats.mean) > 0, stats.mean, 1.0)
-        rel = stats.scatter / (scale[:, :, None] * scale[:, None, :])
-        csum = np.concatenate([np.zeros((1, p, p)), np.cumsum(rel, axis=0)])
         nsum = np.concatenate([[0], np.cumsum(stats.count)])
         lo = np.clip(cols - h, 0, n_all)
         hi = np.clip(cols + h + 1, 0, n_all)
         own_scale = scale[cols]
-        scatter = (csum[hi] - csum[lo]) * (own_scale[:, :, None] * own_scale[:, None, :])
+        # Window sums from running sums over the columns, built one column at a time
+        # (np.cumsum along the first axis of a (columns, p, p) stack is five times slower).
+        csum = np.empty((n_all + 1, p, p))
+        csum[0] = 0.0
+        for j in range(n_all):
+            np.add(csum[j], stats.scatter[j] / np.outer(scale[j], scale[j]), out=csum[j + 1])
+        scatter = np.empty((cols.size, p, p))
+        for k, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+            np.subtract(csum[b], csum[a], out=scatter[k])
+        scatter *= own_scale[:, :, None] * own_scale[:, None, :]
         count = (nsum[hi] - nsum[lo]).astype(np.float64)
     else:
         scatter = stats.scatter[cols]
@@ -945,9 +954,9 @@ def _fit_columns(
     nn = np.where(ok, count, 1.0)
     cov = scatter / nn[:, None, None]
     eye = np.eye(p)
-    diag = np.diagonal(cov, axis1=1, axis2=2)
-    ridge = (1e-10 * np.maximum(diag.mean(axis=1), 1e-30))[:, None, None] * eye
-    cov = cov + ridge
+    diag_idx = np.arange(p)
+    diag = cov[:, diag_idx, diag_idx]
+    cov[:, diag_idx, diag_idx] = diag + (1e-10 * np.maximum(diag.mean(axis=1), 1e-30))[:, None]
     cov[~ok] = eye
     if shrink := s.shrinkage:
         rho = np.full(n_c, float(shrink))
@@ -958,7 +967,6 @@ def _fit_columns(
         rho = np.clip(2.0 * gamma / (1.0 + gamma), 0.0, 0.9)
     whiten = np.zeros((n_c, p, p))
     lower = np.zeros((n_c, p, p))
-    cinv = np.zeros((n_c, p, p))
     noise_out = np.ones((n_c, p)) if noise is None else noise.copy()
     for i in range(n_c):
         if not ok[i]:
@@ -983,7 +991,8 @@ def _fit_columns(
         li, _ = lapack.dtrtri(lc, lower=1)
         whiten[i] = li.T
         lower[i] = lc
-    cinv = np.matmul(whiten, whiten.transpose(0, 2, 1))
+    # C⁻¹ = W Wᵀ with W = L⁻ᵀ: products with C⁻¹ go through W (p² per target, not p³).
+    whiten_t = whiten.transpose(0, 2, 1)
     mean_w = mean * d.window[None, :]
     mean_sq = np.einsum("cp,cp->c", mean_w, mean_w)
     w = np.zeros((n_c, p, _N_EST))
@@ -997,7 +1006,7 @@ def _fit_columns(
         if design is None:
             continue
         targets = mean[:, :, None] * design[None]  # (c, p, n)
-        ct = cinv @ targets
+        ct = whiten @ (whiten_t @ targets)
         gram = targets.transpose(0, 2, 1) @ ct
         gram[~ok] = np.eye(design.shape[1])
         try:
@@ -1015,8 +1024,10 @@ def _fit_columns(
     # A target the background cannot tell from noise gives no filter: mark the column.
     ok &= np.isfinite(var[:, _CH4]) & (var[:, _CH4] > 0)
     var[~ok] = 1.0
-    # Mean in-sample Mahalanobis distance tr(C⁻¹S) (both symmetric: an elementwise sum).
-    m_bar = np.einsum("cij,cij->c", cinv, cov)
+    # Mean in-sample Mahalanobis distance tr(C⁻¹S). With C = (1 − ρ) S + ρ D (D the noise
+    # diagonal), tr(C⁻¹S) = (p − ρ tr(C⁻¹D)) / (1 − ρ), and diag(C⁻¹) is the row sums of W².
+    cinv_diag = np.einsum("cij,cij->ci", whiten, whiten)
+    m_bar = (p - rho * np.einsum("ci,ci->c", cinv_diag, noise_out)) / (1.0 - rho)
     # A pixel is one of the nn rows behind its (pooled) covariance.
     eff = (1.0 - rho) * m_bar
     loo = np.where(ok, nn / np.maximum(nn - eff, 0.25 * nn), 1.0)
