@@ -764,6 +764,7 @@ def find_plumes(
             taken |= d.region
             owners[d.region & (owners == 0)] = lab
         owner_sources = [d.source for d in found]
+        clean = _background(usable, taken)
         for lab, d in enumerate(found, start=1):
             plumes.append(
                 _quantify(
@@ -784,6 +785,7 @@ def find_plumes(
                     axis=d.axis,
                     z_ref=d.threshold,
                     ime_region=d.wedge,
+                    clean=clean,
                     owners=owners,
                     owner_sources=owner_sources,
                 )
@@ -792,11 +794,25 @@ def find_plumes(
         direction = None if wind is None else _grid_direction(grid, wind.downwind_unit)
         labels, n = cfar_mask(z, valid=valid, settings=s, direction=direction)
         taken = labels > 0
+        clean = _background(usable, taken)
         for lab in range(1, n + 1):
             region = labels == lab
             plumes.append(
                 _quantify(
-                    lab, region, taken, usable, e, sd, z, grid, species, kg_per_ppm_m, wind, cal, s
+                    lab,
+                    region,
+                    taken,
+                    usable,
+                    e,
+                    sd,
+                    z,
+                    grid,
+                    species,
+                    kg_per_ppm_m,
+                    wind,
+                    cal,
+                    s,
+                    clean=clean,
                 )
             )
     plumes.sort(key=lambda p: -p.score)
@@ -904,6 +920,7 @@ def _quantify(
     axis: tuple[float, float] | None = None,
     z_ref: float | None = None,
     ime_region: NDArray[np.bool_] | None = None,
+    clean: NDArray[np.bool_] | None = None,
     owners: NDArray[np.int32] | None = None,
     owner_sources: Sequence[tuple[int, int]] = (),
 ) -> Plume:
@@ -963,8 +980,22 @@ def _quantify(
     rate = rate_sd = u_eff = rate_ime = rate_len = None
     if wind is not None:
         u_eff = cal.effective_wind(wind.speed_m_s)
+        # clean: the line's background, shared by its plumes (computed here when not given).
+        clean = _background(usable, taken) if clean is None else clean
         rate_ime, rate_ime_sd, rate_len = _rate_ime(
-            src, axis_v, region, taken, usable, e, sd, grid, kg_per_ppm_m, s, owners, owner_sources
+            src,
+            axis_v,
+            region,
+            taken,
+            usable,
+            clean,
+            e,
+            sd,
+            grid,
+            kg_per_ppm_m,
+            s,
+            owners,
+            owner_sources,
         )
         q = u_eff * rate_ime / rate_len * 3600.0
         rel_ime = rate_ime_sd / abs(rate_ime) if rate_ime != 0 else 1.0
@@ -1019,6 +1050,7 @@ def _rate_ime(
     region: NDArray[np.bool_],
     taken: NDArray[np.bool_],
     usable: NDArray[np.bool_],
+    clean: NDArray[np.bool_],
     e: NDArray[np.float64],
     sd: NDArray[np.float64],
     grid: PixelGrid,
@@ -1031,9 +1063,9 @@ def _rate_ime(
     # of spread rate_spread (whole cross-sections whatever the stability) rate_length_m long,
     # without other plumes' pixels. Returns IME (kg, divided by the share of a plume's mass
     # in the wedge that was seen), its one-sigma noise (kg) and the stretch's length (m).
-    # The noise is measured: the same wedge placed over the line's background (no plume
-    # within 3 px), robust spread; the per-pixel sigma when too few places are clean (it
-    # misses the clutter correlated between pixels, which grows with the wedge).
+    # The noise is measured: the same wedge placed over the line's ``clean`` background
+    # (:func:`_background`), robust spread; the per-pixel sigma when too few places are clean
+    # (it misses the clutter correlated between pixels, which grows with the wedge).
     pixel_m = grid.pixel_size_m
     length_px = max(s.rate_length_m / pixel_m, s.rate_min_px)
     step = _grid_direction(grid, (float(axis[0]), float(axis[1])))
@@ -1057,7 +1089,6 @@ def _rate_ime(
     # Background placements on a lattice of half the wedge's size.
     wr, wc = np.nonzero(wedge)
     dr, dc = wr - anchor[0], wc - anchor[1]
-    clean = usable & ~ndimage.binary_dilation(taken, _EIGHT, iterations=3)
     r_lo, r_hi = -int(dr.min()), shape[0] - int(dr.max())
     c_lo, c_hi = -int(dc.min()), shape[1] - int(dc.max())
     step_r = max(1, (int(dr.max() - dr.min()) + 1) // 2)
@@ -1069,12 +1100,18 @@ def _rate_ime(
     ime_sd = pixel_sd
     if pr.size:
         rr, cc = pr[:, None] + dr[None, :], pc[:, None] + dc[None, :]
-        ok = clean[rr, cc].all(axis=1)
+        ok = np.asarray(clean[rr, cc].all(axis=1), dtype=bool)
         if int(ok.sum()) >= _RATE_BACKGROUND_PLACES:
             vals = np.sum(np.where(ok[:, None], e[rr, cc] * area[rr, cc], 0.0), axis=1)[ok]
             spread = _MAD_TO_SIGMA * float(np.median(np.abs(vals - np.median(vals))))
             ime_sd = max(spread * kg_per_ppm_m / seen, pixel_sd)
     return ime, ime_sd, (length_px + 0.5) * pixel_m
+
+
+def _background(usable: NDArray[np.bool_], taken: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    # The line's background for the rates' noise: usable pixels with no plume within 3 px.
+    near = np.asarray(ndimage.binary_dilation(taken, _EIGHT, iterations=3), dtype=bool)
+    return np.asarray(usable & ~near, dtype=bool)
 
 
 def _start_of(
