@@ -65,7 +65,9 @@ Quantification
     plume's mass in the wedge that lies on seen pixels. A fixed stretch, not the detecting
     kernel's length (60–960 m): a long wedge gathers the map's clutter, which grows with its
     area, and a short one samples few eddies. On the bench scenes (``bench/methane_pd.py``)
-    the median |error| fell from 34 % to 16 % (38 % to 22 % on held-out seeds). Its sigma adds
+    the median |error| fell from 34 % to 16 % at 6 km (38 % to 22 % on held-out seeds); at 3 km
+    it is mixed (24 to 23 %, and 21 to 27 % held out). The rate of a faint plume can come out
+    below zero (its sigma says how far from zero it may be). Its sigma adds
     in quadrature the IME_r's noise, the wind speed's uncertainty, the calibration's and half
     a pixel of length; the IME_r's noise is *measured*: the spread (MAD) of the same wedge's
     mass placed over the line's background (no plume within 3 px), which holds the clutter
