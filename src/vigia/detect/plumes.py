@@ -758,6 +758,13 @@ def find_plumes(
     kg_per_ppm_m = float(ppm_m_to_mass(1.0, molar_mass_kg_mol))
     usable = np.isfinite(e) & np.isfinite(sd)
     plumes = []
+
+    def quantify(lab: int, region: NDArray[np.bool_], taken: NDArray[np.bool_], **kw: Any) -> Plume:
+        # One plume of this line: the maps and settings are the line's, the rest the caller's.
+        return _quantify(
+            lab, region, taken, usable, e, sd, z, grid, species, kg_per_ppm_m, wind, cal, s, **kw
+        )
+
     if s.method == "kernel":
         found = _kernel_detections(e, sd, valid, grid, wind, s)
         taken = np.zeros(e.shape, dtype=bool)
@@ -769,20 +776,10 @@ def find_plumes(
         clean = _background(usable, taken)
         for lab, d in enumerate(found, start=1):
             plumes.append(
-                _quantify(
+                quantify(
                     lab,
                     d.region,
                     taken,
-                    usable,
-                    e,
-                    sd,
-                    z,
-                    grid,
-                    species,
-                    kg_per_ppm_m,
-                    wind,
-                    cal,
-                    s,
                     source=d.source,
                     axis=d.axis,
                     z_ref=d.threshold,
@@ -798,25 +795,7 @@ def find_plumes(
         taken = labels > 0
         clean = _background(usable, taken)
         for lab in range(1, n + 1):
-            region = labels == lab
-            plumes.append(
-                _quantify(
-                    lab,
-                    region,
-                    taken,
-                    usable,
-                    e,
-                    sd,
-                    z,
-                    grid,
-                    species,
-                    kg_per_ppm_m,
-                    wind,
-                    cal,
-                    s,
-                    clean=clean,
-                )
-            )
+            plumes.append(quantify(lab, labels == lab, taken, clean=clean))
     plumes.sort(key=lambda p: -p.score)
     return plumes
 
