@@ -302,7 +302,10 @@ def main() -> None:
     print(
         f"  sources ≥ 10 kg/h: PD {len(det) / n_big:.2f}, "
         f"median location error {np.median(loc) if loc else math.nan:.1f} px, "
-        f"median |emission error| {np.median(em) if em else math.nan:.0%}"
+        f"median |emission error| {np.median(em) if em else math.nan:.0%} "
+        f"(90th percentile {np.percentile(em, 90) if em else math.nan:.0%}; "
+        f"{sum(r['emission_kg_h'] < 0 for r in det if r['emission_kg_h'] is not None)} "
+        "rates below zero)"
     )
     snr_big = np.array([r["clairvoyant_snr"] for r in all_rows if r["rate_kg_h"] >= 10])
     print(

@@ -21,6 +21,7 @@ from vigia.detect.plumes import (
     Wind,
     find_plumes,
     kernel_threshold,
+    non_negative_estimate,
     plume_kernel,
     quantify_plume,
 )
@@ -97,8 +98,8 @@ def test_the_rate_comes_from_the_plumes_first_stretch_whatever_kernel_found_it(o
     best = find_plumes(p["e"], p["sd"], p["lat"], p["lon"], wind=p["wind"])[0]
     # 180 m from the source (and the half of its pixel downwind of it), by default.
     assert best.rate_length_m == pytest.approx(180.0 + 0.5 * GSD, rel=0.01)
-    assert best.rate_ime_kg is not None and best.emission_kg_h is not None
-    assert best.emission_kg_h == pytest.approx(
+    assert best.rate_ime_kg is not None and best.measured_kg_h is not None
+    assert best.measured_kg_h == pytest.approx(
         4.0 * best.rate_ime_kg / best.rate_length_m * 3600.0, rel=1e-9
     )
     # The truth holds about that mass there: a steady plume carries Q/u per metre.
@@ -270,6 +271,59 @@ def test_quantify_plume_measures_a_region_found_elsewhere(one_plume) -> None:
         quantify_plume(
             np.zeros(mask.shape, bool), p["e"], p["sd"], p["lat"], p["lon"], species="CH4"
         )
+
+
+def test_a_faint_plumes_rate_over_clutter_that_reads_below_zero_is_reported_above_zero(
+    one_plume,
+) -> None:
+    # The plume's region where it is, but its first stretch over ground that reads −60 ppm·m
+    # (clutter the filter did not whiten): the stretch's mass, and so the measured rate, is
+    # below zero. No plume holds a negative mass: the rate reported comes from the mean of
+    # the mass's likelihood over values ≥ 0, the measurement kept beside it.
+    p = one_plume
+    mask = p["truth"] > 20.0
+    e = np.asarray(p["e"]) - 60.0 - np.asarray(p["truth"])
+    q = quantify_plume(mask, e, p["sd"], p["lat"], p["lon"], species="CH4", wind=p["wind"])
+    assert q.measured_kg_h is not None and q.measured_kg_h_sigma is not None
+    assert q.measured_kg_h < -q.measured_kg_h_sigma
+    assert q.emission_kg_h is not None and q.emission_kg_h_sigma is not None
+    assert 0.0 < q.emission_kg_h < q.measured_kg_h_sigma
+    assert 0.0 < q.emission_kg_h_sigma < q.measured_kg_h_sigma
+    assert f"measured {q.measured_kg_h:.1f} ± {q.measured_kg_h_sigma:.1f} kg/h" in q.rate_note
+    # A plume measured well above its noise keeps its measurement.
+    strong = quantify_plume(
+        mask, p["e"], p["sd"], p["lat"], p["lon"], species="CH4", wind=p["wind"]
+    )
+    assert strong.emission_kg_h == strong.measured_kg_h
+    assert strong.emission_kg_h_sigma == strong.measured_kg_h_sigma
+    assert strong.rate_note == "emission rate from the mass of its first 183 m"
+
+
+@pytest.mark.parametrize("measured", [-40.0, -13.5, -5.0, 0.0, 5.0, 12.0, 20.0, 30.0])
+def test_a_mass_held_to_zero_or_more_is_the_truncated_normals_mean_and_spread(
+    measured: float,
+) -> None:
+    # Checked against the moments of N(Q̂, σ²) on [0, ∞) summed on a fine grid.
+    sigma = 10.0
+    q = np.linspace(0.0, max(measured, 0.0) + 12.0 * sigma, 400_001)
+    w = np.exp(-0.5 * ((q - measured) / sigma) ** 2)
+    mean = float(np.sum(q * w) / np.sum(w))
+    sd = float(np.sqrt(np.sum((q - mean) ** 2 * w) / np.sum(w)))
+    rate, rate_sd = non_negative_estimate(measured, sigma)
+    assert rate == pytest.approx(mean, rel=1e-4)
+    assert rate_sd == pytest.approx(sd, rel=1e-3)
+    # Three sigmas above zero the bound hardly matters.
+    if measured >= 3.0 * sigma:
+        assert abs(rate - measured) < 0.005 * sigma
+
+
+def test_a_mass_far_below_zero_or_without_noise_stays_sensible() -> None:
+    rate, sd = non_negative_estimate(-1e6, 1.0)
+    assert 0.0 < rate < 1e-5 and 0.0 < sd < 1e-5
+    assert non_negative_estimate(-3.0, 0.0) == (0.0, 0.0)
+    assert non_negative_estimate(3.0, 0.0) == (3.0, 0.0)
+    with pytest.raises(InputError, match="finite"):
+        non_negative_estimate(math.nan, 1.0)
 
 
 def test_a_plume_kernel_holds_the_same_mass_in_every_cross_section() -> None:

@@ -230,8 +230,8 @@ def _methane_detection(
     ]
     if plume.emission_kg_h is None:
         reasons.append("no wind given: no emission rate")
-    elif plume.rate_length_m is not None:
-        reasons.append(f"emission rate from the mass of its first {plume.rate_length_m:.0f} m")
+    elif plume.rate_note:
+        reasons.append(plume.rate_note)
     if not plume.source_in_view:
         reasons.append(plume.source_note)
     reasons.extend(reasons_failed)

@@ -66,8 +66,14 @@ Quantification
     kernel's length (60–960 m): a long wedge gathers the map's clutter, which grows with its
     area, and a short one samples few eddies. On the bench scenes (``bench/methane_pd.py``)
     the median |error| fell from 34 % to 16 % at 6 km (38 % to 22 % on held-out seeds); at 3 km
-    it is mixed (24 to 23 %, and 21 to 27 % held out). The rate of a faint plume can come out
-    below zero (its sigma says how far from zero it may be). Its sigma adds
+    it is mixed (24 to 23 %, and 21 to 27 % held out). Over clutter the stretch's mass of a
+    faint plume can read below zero, which no plume holds: the mass used is the mean of its
+    likelihood over values ≥ 0 (:func:`non_negative_estimate`; the same for a mass well above
+    its noise), the rate as measured kept beside it (``measured_kg_h``). On the bench scenes
+    this ended the negative rates (4 of 143 rated detections, both heights, both seed sets),
+    cut the 90th percentile of |error| from 54–79 % to 49–72 %, left the median at 6 km as it
+    was (16 %, 22 % held out) and brought it at 3 km to 22 % (23 % before) and 23 % held out
+    (27 %). Its sigma adds
     in quadrature the IME_r's noise, the wind speed's uncertainty, the calibration's and half
     a pixel of length; the IME_r's noise is *measured*: the spread (MAD) of the same wedge's
     mass placed over the line's background (no plume within 3 px), which holds the clutter
@@ -92,6 +98,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import fft as sp_fft
 from scipy import ndimage
+from scipy.stats import truncnorm
 
 from vigia.errors import InputError
 from vigia.sense.plume import ppm_m_to_mass
@@ -107,6 +114,7 @@ __all__ = [
     "column_normalised",
     "find_plumes",
     "kernel_threshold",
+    "non_negative_estimate",
     "plume_kernel",
     "quantify_plume",
 ]
@@ -504,6 +512,10 @@ class Plume:
         The IME behind the emission rate (the first stretch of the plume from its source, kg,
         corrected for what of it was not seen) and that stretch's length, m; None without a
         wind.
+    measured_kg_h, measured_kg_h_sigma : float or None
+        The rate as measured, before its stretch's mass is held to ≥ 0
+        (:func:`non_negative_estimate`): below zero for a faint plume over clutter that reads
+        below zero; None without a wind.
     """
 
     label: int
@@ -532,11 +544,27 @@ class Plume:
     source_note: str = ""
     rate_ime_kg: float | None = None
     rate_length_m: float | None = None
+    measured_kg_h: float | None = None
+    measured_kg_h_sigma: float | None = None
 
     @property
     def n_pixels(self) -> int:
         """Number of pixels in the plume."""
         return int(self.rows.size)
+
+    @property
+    def rate_note(self) -> str:
+        """How the emission rate was found, for a detection's reasons ("" without one)."""
+        if self.emission_kg_h is None or self.rate_length_m is None:
+            return ""
+        note = f"emission rate from the mass of its first {self.rate_length_m:.0f} m"
+        m, m_sd = self.measured_kg_h, self.measured_kg_h_sigma
+        if m is not None and m_sd is not None and m < 2.0 * m_sd:
+            note += (
+                f"; measured {m:.1f} ± {m_sd:.1f} kg/h, faint against the ground's clutter: the "
+                "mass taken as its likelihood's mean over values ≥ 0"
+            )
+        return note
 
     def full_mask(self, shape: tuple[int, int]) -> NDArray[np.bool_]:
         """Return the plume as a mask of the whole map, ``(downtrack, crosstrack)``."""
@@ -602,9 +630,9 @@ def column_normalised(z: ArrayLike, valid: ArrayLike | None = None) -> NDArray[n
 
     Examples
     --------
-    >>> z = np.array([[0.0, 10.0], [2.0, 14.0], [4.0, 18.0]])
+    >>> z = np.array([[0.0, 10.0], [2.0, 14.0], [4.0, 18.0], [6.0, 22.0], [8.0, 26.0]])
     >>> column_normalised(z).round(2).tolist()
-    [[-0.67, -0.67], [0.0, 0.0], [0.67, 0.67]]
+    [[-1.35, -1.35], [-0.67, -0.67], [0.0, 0.0], [0.67, 0.67], [1.35, 1.35]]
     """
     arr = np.asarray(z, dtype=np.float64)
     if arr.ndim != 2:
@@ -958,7 +986,7 @@ def _quantify(
     z_ime = ime / ime_sd if ime_sd > 0 else 0.0
     ref = s.seed_z if z_ref is None else z_ref
     score = z_ime**2 / (z_ime**2 + ref**2) if z_ime > 0 else 0.0
-    rate = rate_sd = u_eff = rate_ime = rate_len = None
+    rate = rate_sd = u_eff = rate_ime = rate_len = measured = measured_sd = None
     if wind is not None:
         u_eff = cal.effective_wind(wind.speed_m_s)
         # clean: the line's background, shared by its plumes (computed here when not given).
@@ -978,12 +1006,21 @@ def _quantify(
             owners,
             owner_sources,
         )
-        q = u_eff * rate_ime / rate_len * 3600.0
-        rel_ime = rate_ime_sd / abs(rate_ime) if rate_ime != 0 else 1.0
         rel_u = cal.alpha * wind.sigma_m_s / u_eff
         rel_l = 0.5 * pixel / rate_len
-        total = math.sqrt(rel_ime**2 + rel_u**2 + cal.relative_sigma**2 + rel_l**2)
-        rate, rate_sd = q, abs(q) * total
+        others = rel_u**2 + cal.relative_sigma**2 + rel_l**2
+
+        def rate_of(mass: float, mass_sd: float) -> tuple[float, float]:
+            # Q = U_eff · IME_r / L_r, the relative uncertainties in quadrature.
+            q = u_eff * mass / rate_len * 3600.0
+            rel_ime = mass_sd / abs(mass) if mass != 0 else 1.0
+            return q, abs(q) * math.sqrt(rel_ime**2 + others)
+
+        measured, measured_sd = rate_of(rate_ime, rate_ime_sd)
+        # The stretch's mass cannot be negative, though over clutter a faint plume's can
+        # read so (its noise is additive; the wind's and the calibration's are not): the
+        # rate comes from the mean of the mass's likelihood over values ≥ 0.
+        rate, rate_sd = rate_of(*non_negative_estimate(rate_ime, rate_ime_sd))
     r0, r1 = int(rows.min()), int(rows.max()) + 1
     c0, c1 = int(cols.min()), int(cols.max()) + 1
     bearing = math.degrees(math.atan2(axis_v[0], axis_v[1])) % 360.0
@@ -1022,6 +1059,8 @@ def _quantify(
         source_note=note,
         rate_ime_kg=rate_ime,
         rate_length_m=rate_len,
+        measured_kg_h=measured,
+        measured_kg_h_sigma=measured_sd,
     )
 
 
@@ -1087,6 +1126,60 @@ def _rate_ime(
             spread = _MAD_TO_SIGMA * float(np.median(np.abs(vals - np.median(vals))))
             ime_sd = max(spread * kg_per_ppm_m / seen, pixel_sd)
     return ime, ime_sd, (length_px + 0.5) * pixel_m
+
+
+def non_negative_estimate(measured: float, sigma: float) -> tuple[float, float]:
+    """Return an estimate of a quantity that cannot be negative: its likelihood's mean there.
+
+    A plume's mass (and so its emission rate) is measured as ``x ± σ`` with normal noise;
+    over clutter a faint plume's ``x`` can fall below zero, which no plume holds. With a flat
+    prior on values ≥ 0 the posterior is N(x, σ²) truncated to [0, ∞); its mean and standard
+    deviation are returned. They are x and σ when x ≫ σ (the mean moves by 5.5 % of σ at
+    x = 2σ, by 0.4 % at 3σ, by nothing above 8σ) and always positive.
+
+    Parameters
+    ----------
+    measured : float
+        The measurement (any sign).
+    sigma : float
+        Its one-sigma noise, same unit.
+
+    Returns
+    -------
+    (estimate, sigma) : tuple of float
+        Mean and standard deviation of the truncated normal; ``(max(measured, 0), 0)`` when
+        ``sigma`` is not > 0.
+
+    Raises
+    ------
+    InputError
+        If either value is not finite.
+
+    Examples
+    --------
+    >>> non_negative_estimate(100.0, 10.0)
+    (100.0, 10.0)
+    >>> x, sd = non_negative_estimate(-13.5, 10.2)
+    >>> round(x, 1), round(sd, 1)
+    (4.8, 4.1)
+    """
+    if not (math.isfinite(measured) and math.isfinite(sigma)):
+        raise InputError(
+            f"a measurement and its sigma must be finite, got {measured!r} and {sigma!r}"
+        )
+    if sigma <= 0:
+        return max(measured, 0.0), 0.0
+    lower = -measured / sigma
+    if lower < -8.0:
+        # Nothing of the likelihood lies below zero (Φ(−8) ≈ 6e-16).
+        return measured, sigma
+    if lower > 30.0:
+        # Far below zero the truncated normal is an exponential of mean σ² / |x| (scipy's
+        # moments lose their precision there).
+        tail = sigma / lower
+        return tail, tail
+    dist = truncnorm(lower, math.inf, loc=measured, scale=sigma)
+    return float(dist.mean()), float(dist.std())
 
 
 def _background(usable: NDArray[np.bool_], taken: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -1193,8 +1286,8 @@ def plume_kernel(
     Examples
     --------
     >>> h, (r, c), wedge = plume_kernel((1.0, 0.0), 0.1, 20.0)
-    >>> bool(h[r + 10, c] > h[r + 10, c + 3]), bool(wedge[r + 20, c]), bool(wedge[r - 2, c])
-    (True, True, False)
+    >>> bool(h[r + 10, c] > h[r + 10, c + 3]), bool(wedge[r + 20, c]), r  # nothing upwind
+    (True, True, 0)
     """
     u = np.asarray(direction, dtype=np.float64)
     norm = float(np.hypot(u[0], u[1]))
