@@ -21,7 +21,6 @@ from vigia.store.models import (
     ReleaseRecipient,
     ReleaseSite,
     Site,
-    SiteFeature,
 )
 from vigia.store.records import SiteRecord
 from vigia.store.releases import (
@@ -38,11 +37,11 @@ from vigia.store.releases import (
     read_visible_feature,
     read_visible_feature_json,
     read_visible_feature_text,
+    refresh_partner_features,
     release_sites,
     report_outcome,
     site_reports,
     site_timelines,
-    store_missing_site_features,
     withdraw_release,
 )
 from vigia.store.review import decide
@@ -544,8 +543,9 @@ def test_the_read_paths_features_are_the_views_features(world: SessionFactory) -
     check_features(world, windows)
     shown = see(world, get_visible_feature, "pa_off", "SITE-000003")["properties"]
     assert (shown["state"], shown["tlp"], len(shown["releases"])) == ("actioned", "TLP:RED", 2)
-    # A released site that changes loses its stored parts (a trigger, whoever changes it)...
-    assert stored_parts(world) >= {"SITE-000001", "SITE-000002", "SITE-000003"}
+    # A released site that changes has its partners' features marked stale (a trigger,
+    # whoever changes it)...
+    assert stale_partner_rows(world) == set()
     with write_session(world) as s:
         s.execute(
             update(Site)
@@ -553,21 +553,20 @@ def test_the_read_paths_features_are_the_views_features(world: SessionFactory) -
             .values(confidence=0.51234567, reasons=["changed", "ü"])
         )
         s.execute(update(Site).where(Site.id == "SITE-000003").values(state="closed"))
-    assert not stored_parts(world) & {"SITE-000002", "SITE-000006"}
-    assert "SITE-000003" in stored_parts(world)  # its state is not stored
-    # ... and is rendered from its columns until a release stores them again.
+    assert stale_partner_rows(world) == {"SITE-000002", "SITE-000003", "SITE-000006"}
+    # ... and is rendered from the sharing tables until the store writes them again: a
+    # release carrying it, fusion's refresh, or a backfill.
     check_features(world, windows)
     release(world, ["SITE-000002"], ["PB"])
-    assert "SITE-000002" in stored_parts(world)
+    assert "SITE-000002" not in stale_partner_rows(world)
     check_features(world, windows)
-    # Fusion's refresh (and a backfill) stores the parts of released sites that lost them.
     with write_session(world) as s:
         s.execute(update(Site).where(Site.id == "SITE-000001").values(confidence=0.7))
-    assert not stored_parts(world) & {"SITE-000001", "SITE-000006"}
-    assert store_missing_site_features(world) == 2
-    assert stored_parts(world) == {f"SITE-00000{k}" for k in (1, 2, 3, 5, 6, 7)}  # released
+    assert stale_partner_rows(world) == {"SITE-000001", "SITE-000003", "SITE-000006"}
+    assert refresh_partner_features(world) == 3
+    assert stale_partner_rows(world) == set()
     check_features(world, windows)
-    assert store_missing_site_features(world) == 0
+    assert refresh_partner_features(world) == 0
 
 
 def stale_partner_rows(store: SessionFactory) -> set[str]:
@@ -631,14 +630,9 @@ def test_partner_rows_follow_every_change_whoever_makes_it(world: SessionFactory
             )
         )
     check_features(world, windows)
-    assert store_missing_site_features(world) >= 0
+    assert refresh_partner_features(world) >= 0
     assert stale_partner_rows(world) == set()
     check_features(world, windows)
-
-
-def stored_parts(store: SessionFactory) -> set[str]:
-    with read_session(store) as s:
-        return set(s.scalars(select(SiteFeature.site_id)))
 
 
 def check_features(store: SessionFactory, windows: list[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ import typer
 from vigia.cli.options import DataDir
 from vigia.settings import load_settings
 from vigia.store.db import database_url, describe_url, make_engine, session_factory
-from vigia.store.releases import store_missing_site_features
+from vigia.store.releases import refresh_partner_features
 from vigia.store.schema import current_revision, head_revision, upgrade
 
 __all__ = ["app"]
@@ -33,8 +33,8 @@ def upgrade_command(
 ) -> None:
     """Apply the schema migrations and print the revision the database is at.
 
-    At the head revision, released sites without stored feature parts or partner features
-    (a database upgraded to 0004 or 0006, or sites changed since their release) get them, so
+    At the head revision, released sites whose partner features are stale (a database
+    upgraded to 0006, or sites changed since their release) get them written again, so
     partner pages are fast.
     """
     engine = make_engine(database_url(load_settings(data_dir)))
@@ -44,13 +44,13 @@ def upgrade_command(
         before = current_revision(engine)
         after = upgrade(engine, revision)
         if after == head:
-            stored = store_missing_site_features(session_factory(engine))
+            stored = refresh_partner_features(session_factory(engine))
     finally:
         engine.dispose()
     typer.echo(f"{describe_url(engine.url)}")
     typer.echo(f"revision {_label(after, head)}; was {_label(before, head)}")
     if stored:
-        typer.echo(f"stored the feature parts of {stored} released site(s)")
+        typer.echo(f"wrote the partner features of {stored} released site(s)")
 
 
 @app.command("current")

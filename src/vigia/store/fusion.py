@@ -22,7 +22,7 @@ from vigia.fuse.sites import FusedSite, fuse, revisit_requests
 from vigia.store.db import SessionFactory, read_session
 from vigia.store.models import MAX_SITE_SPAN_DEG, DetectionRow, FlightLine, SiteObservation
 from vigia.store.records import ObservationRecord, SiteRecord
-from vigia.store.releases import store_missing_site_features
+from vigia.store.releases import refresh_partner_features
 from vigia.store.sites import (
     _detection_query,
     _stored_detection,
@@ -166,8 +166,8 @@ def refresh_sites(factory: SessionFactory, now: datetime | None = None) -> Refre
         records.append(_record(s, known[0] if known else None))
     before = {st.id for st in list_sites(factory)}
     ids = upsert_sites(factory, records, now=at)
-    # Released sites the update touched lost their stored feature parts: store them again.
-    store_missing_site_features(factory)
+    # Released sites the update touched have stale partner features: write them again.
+    refresh_partner_features(factory)
     out = RefreshResult(site_ids=ids, new=[i for i in ids if i not in before], fused=fused)
     states = {st.id: st.state for st in list_sites(factory)}
     pending = {r.site_id for r in list_open_revisits(factory)}

@@ -52,7 +52,6 @@ __all__ = [
     "ReviewDecision",
     "RevisitRequest",
     "Site",
-    "SiteFeature",
     "SiteObservation",
     "SortieRequest",
     "UTCDateTime",
@@ -240,24 +239,6 @@ class Site(Base, _BBox):
     )
     decisions: Mapped[list[ReviewDecision]] = relationship(order_by="ReviewDecision.id")
     revisits: Mapped[list[RevisitRequest]] = relationship(order_by="RevisitRequest.id")
-
-
-class SiteFeature(Base):
-    """A site's GeoJSON Feature as every partner sees it, written once, read on every page.
-
-    The parts that do not depend on who reads (id, geometry, class, confidence, times,
-    reasons) as JSON text, around where the reader's own parts go (state, marking, caveats,
-    releases): ``head`` ends where the state's value starts, ``middle`` where the marking's
-    does (:mod:`vigia.store.releases` writes and reads them). A trigger deletes the row in
-    the transaction of any change to those columns of the site (migration 0004), so a row
-    that is there is never stale; a site without one is rendered from its columns.
-    """
-
-    __tablename__ = "site_features"
-
-    site_id: Mapped[str] = mapped_column(sa.ForeignKey("sites.id"), primary_key=True)
-    head: Mapped[str] = mapped_column(sa.Text)
-    middle: Mapped[str] = mapped_column(sa.Text)
 
 
 class PartnerSite(Base):

@@ -54,7 +54,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     null,
     select,
     text,
@@ -81,7 +80,6 @@ from vigia.store.models import (
     ReleaseSite,
     ReviewDecision,
     Site,
-    SiteFeature,
     SiteObservation,
     User,
 )
@@ -112,14 +110,13 @@ __all__ = [
     "read_visible_feature",
     "read_visible_feature_json",
     "read_visible_feature_text",
+    "refresh_partner_features",
     "release_id_of",
     "release_sites",
     "report_outcome",
     "site_reports",
     "site_timelines",
-    "store_missing_site_features",
     "store_partner_features",
-    "store_site_features",
     "withdraw_release",
 ]
 
@@ -912,7 +909,6 @@ def release_sites(
     session.flush()
     session.add_all(ReleaseSite(release_id=rid, site_id=s.id) for s in sites)
     session.add_all(ReleaseRecipient(release_id=rid, org_id=o.id) for o in orgs)
-    store_site_features(session, sites)
     detail = {"release": rid, "tlp": tlp, "caveats": list(marks), "to": [o.name for o in orgs]}
     for s in sites:
         if s.state == "confirmed":
@@ -1012,7 +1008,6 @@ def amend_release(
     rel.version += 1
     session.add_all(ReleaseSite(release_id=rel.id, site_id=s.id) for s in sites)
     session.add_all(ReleaseRecipient(release_id=rel.id, org_id=o.id) for o in orgs)
-    store_site_features(session, sites)
     names = list(
         session.scalars(
             select(Organisation.name)
@@ -2191,40 +2186,14 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _parts(
-    site_id: str,
-    lon: float,
-    lat: float,
-    site_class: str,
-    confidence: float,
-    first_seen: str | None,
-    last_seen: str | None,
-    reasons: Sequence[str],
-) -> tuple[str, str]:
-    """Return a site's feature parts as every partner sees them (:class:`SiteFeature`).
+def refresh_partner_features(factory: SessionFactory) -> int:
+    """Write again the partner features that a change left stale, in one transaction.
 
-    Written as orjson writes ``SiteView.to_feature()`` (compact, keys in its order): ``head``
-    up to the state's value, ``middle`` from after it up to the marking's value.
-    """
-    point = {"type": "Point", "coordinates": [float(lon), float(lat)]}
-    head = f'{{"type":"Feature","id":{_dumps(site_id)},"geometry":{_dumps(point)},'
-    middle = (
-        f',"class":{_dumps(site_class)},"confidence":{_dumps(round(float(confidence), 4))},'
-        f'"first_seen":{_dumps(first_seen)},"last_seen":{_dumps(last_seen)},'
-        f'"reasons":{_dumps(list(reasons))},"tlp":'
-    )
-    return head + '"properties":{"state":', middle
-
-
-def store_missing_site_features(factory: SessionFactory) -> int:
-    """Store the feature parts of every released site that has none, and its partner features.
-
-    A released site that fusion updates (a new pass, a new confidence) loses its stored parts
-    to the trigger of migration 0004 and its partners' features to those of migration 0006,
-    and partner pages then render it from its columns: correct, but slower. Called after
-    fusion writes sites (and usable as a backfill after the upgrade to 0004 or 0006), this
-    stores them again in one transaction, the sites locked in id order as a release locks
-    them.
+    A released site that fusion updates (a new pass, a new confidence) has its partners'
+    features marked stale by the triggers of migration 0006, and partner pages then render it
+    from the sharing tables: correct, but slower. Called after fusion writes sites (and
+    usable as a backfill after the upgrade to 0006), this writes them again, the sites locked
+    in id order as a release locks them.
 
     Parameters
     ----------
@@ -2234,71 +2203,20 @@ def store_missing_site_features(factory: SessionFactory) -> int:
     Returns
     -------
     int
-        How many sites' parts were stored.
+        How many sites' partner features were written.
     """
     with write_session(factory) as session:
         serialise_sharing(session)
-        released = select(ReleaseSite.site_id)
-        stored = select(SiteFeature.site_id)
         stale = select(PartnerSite.site_id).where(PartnerSite.feature.is_(None))
-        sites = list(
+        ids = list(
             session.scalars(
-                select(Site)
-                .where(
-                    Site.id.in_(released),
-                    Site.id.not_in(stored) | Site.id.in_(stale),
-                )
-                .order_by(Site.id)
-                .with_for_update()
+                select(Site.id).where(Site.id.in_(stale)).order_by(Site.id).with_for_update()
             )
         )
-        if not sites:
+        if not ids:
             return 0
-        parts = store_site_features(session, sites)
-        store_partner_features(session, [s.id for s in sites])
-        return parts
-
-
-def store_site_features(session: Session, sites: Sequence[Site]) -> int:
-    """Store the feature parts of sites that have none (:class:`~vigia.store.models.SiteFeature`).
-
-    Called where sites are released, in the release's transaction, with the sites locked
-    (:func:`_lock_sites_for_release`): a change to a site waits for the release to commit,
-    and its trigger then deletes what was stored (migration 0004), so nothing stale stays.
-
-    Parameters
-    ----------
-    session : Session
-        An open write session.
-    sites : sequence of Site
-        The sites, as loaded (locked) in this session.
-
-    Returns
-    -------
-    int
-        How many sites' parts were stored now.
-    """
-    ids = [s.id for s in sites]
-    have = set(session.scalars(select(SiteFeature.site_id).where(SiteFeature.site_id.in_(ids))))
-    rows = []
-    for s in sites:
-        if s.id in have:
-            continue
-        have.add(s.id)
-        head, middle = _parts(
-            s.id,
-            s.lon,
-            s.lat,
-            s.site_class,
-            s.confidence,
-            _iso(s.first_seen),
-            _iso(s.last_seen),
-            s.reasons,
-        )
-        rows.append({"site_id": s.id, "head": head, "middle": middle})
-    if rows:
-        session.execute(insert(SiteFeature), rows)
-    return len(rows)
+        store_partner_features(session, ids)
+        return len(ids)
 
 
 def _release_site_ids(session: Session, release_id: str) -> list[str]:
