@@ -144,6 +144,7 @@ def test_hits_misses_false_detections_and_errors_are_counted_from_the_truth() ->
     assert ev.false_detections == ["L1-4"]
     assert s["false_per_100km2"] == pytest.approx(100 / 1.1, rel=0.1)
     assert s["median_emission_error_pct"] == pytest.approx(-20.0)
+    assert s["p90_abs_emission_error_pct"] == pytest.approx(20.0)
     assert 10 < by[("s-landfill", "plume", "CH4")].location_error_m < 14
     assert s["confusion_with_sites"]["plume"] == {"landfill": 1, "rural_lab": 1, "none": 1}
     assert s["by_kind"]["thermal"] == {"expected": 1, "detected": 1, "pd": 1.0}

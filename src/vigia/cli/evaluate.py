@@ -48,7 +48,8 @@ def evaluate_command(
         f"{summary['false_per_100km2_by_kind']}); plumes downwind of a true source in its gas "
         f"(not false): {summary['downwind_pieces']}; median location error "
         f"{summary['median_location_error_m']} m ({summary['median_location_error_px']} px); "
-        f"median |emission error| {summary['median_abs_emission_error_pct']} %"
+        f"median |emission error| {summary['median_abs_emission_error_pct']} % (90th "
+        f"percentile {summary['p90_abs_emission_error_pct']} %)"
     )
     cov = summary["emission_sigma_coverage"]
     if cov["n"]:

@@ -164,6 +164,10 @@ class Evaluation:
             "median_location_error_px": _median(loc_px),
             "median_emission_error_pct": _median(rate_err),
             "median_abs_emission_error_pct": _median([abs(v) for v in rate_err]),
+            # The tail: a median hides the few rates far off.
+            "p90_abs_emission_error_pct": (
+                round(float(np.percentile([abs(v) for v in rate_err], 90)), 3) if rate_err else None
+            ),
             "emission_sigma_coverage": {
                 "n": len(z),
                 "within_1_sigma": round(sum(v < 1.0 for v in z) / len(z), 3) if z else None,
