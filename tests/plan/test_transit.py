@@ -346,6 +346,20 @@ def test_random_transits_are_clear_and_flyable_or_unreachable(
     assert cost >= math.dist(q0[:2], q1[:2]) - 1e-6
 
 
+def test_a_heading_of_a_subnormal_number_of_radians_is_planned_like_zero() -> None:
+    # Hypothesis drew a heading of 2.4e-290 rad: the path then lies 1e-304 m off its axis,
+    # and GEOS's distance arithmetic divided by zero on such coordinates (a RuntimeWarning,
+    # an error under this suite's warning filter).
+    pts = np.random.default_rng(0).normal(size=(8, 2)) * 7000.0 + [-15000.0, 0.0]
+    zones = shapely.convex_hull(shapely.multipoints(pts))
+    planner = TransitPlanner(zones, R)
+    q0, q1 = np.array([-30000.0, 0.0, 2.4e-290]), np.array([10000.0, 0.0, 0.0])
+    path = planner.path(q0, q1)
+    assert planner.is_clear(path)
+    assert_flyable(path, q0, q1, zones)
+    assert path.length == pytest.approx(planner.path(pose(-30000.0, 0.0, 0.0), q1).length)
+
+
 def test_multipolygon_with_separate_parts_is_accepted() -> None:
     zones = MultiPolygon([box(-3000, -3000, 3000, 3000), box(10000, -3000, 16000, 3000)])
     planner = TransitPlanner(zones, R)

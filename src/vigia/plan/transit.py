@@ -43,6 +43,14 @@ _GREED = 1.15
 _MAX_END_MISSES = 300
 # Direct paths tried (shortest first) when a heading is free.
 _DIRECT_TRIES = 4
+# Coordinates nearer zero than this (metres) are zero to GEOS: subnormal numbers (a heading of
+# 1e-290 rad puts a path 1e-304 m off its axis) make its distance arithmetic divide by zero.
+_TINY_M = 1e-9
+
+
+def _snapped(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+    # Coordinates as GEOS gets them (a nanometre moves no path off or onto the airspace).
+    return np.where(np.abs(xy) < _TINY_M, 0.0, xy)
 
 
 def _pose(q: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -209,13 +217,15 @@ class TransitPlanner:
     def _clear_xy(self, xy: NDArray[np.float64]) -> bool:
         if self._empty:
             return True
+        xy = _snapped(np.asarray(xy, dtype=np.float64))
         geom = shapely.linestrings(xy) if len(xy) > 1 else shapely.points(xy[0])
         return not bool(shapely.dwithin(self.restricted, geom, self.margin))
 
     def _point_clear(self, q: NDArray[np.float64]) -> bool:
         if self._empty:
             return True
-        return not bool(shapely.dwithin(self.restricted, shapely.points(q[:2]), self.margin))
+        point = shapely.points(_snapped(np.asarray(q[:2], dtype=np.float64)))
+        return not bool(shapely.dwithin(self.restricted, point, self.margin))
 
     # --- direct paths -------------------------------------------------------------------
 
@@ -647,7 +657,7 @@ class TransitPlanner:
         clear = ~(blocked | maybe)
         idx = np.flatnonzero(maybe)
         if len(idx):
-            lines = shapely.linestrings(np.stack([a[idx], b[idx]], axis=1))
+            lines = shapely.linestrings(_snapped(np.stack([a[idx], b[idx]], axis=1)))
             clear[idx] = ~shapely.intersects(grown, lines)
         return clear
 
