@@ -106,6 +106,10 @@ def test_a_strong_methane_source_is_found_near_where_it_is(scene) -> None:
     # bench/methane_pd.py; here, near is within 5 px.
     assert metres(best.lon, best.lat, stack.lon, stack.lat) <= 5 * pixel
     assert best.emission_kg_h is not None and best.emission_kg_h_sigma is not None
+    # The rate as measured rides along; the rate held to zero or more is never below it.
+    assert best.emission_kg_h_measured is not None
+    assert best.emission_kg_h_measured_sigma is not None
+    assert best.emission_kg_h >= best.emission_kg_h_measured - 1e-3
     assert 0.0 < best.score <= 1.0
     assert best.wind_source == "given"
     assert shape(best.footprint).buffer(1e-4).contains(Point(best.lon, best.lat))

@@ -77,6 +77,15 @@ class Detection(BaseModel):
     )
     emission_kg_h: float | None = None
     emission_kg_h_sigma: float | None = None
+    emission_kg_h_measured: float | None = Field(
+        default=None,
+        description=(
+            "The emission rate as measured, kg/h, before the plume's mass is held to zero or "
+            "more (emission_kg_h): below zero for a faint plume over clutter that reads so; "
+            "unbiased, for averaging many passes."
+        ),
+    )
+    emission_kg_h_measured_sigma: float | None = None
     ime_kg: float | None = Field(default=None, description="Integrated mass enhancement, kg.")
     delta_t_k: float | None = Field(default=None, description="Heat: excess over background, K.")
     radiative_power_w: float | None = None

@@ -258,6 +258,8 @@ def _methane_detection(
         enhancement_ppm_m=_r(plume.peak_ppm_m, 1),
         emission_kg_h=_r(plume.emission_kg_h, 3),
         emission_kg_h_sigma=_r(plume.emission_kg_h_sigma, 3),
+        emission_kg_h_measured=_r(plume.measured_kg_h, 3),
+        emission_kg_h_measured_sigma=_r(plume.measured_kg_h_sigma, 3),
         ime_kg=_r(plume.ime_kg, 4),
         area_m2=round(plume.area_m2, 1),
         length_m=_r(plume.length_m, 1),
@@ -449,6 +451,10 @@ def _lwir_detection(
         enhancement_ppm_m=None if primary is None else _r(primary.peak_ppm_m, 2),
         emission_kg_h=None if primary is None else _r(primary.emission_kg_h, 3),
         emission_kg_h_sigma=None if primary is None else _r(primary.emission_kg_h_sigma, 3),
+        emission_kg_h_measured=None if primary is None else _r(primary.measured_kg_h, 3),
+        emission_kg_h_measured_sigma=(
+            None if primary is None else _r(primary.measured_kg_h_sigma, 3)
+        ),
         ime_kg=None if primary is None else _r(primary.ime_kg, 5),
         area_m2=round(float(grid.pixel_area_m2[mask].sum()), 1),
         length_m=None if primary is None else _r(primary.length_m, 1),
