@@ -161,6 +161,8 @@ def _approve_sortie(run: DemoRun) -> None:
 # The demo flies a few lines, cut to the stretch over sites, so it stays well under 3 minutes.
 DEMO_LINES = 4
 DEMO_HALF_LENGTH_M = 700.0
+# Processes at once, for rendering and for detection: the demo's budget is 2 cores.
+DEMO_JOBS = min(2, os.cpu_count() or 1)
 
 
 def _flown(run: DemoRun, result: SimulationResult) -> list[Path]:
@@ -180,7 +182,7 @@ def _simulate(run: DemoRun) -> None:
     times = line_times(mission, departure)
     lines = lines_over_sites(mission, world, DEMO_LINES, DEMO_HALF_LENGTH_M, times)
     platform = load_platform("mq9")
-    result = simulate_mission(world, mission, platform, run.out_dir, lines=lines)
+    result = simulate_mission(world, mission, platform, run.out_dir, lines=lines, jobs=DEMO_JOBS)
     run.cubes = _flown(run, result)
     run.truth, run.weather = result.truth_geojson, result.weather
     run.summary["simulated_lines"] = [ln.line_id for ln in result.lines]
@@ -192,7 +194,7 @@ def _detect_cubes(
 ) -> tuple[Path, dict[str, Any]]:
     # The detectors read the cubes and the weather analysis, never the truth.
     # Lines in parallel, one process per core (at most two: the demo's budget is 2 cores).
-    jobs = min(2, os.cpu_count() or 1)
+    jobs = DEMO_JOBS
     detail = run.on_detail
     out = detect_files(
         cubes,
@@ -337,7 +339,7 @@ def _fly_revisit(run: DemoRun) -> None:
     before = {s.id: s.confidence for s in list_sites(run.store)}
     out = run.out_dir / "revisit"
     result = simulate_mission(
-        world, mission, load_platform("mq9"), out, departure=departure, seed=1
+        world, mission, load_platform("mq9"), out, departure=departure, seed=1, jobs=DEMO_JOBS
     )
     detections, counts = _detect_cubes(run, _flown(run, result), result.weather, out / "detections")
     ingest_detections(run.store, detections)

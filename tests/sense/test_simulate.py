@@ -143,3 +143,50 @@ def test_a_sortie_flies_when_it_is_told_to_and_only_inside_the_scenarios_window(
         simulate_mission(
             world, revisit, platform, tmp_path / "late", departure=sc.window_end + timedelta(1)
         )
+
+
+def test_lines_rendered_in_two_processes_are_the_files_one_process_writes(
+    tmp_path: Path,
+) -> None:
+    from vigia.plan.planner import flight_params, plan_scenario
+    from vigia.platform import load_platform
+    from vigia.sense.simulate import simulate_mission
+    from vigia.world.scenario import load_scenario
+    from vigia.world.world import build_world
+
+    sc = load_scenario("sinaloa")
+    world = build_world(sc, seed=0)
+    platform = load_platform("mq9")
+    mission = plan_scenario(sc, flight_params(platform))
+    one, two = (
+        simulate_mission(
+            world,
+            mission,
+            platform,
+            tmp_path / name,
+            max_lines=2,
+            max_frames=24,
+            crosstrack_pixels=16,
+            seed=3,
+            jobs=jobs,
+        )
+        for name, jobs in (("one", 1), ("two", 2))
+    )
+    assert [ln.line_id for ln in two.lines] == [ln.line_id for ln in one.lines]
+    assert len(one.lines) == 2
+    for a, b in zip(one.lines, two.lines, strict=True):
+        assert a.time == b.time
+        assert b.quicklook.stat().st_size > 0
+        for pa, pb in ((a.vswir, b.vswir), (a.lwir, b.lwir)):
+            with open_cube(pa) as ca, open_cube(pb) as cb:
+                np.testing.assert_array_equal(ca["radiance"].values, cb["radiance"].values)
+                np.testing.assert_array_equal(ca["lat"].values, cb["lat"].values)
+        for name in (a.truth.name, a.truth.name.replace(".nc", "_lwir.nc")):
+            with (
+                xr.open_dataset(tmp_path / "one" / "truth" / name) as ta,
+                xr.open_dataset(tmp_path / "two" / "truth" / name) as tb,
+            ):
+                xr.testing.assert_identical(ta.load(), tb.load())
+    assert (tmp_path / "one" / "truth.geojson").read_text() == (
+        tmp_path / "two" / "truth.geojson"
+    ).read_text()

@@ -49,6 +49,14 @@ def simulate_command(
             help="gzip level of the cubes (default: uncompressed, as EMIT L1B; 1 stores ~60 %).",
         ),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="Processes rendering at once, one instrument of one line each (same files).",
+        ),
+    ] = 1,
 ) -> None:
     """Render the planned imaging lines (VSWIR and LWIR) with ground truth beside them."""
     sc = load_scenario(scenario)
@@ -84,6 +92,7 @@ def simulate_command(
             on_line=lambda _: progress.advance(task),
             compression_level=compress,
             passes=passes,
+            jobs=jobs,
         )
     with console.status("Drawing the sensing figures…"):
         figures = write_sensing_figures(world, platform, out_dir / "figures", seed=seed)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
 
 from vigia.errors import ExportError, InputError
 from vigia.geo import LocalFrame
@@ -274,6 +277,58 @@ def _write_truth(ds: xr.Dataset, path: Path) -> None:
         raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
+@dataclass(frozen=True)
+class _Flight:
+    # One instrument over one line: what a (possibly other) process needs to render it.
+    line: ImagingLine
+    time: datetime
+    instrument: Instrument
+    sensor_name: str
+    altitude_m: float
+    max_frames: int | None
+    crosstrack_pixels: int | None
+    seed: int
+    out_dir: Path
+    compression_level: int | None
+
+
+def _fly(
+    world: World, platform: Platform, f: _Flight, on_rows: Callable[[int], None] | None
+) -> tuple[Path, Path]:
+    # Render one instrument's cube into its file and write its truth; return both paths.
+    ln = f.line
+    renderer = LineRenderer(
+        world,
+        ln.start,
+        ln.end,
+        line_id=ln.line_id,
+        time=f.time,
+        instrument=f.instrument,
+        sensor_name=f.sensor_name,
+        platform=platform,
+        altitude_m=f.altitude_m,
+        max_frames=f.max_frames,
+        crosstrack_pixels=f.crosstrack_pixels,
+        seed=f.seed,
+    )
+    cube = _stream(
+        renderer,
+        f.out_dir / "lines" / f"{ln.line_id}_{f.instrument}.nc",
+        f.compression_level,
+        on_rows,
+    )
+    # The two instruments sample the ground on different grids: one truth file for each.
+    suffix = "" if f.instrument == "vswir" else f"_{f.instrument}"
+    truth = f.out_dir / "truth" / f"{ln.line_id}{suffix}.nc"
+    _write_truth(renderer.truth(), truth)
+    return cube, truth
+
+
+def _fly_in_worker(world: World, platform: Platform, f: _Flight) -> tuple[Path, Path]:
+    with threadpool_limits(1):  # one BLAS thread per process: the processes share the cores
+        return _fly(world, platform, f, None)
+
+
 def simulate_mission(
     world: World,
     mission: Mission,
@@ -290,6 +345,7 @@ def simulate_mission(
     compression_level: int | None = None,
     passes: int = 1,
     departure: datetime | None = None,
+    jobs: int = 1,
 ) -> SimulationResult:
     """Fly a mission's imaging lines over a world and write what both instruments record.
 
@@ -328,6 +384,10 @@ def simulate_mission(
     departure : datetime, optional
         Take-off of the first pass, UTC (default: the first daylight hour of the scenario's
         window, :func:`daylight_departure`); a revisit sortie flies days after the survey.
+    jobs : int
+        Processes rendering at once, one instrument of one line each (``on_rows`` is then
+        not called; ``on_line`` still is, as each line's files are complete). The files are
+        the same for any number.
 
     Returns
     -------
@@ -370,44 +430,54 @@ def simulate_mission(
     (out_dir / "lines").mkdir(parents=True, exist_ok=True)
     (out_dir / "truth").mkdir(parents=True, exist_ok=True)
     result = SimulationResult()
-    for ln in lines:
-        t = times[ln.line_id]
-        paths: dict[str, Path] = {}
-        truths: dict[str, xr.Dataset] = {}
-        instruments: tuple[tuple[Instrument, str], ...] = (("vswir", vs[0]), ("lwir", lw[0]))
-        for instrument, sensor_name in instruments:
-            renderer = LineRenderer(
-                world,
-                ln.start,
-                ln.end,
-                line_id=ln.line_id,
-                time=t,
-                instrument=instrument,
-                sensor_name=sensor_name,
-                platform=platform,
-                altitude_m=mission.altitude_m,
-                max_frames=max_frames,
-                crosstrack_pixels=crosstrack_pixels,
-                seed=seed,
-            )
-            paths[instrument] = _stream(
-                renderer,
-                out_dir / "lines" / f"{ln.line_id}_{instrument}.nc",
-                compression_level,
-                on_rows,
-            )
-            truths[instrument] = renderer.truth()
-        vp, lp = paths["vswir"], paths["lwir"]
-        # The two instruments sample the ground on different grids: one truth file for each.
-        tp = out_dir / "truth" / f"{ln.line_id}.nc"
-        _write_truth(truths["vswir"], tp)
-        _write_truth(truths["lwir"], out_dir / "truth" / f"{ln.line_id}_lwir.nc")
+    instruments: tuple[tuple[Instrument, str], ...] = (("vswir", vs[0]), ("lwir", lw[0]))
+    tasks = [
+        _Flight(
+            ln,
+            times[ln.line_id],
+            instrument,
+            sensor_name,
+            mission.altitude_m,
+            max_frames,
+            crosstrack_pixels,
+            seed,
+            out_dir,
+            compression_level,
+        )
+        for ln in lines
+        for instrument, sensor_name in instruments
+    ]
+    written: dict[tuple[str, str], tuple[Path, Path]] = {}
+
+    def line_done(ln: ImagingLine) -> None:
+        vp, tp = written[ln.line_id, "vswir"]
+        lp, _ = written[ln.line_id, "lwir"]
         qp = out_dir / "lines" / f"{ln.line_id}.png"
-        with open_cube(vp) as vcube, open_cube(lp) as lcube:
-            _quicklook(vcube, lcube, truths["vswir"], qp)
-        result.lines.append(SimulatedLine(ln.line_id, t, vp, lp, tp, qp))
+        with (
+            open_cube(vp) as vcube,
+            open_cube(lp) as lcube,
+            xr.open_dataset(tp, engine="h5netcdf") as truth,
+        ):
+            _quicklook(vcube, lcube, truth, qp)
+        result.lines.append(SimulatedLine(ln.line_id, times[ln.line_id], vp, lp, tp, qp))
         if on_line is not None:
             on_line(ln.line_id)
+
+    if jobs > 1 and len(tasks) > 1:
+        # Each (line, instrument) renders on its own random streams, so the files are the same
+        # whichever process renders them. Spawned workers (the caller may hold open HDF5 files).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+            futures = [pool.submit(_fly_in_worker, world, platform, task) for task in tasks]
+            for task, future in zip(tasks, futures, strict=True):
+                written[task.line.line_id, task.instrument] = future.result()
+                if task.instrument == instruments[-1][0]:
+                    line_done(task.line)
+    else:
+        for task in tasks:
+            written[task.line.line_id, task.instrument] = _fly(world, platform, task, on_rows)
+            if task.instrument == instruments[-1][0]:
+                line_done(task.line)
     overpasses = [Overpass(s.line_id, s.time) for s in result.lines]
     gj = out_dir / "truth.geojson"
     try:
