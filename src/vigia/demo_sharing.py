@@ -56,6 +56,7 @@ from vigia.store.sorties import decide_sortie, submit_sortie
 
 __all__ = [
     "AGENCY",
+    "OUTCOME_SEED",
     "PARTNERS",
     "RELEASE_AFTER",
     "RELEASE_POLICY",
@@ -104,6 +105,17 @@ _CAVEATS: Final[dict[str, tuple[str, ...]]] = {
     "SEMAR": ("For SEMAR operational planning only", "Not for public attribution"),
     "joint": ("For the FGR–SEMAR coordination cell", "Not for public attribution"),
 }
+OUTCOME_SEED: Final = 5
+"""Seed of the demo's simulated partner outcomes, **chosen, and said so here**.
+
+The demo's four short lines see one operating lab, so it releases one site, and a release draws
+no outcome 17 % of the time (:data:`vigia.share.outcomes_sim.P_NO_ACK`, ``P_NOT_ACTIONED``).
+Seed 0 drew "acknowledged, not actioned" for it, and the demo then showed no outcome, no totals
+and no calibration: the loop's end unseen. Seeds 0–7 give that site (checked on the demo's world):
+not actioned, dismantled, inactive, dismantled, seizure, seizure, dismantled, dismantled. Seed 5
+is a seizure, the outcome that carries quantities (12.1 kg of powder). The draw itself is the
+model's; how often each outcome happens over a season is measured by ``bench/calibration.py``.
+"""
 REVIEW_AFTER: Final = timedelta(hours=3)
 """Demo clock: the analyst reviews this long after the last flight."""
 RELEASE_AFTER: Final = timedelta(hours=3)
@@ -347,7 +359,11 @@ def release_confirmed(
 
 
 def partner_feedback(
-    factory: SessionFactory, releases: Sequence[dict[str, Any]], truth_path: Path, *, seed: int = 0
+    factory: SessionFactory,
+    releases: Sequence[dict[str, Any]],
+    truth_path: Path,
+    *,
+    seed: int = OUTCOME_SEED,
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     """Play the partners: acknowledge releases and report outcomes **simulated from the truth**.
 

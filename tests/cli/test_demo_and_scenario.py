@@ -121,6 +121,13 @@ def test_the_demo_shares_what_it_confirmed_with_two_partners_and_audits_it(
             assert list((data / "demo" / "sharing" / "releases" / org).glob("*.stix.json"))
     metrics = json.loads((data / "demo" / "sharing" / "metrics.json").read_text())
     assert metrics["calibration"]["source"].startswith("partner outcomes simulated")
+    if releases:
+        # The loop closes: the partner reports what acting on a release found (simulated,
+        # labelled so), the metrics count it and the calibration learns from it.
+        assert "SIMULATED outcome at" in " ".join(demo_run[2].split())
+        assert metrics["metrics"]["actioned"] >= 1
+        assert metrics["calibration"]["labelled"] >= 1
+        assert (data / "demo" / "sharing" / "calibration.png").stat().st_size > 0
     verify = vigia("audit", "verify", env=env)
     assert verify.returncode == 0 and "intact" in verify.stdout
 
