@@ -143,6 +143,9 @@ def test_a_sortie_flies_when_it_is_told_to_and_only_inside_the_scenarios_window(
         simulate_mission(
             world, revisit, platform, tmp_path / "late", departure=sc.window_end + timedelta(1)
         )
+    with pytest.raises(InputError, match="jobs must be ≥ 1, got 0"):
+        simulate_mission(world, revisit, platform, tmp_path / "none", departure=later, jobs=0)
+    assert not (tmp_path / "none").exists()
 
 
 def test_lines_rendered_in_two_processes_are_the_files_one_process_writes(

@@ -404,6 +404,8 @@ def simulate_mission(
         raise InputError("the mission has no imaging line to fly")
     if passes < 1:
         raise InputError(f"passes must be ≥ 1, got {passes}")
+    if jobs < 1:
+        raise InputError(f"jobs must be ≥ 1, got {jobs}")
     sc = world.scenario
     if departure is None:
         departure = daylight_departure(mission, sc.window_start, sc.window_end)
