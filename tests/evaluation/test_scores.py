@@ -11,7 +11,7 @@ import pytest
 
 from vigia.detect.detection import Detection, SearchedLine, read_detections, write_detections
 from vigia.errors import FileFormatError
-from vigia.evaluation.scores import evaluate, fit_pd
+from vigia.evaluation.scores import UNSCORED_REASON, evaluate, fit_pd, unscored_text
 
 T = datetime(2025, 3, 4, 19, 0, tzinfo=UTC)
 SQUARE = {  # ~1.1 × 1.1 km around (-107.30, 25.00)
@@ -148,6 +148,33 @@ def test_hits_misses_false_detections_and_errors_are_counted_from_the_truth() ->
     assert 10 < by[("s-landfill", "plume", "CH4")].location_error_m < 14
     assert s["confusion_with_sites"]["plume"] == {"landfill": 1, "rural_lab": 1, "none": 1}
     assert s["by_kind"]["thermal"] == {"expected": 1, "detected": 1, "pd": 1.0}
+
+
+def test_a_gas_no_simulated_instrument_renders_is_listed_apart_not_counted_as_missed() -> None:
+    # A kiln's CO2: in the truth, in no cube (the VSWIR renders CH4, the LWIR the species with
+    # an absorption table, and CO2 has neither). Its NH3 is an LWIR signal like any other.
+    kiln = site(
+        "s-kiln",
+        "kiln",
+        -107.301,
+        25.001,
+        emissions_kg_h={"CO2": 300.0, "NH3": 5.0},
+        heat_k=1000.0,
+        heat_area_m2=5.0,
+    )
+    truth = {"type": "FeatureCollection", "features": [kiln]}
+    ev = evaluate(truth, [det(1, "thermal", -107.301, 25.001, [], sensor="lwir")], LINES)
+    s = ev.summary()
+    kinds = {(e.kind, e.species, e.sensor) for e in ev.expected}
+    assert kinds == {("plume", "NH3", "lwir"), ("thermal", None, "lwir")}
+    assert "CO2" not in s["pd_by_species"]
+    assert s["by_kind"]["plume"] == {"expected": 1, "detected": 0, "pd": 0.0}
+    assert s["unscored_plumes"]["plumes"] == [
+        {"site_id": "s-kiln", "species": "CO2", "rate_kg_h": 300.0}
+    ]
+    assert unscored_text(s) == f"not scored: CO2 of 1 site ({UNSCORED_REASON})"
+    # Nothing to say when everything emitted was rendered.
+    assert unscored_text(evaluate(TRUTH, [], LINES).summary()) is None
 
 
 @pytest.mark.parametrize(("sigma", "within_1", "within_2"), [(15.0, 1.0, 1.0), (6.0, 0.0, 1.0)])

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from vigia.cli.options import DataDir, console, summary_table
 from vigia.demo import DemoRun, demo_steps
 from vigia.demo_sharing import RELEASE_POLICY, SORTIE_POLICY
+from vigia.evaluation.scores import unscored_text
 from vigia.settings import load_settings
 
 __all__ = ["demo_command"]
@@ -60,6 +61,9 @@ def demo_command(
             f"{ev.get('downwind_pieces', 0)} plumes found downwind of a true source in its gas "
             "(not counted as false)"
         )
+        unscored = unscored_text(ev)
+        if unscored is not None:
+            console.print(unscored)
     rv = run.summary.get("review")
     if rv:
         console.print(f"[bold yellow]{rv['policy']}[/bold yellow]")

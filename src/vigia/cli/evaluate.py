@@ -11,6 +11,7 @@ from rich.table import Table
 
 from vigia.cli.options import console
 from vigia.evaluation.files import evaluate_files
+from vigia.evaluation.scores import unscored_text
 
 __all__ = ["evaluate_command"]
 
@@ -51,6 +52,9 @@ def evaluate_command(
         f"median |emission error| {summary['median_abs_emission_error_pct']} % (90th "
         f"percentile {summary['p90_abs_emission_error_pct']} %)"
     )
+    unscored = unscored_text(summary)
+    if unscored is not None:
+        console.print(unscored)
     cov = summary["emission_sigma_coverage"]
     if cov["n"]:
         console.print(

@@ -33,18 +33,24 @@ from vigia.detect.detection import Detection, SearchedLine
 from vigia.detect.plumes import MOLAR_MASS_KG_MOL
 from vigia.errors import InputError
 from vigia.geo import LocalFrame
+from vigia.sense.render import RENDERED_SPECIES
 
 __all__ = [
+    "UNSCORED_REASON",
     "Evaluation",
     "Expected",
     "PdFit",
     "evaluate",
     "expected_signals",
     "fit_pd",
+    "unscored_text",
 ]
 
-# Species a VSWIR line can show (the 1.65 and 2.3 µm bands); LWIR shows the rest.
+# Species a VSWIR line can show (the 1.65 and 2.3 µm bands); an LWIR line shows the others the
+# simulated LWIR renders. A species neither renders (CO2) is not scored: no cube shows it.
 VSWIR_SPECIES = frozenset({"CH4"})
+LWIR_SPECIES = RENDERED_SPECIES["lwir"] - VSWIR_SPECIES
+UNSCORED_REASON = "no simulated instrument renders it: the truth holds it, no cube shows it"
 # Gate on the distance from a detection to a site's source, in pixels of the line and metres
 # (whichever is larger): plumes are located by their upwind end, a few pixels uncertain.
 GATE_PIXELS = 5.0
@@ -115,6 +121,9 @@ class Evaluation:
     kind_of: dict[str, str]
     #: Plume id → the site whose gas it lies in, downwind of the source (neither hit nor false).
     downwind_pieces: dict[str, str] = field(default_factory=dict)
+    #: Emissions of searched, active sites that no simulated instrument renders (site id,
+    #: species, rate): in the truth, in no cube, so neither hit nor miss.
+    unscored: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Return the headline figures as plain data (the ``--json`` output)."""
@@ -174,7 +183,38 @@ class Evaluation:
                 "within_2_sigma": round(sum(v < 2.0 for v in z) / len(z), 3) if z else None,
             },
             "confusion_with_sites": self.confusion,
+            "unscored_plumes": {"reason": UNSCORED_REASON, "plumes": self.unscored},
         }
+
+
+def unscored_text(summary: dict[str, Any]) -> str | None:
+    """Say which emissions an evaluation left unscored and why, or ``None`` when none.
+
+    Parameters
+    ----------
+    summary : dict
+        :meth:`Evaluation.summary`.
+
+    Returns
+    -------
+    str or None
+        For example ``"not scored: CO2 of 1 site (no simulated instrument renders it: …)"``.
+
+    Examples
+    --------
+    >>> unscored_text({"unscored_plumes": {"reason": "unseen", "plumes": [
+    ...     {"site_id": "s1", "species": "CO2", "rate_kg_h": 300.0}]}})
+    'not scored: CO2 of 1 site (unseen)'
+    """
+    block = summary.get("unscored_plumes") or {}
+    plumes = block.get("plumes") or []
+    if not plumes:
+        return None
+    by_species = Counter(str(p["species"]) for p in plumes)
+    what = ", ".join(
+        f"{sp} of {n} site{'s' if n != 1 else ''}" for sp, n in sorted(by_species.items())
+    )
+    return f"not scored: {what} ({block.get('reason', '')})"
 
 
 def _median(values: list[float]) -> float | None:
@@ -290,7 +330,9 @@ def expected_signals(props: dict[str, Any], line: SearchedLine) -> list[Expected
     Returns
     -------
     list of Expected
-        One per signal; empty when the line could show nothing of the site.
+        One per signal; empty when the line could show nothing of the site. A species that
+        no simulated instrument renders (:data:`vigia.sense.render.RENDERED_SPECIES`) is not
+        a signal of any line (:func:`evaluate` lists it apart).
     """
     active, overpass = _active(props, line.line_id)
     wind = None if overpass is None else overpass.get("wind_speed_m_s")
@@ -304,9 +346,9 @@ def expected_signals(props: dict[str, Any], line: SearchedLine) -> list[Expected
     )
     out: list[Expected] = []
     if active:
+        shown = VSWIR_SPECIES if line.sensor == "vswir" else LWIR_SPECIES
         for species, rate in sorted(props.get("emissions_kg_h", {}).items()):
-            seen_here = (species in VSWIR_SPECIES) == (line.sensor == "vswir")
-            if seen_here and rate > 0:
+            if species in shown and rate > 0:
                 out.append(Expected(**base, kind="plume", species=species, rate_kg_h=rate))  # type: ignore[arg-type]
     if line.sensor == "lwir" and props.get("heat_k") is not None and props.get("heat_area_m2", 0):
         out.append(Expected(**base, kind="thermal", species=None, rate_kg_h=None))  # type: ignore[arg-type]
@@ -357,12 +399,23 @@ def evaluate(
         for f in sites
     }
     site_props = {str(f["properties"]["site_id"]): f["properties"] for f in sites}
+    rendered = set().union(*RENDERED_SPECIES.values())
+    unscored: dict[tuple[str, str], dict[str, Any]] = {}
     for ln in lines:
         fp = shape(ln.footprint)
         for f in sites:
             lon, lat = site_points[str(f["properties"]["site_id"])]
             if fp.covers(Point(lon, lat)):
                 expected.extend(expected_signals(f["properties"], ln))
+                if _active(f["properties"], ln.line_id)[0]:
+                    for species, rate in f["properties"].get("emissions_kg_h", {}).items():
+                        if species not in rendered and rate > 0:
+                            sid = str(f["properties"]["site_id"])
+                            unscored[sid, species] = {
+                                "site_id": sid,
+                                "species": species,
+                                "rate_kg_h": float(rate),
+                            }
     # Match each detection to the nearest site on its line within the gate.
     matched: dict[str, str] = {}
     distances: dict[str, tuple[float, float]] = {}
@@ -466,4 +519,5 @@ def evaluate(
         matched=matched,
         kind_of={d.id: d.kind for d in detections},
         downwind_pieces=pieces,
+        unscored=[unscored[k] for k in sorted(unscored)],
     )

@@ -54,6 +54,7 @@ from vigia.world.world import World, solar_elevation
 __all__ = [
     "GAS_NAMES",
     "MOLAR_MASS_KG_MOL",
+    "RENDERED_SPECIES",
     "LineRenderer",
     "RenderedLine",
     "render_line",
@@ -90,6 +91,13 @@ _LWIR_TABLE: dict[str, str | None] = {
     "ethyl acetate": "ethyl_acetate",
     "chloroform": "chloroform",
 }
+RENDERED_SPECIES: dict[Instrument, frozenset[str]] = {
+    "vswir": frozenset({"CH4"}),
+    "lwir": frozenset(s for s, t in _LWIR_TABLE.items() if t),
+}
+"""Site species each instrument's simulation puts into the radiance (methane's 1.65 and
+2.3 µm bands in the VSWIR; the species with an absorption table in the LWIR). A species in
+neither (CO2) is in the truth but no simulated cube shows it."""
 # Truth variable names (lower case, no spaces): methane's is "ch4".
 GAS_NAMES: dict[str, str] = {s: s.lower().replace(" ", "_") for s in MOLAR_MASS_KG_MOL}
 
