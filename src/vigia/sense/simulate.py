@@ -474,10 +474,14 @@ def simulate_mission(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
             futures = [pool.submit(_fly_in_worker, world, platform, task) for task in tasks]
-            for task, future in zip(tasks, futures, strict=True):
-                written[task.line.line_id, task.instrument] = future.result()
-                if task.instrument == instruments[-1][0]:
-                    line_done(task.line)
+            try:
+                for task, future in zip(tasks, futures, strict=True):
+                    written[task.line.line_id, task.instrument] = future.result()
+                    if task.instrument == instruments[-1][0]:
+                        line_done(task.line)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # an error stops the lines not yet begun
+                raise
     else:
         for task in tasks:
             written[task.line.line_id, task.instrument] = _fly(world, platform, task, on_rows)
