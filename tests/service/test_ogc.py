@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vigia.service.routes.collections import parse_bbox, parse_datetime
 
@@ -153,3 +156,30 @@ def test_a_partner_never_reads_raw_detections(api: Api) -> None:
         r = api.call("GET", path, AO)
         assert r.status_code == 404, path
         assert "detection_id" not in r.text and "Polygon" not in r.text
+
+
+def test_a_pages_links_name_the_host_each_request_came_by(api: Api) -> None:
+    """The links are made per request from its own Host header (kept URLs never cross)."""
+    for host in ["a.example:8080", "b.example", "[::1]:9000", "a.example:8080", "b.example"]:
+        for user in (AO, ANA):
+            path = "/collections/sites/items?limit=1&datetime=2025-01-01T00:00:00Z/.."
+            doc = api.call("GET", path, user, headers={"Host": host}).json()
+            links = {link["rel"]: link["href"] for link in doc["links"]}
+            base = f"http://{host}/collections/sites"
+            assert links["collection"] == base
+            query = "datetime=2025-01-01T00%3A00%3A00Z%2F..&offset={}&limit=1"
+            assert links["self"] == f"{base}/items?{query.format(0)}"
+            assert links["next"] == f"{base}/items?{query.format(1)}"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-6))]),
+    )
+)
+def test_a_pages_time_stamp_is_the_time_written_to_the_second(t: datetime) -> None:
+    from vigia.service.routes.collections import TIMESTAMP_FORMAT, _stamp
+
+    assert _stamp(t) == t.strftime(TIMESTAMP_FORMAT)
+    assert _stamp(t.replace(microsecond=0)) == t.strftime(TIMESTAMP_FORMAT)

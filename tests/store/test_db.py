@@ -126,3 +126,66 @@ def test_a_postgresql_connection_is_pinged_only_after_sitting_idle(
         other.dispose()
     with engine.connect() as conn:  # the ping fails, a new connection answers
         assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+def test_statement_reads_keep_a_connection_a_thread_on_sqlite_and_see_every_commit(
+    store: SessionFactory,
+) -> None:
+    """On SQLite each thread reads on its own kept connection, never on a stale snapshot.
+
+    On PostgreSQL every read takes a pooled connection and gives it back. A failed read
+    closes its connection; ``close`` closes them all, and the next read opens one again.
+    """
+    import threading
+
+    from vigia.errors import NotFoundError
+    from vigia.store.db import StatementConnections
+
+    pool = store.kw["bind"].pool
+    kept = StatementConnections(store)
+    sqlite = store.kw["bind"].dialect.name == "sqlite"
+    count = text("SELECT count(*) FROM ingests")
+
+    def read() -> tuple[int, int]:
+        with kept.connect() as conn:
+            return id(conn.connection.dbapi_connection), int(conn.scalar(count) or 0)
+
+    def ingest(k: int) -> None:
+        with write_session(store) as s:
+            s.add(
+                Ingest(
+                    sha256=f"{k:064d}",
+                    file_name=f"{k}.geojson",
+                    ingested_at=T0,
+                    n_lines=1,
+                    n_detections=0,
+                )
+            )
+
+    first, n0 = read()
+    ingest(1)  # a commit between two reads of one kept connection
+    again, n1 = read()
+    assert n1 == n0 + 1
+    other: list[tuple[int, int]] = []
+    thread = threading.Thread(target=lambda: other.append(read()))
+    thread.start()
+    thread.join()
+    assert other[0][1] == n1
+    if sqlite:
+        assert again == first  # kept
+        assert other[0][0] != first  # each thread its own
+        assert pool.checkedout() == 2
+    else:
+        assert pool.checkedout() == 0  # each read gave its connection back
+    with pytest.raises(NotFoundError), kept.connect():
+        raise NotFoundError("site S not found")  # a read that failed
+    assert pool.checkedout() == (1 if sqlite else 0)  # its connection closed
+    ingest(2)
+    assert read()[1] == n1 + 1  # a new one opened
+    with pytest.raises(StoreError, match="no_such_table"), kept.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    assert read()[1] == n1 + 1
+    kept.close()
+    assert pool.checkedout() == 0
+    assert read()[1] == n1 + 1  # opened again
+    kept.close()

@@ -35,7 +35,7 @@ from starlette.datastructures import Headers
 from vigia.errors import AuthError
 from vigia.service.deps import Config, ServiceConfig
 from vigia.store.access import Principal, TokenGrant, authenticate_grant, hash_token
-from vigia.store.db import read_session, statement_connection, write_session
+from vigia.store.db import read_session, write_session
 
 __all__ = [
     "CHECKED_GRANT",
@@ -192,7 +192,7 @@ class Reader:
 
     A token accepted before, at the change count the store still reads, needs no lookup:
     the read runs with its kept grant on a connection outside any transaction
-    (:func:`vigia.store.db.statement_connection`), and its answer is taken only when the
+    (:class:`vigia.store.db.StatementConnections`), and its answer is taken only when the
     read reports that it saw that very count (in the same statement as what it read). When
     it saw another, reports none (an empty page, a site not found) or fails, the full way
     runs instead: the token is looked up again and the read made again, so every refusal
@@ -292,7 +292,7 @@ def _read_as(
 ) -> tuple[T] | None:
     """Read with a kept grant; return what was read only if it was read at the grant's count."""
     try:
-        with statement_connection(config.factory) as conn:
+        with config.statements.connect() as conn:
             value, changes = fn(conn, grant.principal)
     except Exception:  # a refusal, a missing site, the store down: the full way says which
         return None

@@ -22,7 +22,7 @@ from starlette.types import Scope
 from vigia.errors import InputError
 from vigia.store.access import Principal, TokenGrant
 from vigia.store.audit import append_audit
-from vigia.store.db import SessionFactory
+from vigia.store.db import SessionFactory, StatementConnections
 
 __all__ = [
     "READ_THREADS",
@@ -91,6 +91,9 @@ class ServiceConfig:
         The threads :class:`vigia.service.auth.Reader` reads on, off the event loop
         (:func:`read_threads` of them). A plain executor: handing a call to it and back costs
         a third of what the thread pool of FastAPI's ``run_in_threadpool`` (anyio) costs.
+    statements : StatementConnections
+        The connections the reads with a kept grant run on (:func:`vigia.service.auth.read_kept`):
+        on SQLite one kept open a reader thread, closed when the service shuts down.
     """
 
     factory: SessionFactory
@@ -99,11 +102,13 @@ class ServiceConfig:
     plans_dir: Path | None = None
     grants: dict[str, TokenGrant] = field(default_factory=dict, compare=False, repr=False)
     readers: ThreadPoolExecutor = field(init=False, compare=False, repr=False)
+    statements: StatementConnections = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         threads = read_threads(self.factory)
         readers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigia-read")
         object.__setattr__(self, "readers", readers)  # a frozen dataclass's own field
+        object.__setattr__(self, "statements", StatementConnections(self.factory))
 
     def plan_path(self, given: str) -> Path:
         """Resolve a plan path sent by a client inside :attr:`plans_dir`.

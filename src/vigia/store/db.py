@@ -12,6 +12,7 @@ was on any error.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from vigia.settings import Settings, load_settings
 
 __all__ = [
     "SessionFactory",
+    "StatementConnections",
     "database_url",
     "describe_url",
     "make_engine",
@@ -331,3 +333,75 @@ def statement_connection(factory: SessionFactory) -> Iterator[Connection]:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as exc:
             raise _store_error(exc, engine.url) from exc
+
+
+class StatementConnections:
+    """The connections of :func:`statement_connection`, kept open, one a thread, on SQLite.
+
+    A service's site reads are each one statement on a connection outside any transaction.
+    Taking that connection from the pool and giving it back (SQLAlchemy's checkout, reset
+    and check-in) cost more on SQLite than the statement itself. On SQLite each thread that
+    reads here keeps its own connection open between reads instead: each statement still
+    runs on its own (no transaction is begun; a read lock lasts while its statement runs),
+    so what it reads is what the store holds then, as on a connection just opened. On a
+    database server the pool's connections are taken and given back as
+    :func:`statement_connection` does (a connection kept per thread could exhaust the pool).
+
+    A connection on which a statement failed (or any exception escaped the block) is closed
+    and opened again by the thread's next read. :meth:`close` closes them all (a service
+    shutting down); a thread's next read opens its connection again.
+
+    Parameters
+    ----------
+    factory : SessionFactory
+        The store.
+    """
+
+    def __init__(self, factory: SessionFactory) -> None:
+        self._factory = factory
+        self._engine: Engine = factory.kw["bind"]
+        self._kept = self._engine.dialect.name == "sqlite"
+        self._local = threading.local()
+        self._open: set[Connection] = set()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Yield this thread's statement connection (as :func:`statement_connection` yields).
+
+        Raises
+        ------
+        StoreError
+            If the database refuses a statement.
+        """
+        if not self._kept:
+            with statement_connection(self._factory) as pooled:
+                yield pooled
+            return
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._engine.connect().execution_options(**{_STATEMENTS: True})
+            self._local.conn = conn
+            with self._lock:
+                self._open.add(conn)
+        try:
+            yield conn
+        except SQLAlchemyError as exc:
+            self._drop(conn)
+            raise _store_error(exc, self._engine.url) from exc
+        except BaseException:
+            self._drop(conn)
+            raise
+
+    def _drop(self, conn: Connection) -> None:
+        self._local.conn = None
+        with self._lock:
+            self._open.discard(conn)
+        conn.close()
+
+    def close(self) -> None:
+        """Close every kept connection (each thread opens its own again when it next reads)."""
+        with self._lock:
+            kept, self._open = self._open, set()
+        for conn in kept:
+            conn.close()

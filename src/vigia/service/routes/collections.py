@@ -13,6 +13,7 @@ Part 1, 7.15); ``bbox`` is ``min_lon,min_lat,max_lon,max_lat`` in degrees (WGS84
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, urlencode
@@ -223,21 +224,66 @@ def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
 _COLLECTION_PATHS: WeakKeyDictionary[Any, dict[str, URLPath]] = WeakKeyDictionary()
 """Per application: the path of each collection's route (``url_path_for``, looked up once)."""
 
+_URLS_KEPT: Final = 256
+_URLS: WeakKeyDictionary[Any, dict[tuple[Any, ...], _Urls]] = WeakKeyDictionary()
+"""Per application, per what a request's URL is made of but its query (:func:`_urls`)."""
+
+
+@dataclass(frozen=True)
+class _Urls:
+    """A request's URL without its query, and the collections' URLs, as Starlette writes them."""
+
+    bare: str
+    collections: dict[str, str]
+
+
+def _urls(request: Request) -> _Urls:
+    """Return the URLs a page's links are made of, made once per origin and path.
+
+    Starlette makes ``request.url`` (and its base URL) anew for each request, from the scope's
+    scheme, first ``Host`` header, server, root path and path: with the same of these, the same
+    URL. Making them took a third of a page's time on the event loop; they are kept here per
+    application, at most :data:`_URLS_KEPT` (then forgotten all at once: a client sending many
+    ``Host`` headers costs time, not memory).
+    """
+    scope = request.scope
+    host = next((value for key, value in scope["headers"] if key == b"host"), None)
+    server = scope.get("server")
+    key = (
+        scope.get("scheme"),
+        host,
+        None if server is None else tuple(server),
+        scope.get("root_path"),
+        scope.get("app_root_path"),
+        scope["path"],
+    )
+    kept = _URLS.setdefault(request.app, {})
+    urls = kept.get(key)
+    if urls is None:
+        if len(kept) >= _URLS_KEPT:
+            kept.clear()
+        urls = kept[key] = _Urls(str(request.url.replace(query="")), {})
+    return urls
+
 
 def _collection_url(request: Request, cid: str) -> str:
     """Return ``str(request.url_for("collection", cid=cid))``, the route's path looked up once.
 
     Looking the path up walks the routes (a third of a page's links' time); the absolute URL
-    is made from the request's base URL each time, as ``url_for`` makes it. The path is the
-    application's router's (``scope["router"]``, which ``url_for`` asks), kept per
-    application: its routes are set before it serves.
+    is made from the request's base URL as ``url_for`` makes it, once per origin
+    (:func:`_urls`). The path is the application's router's (``scope["router"]``, which
+    ``url_for`` asks), kept per application: its routes are set before it serves.
     """
-    paths = _COLLECTION_PATHS.setdefault(request.app, {})
-    path = paths.get(cid)
-    if path is None:
-        router: Any = request.scope.get("router") or request.app
-        path = paths[cid] = router.url_path_for("collection", cid=cid)
-    return str(path.make_absolute_url(base_url=request.base_url))
+    urls = _urls(request).collections
+    url = urls.get(cid)
+    if url is None:
+        paths = _COLLECTION_PATHS.setdefault(request.app, {})
+        path = paths.get(cid)
+        if path is None:
+            router: Any = request.scope.get("router") or request.app
+            path = paths[cid] = router.url_path_for("collection", cid=cid)
+        url = urls[cid] = str(path.make_absolute_url(base_url=request.base_url))
+    return url
 
 
 def _page(
@@ -280,9 +326,27 @@ def _page_doc(
         "features": features,
         "numberMatched": matched,
         "numberReturned": returned,
-        "timeStamp": config.clock().strftime(TIMESTAMP_FORMAT),
+        "timeStamp": _stamp(config.clock()),
         "links": links,
     }
+
+
+_STAMPED: list[tuple[datetime, str]] = [(datetime.min, datetime.min.strftime(TIMESTAMP_FORMAT))]
+"""The last second :func:`_stamp` wrote, and how."""
+
+
+def _stamp(t: datetime) -> str:
+    """Return ``t.strftime(TIMESTAMP_FORMAT)``, written once a second.
+
+    ``strftime`` cost more than the rest of a page's links together; pages are stamped to the
+    second, so all of a second's pages share one text. (A list of one item: its item is
+    replaced whole, so a thread reads either the old second or the new one.)
+    """
+    second = t.replace(microsecond=0, tzinfo=None)  # the format writes the fields alone
+    kept = _STAMPED[0]
+    if kept[0] != second:
+        kept = _STAMPED[0] = (second, second.strftime(TIMESTAMP_FORMAT))
+    return kept[1]
 
 
 class _Window:
@@ -293,16 +357,17 @@ class _Window:
     """
 
     def __init__(self, request: Request) -> None:
-        self.url = request.url
+        self.bare = _urls(request).bare
+        query = request.scope.get("query_string", b"").decode()  # as Starlette's URL
         self.kept = [
             (k, v)
-            for k, v in parse_qsl(self.url.query, keep_blank_values=True)
+            for k, v in parse_qsl(query, keep_blank_values=True)
             if k not in ("offset", "limit")
         ]
 
     def href(self, offset: int, limit: int) -> str:
         query = urlencode([*self.kept, ("offset", str(offset)), ("limit", str(limit))])
-        return str(self.url.replace(query=query))
+        return f"{self.bare}?{query}"
 
 
 _FEATURES_AT: Final = b'{"type":"FeatureCollection","features":['
