@@ -180,7 +180,7 @@ def test_refusals_after_a_token_was_accepted_are_answered_and_audited_as_before(
     assert r.status_code == 200 and r.json()["features"] == []
 
 
-def test_reads_get_a_thread_a_cpu_on_sqlite_and_more_on_a_database_server(
+def test_reads_get_a_thread_a_cpu_on_sqlite_and_one_a_pooled_connection_on_a_server(
     uncached: tuple[Api, TestClient],
 ) -> None:
     import os
@@ -189,8 +189,10 @@ def test_reads_get_a_thread_a_cpu_on_sqlite_and_more_on_a_database_server(
 
     api, client = uncached
     on_sqlite = api.factory.kw["bind"].dialect.name == "sqlite"
-    expected = max(2, os.cpu_count() or 1) if on_sqlite else READ_THREADS
+    pool_size = api.factory.kw["bind"].pool.size()
+    expected = max(2, os.cpu_count() or 1) if on_sqlite else pool_size
     assert read_threads(api.factory) == expected
+    assert on_sqlite or pool_size == READ_THREADS  # SQLAlchemy's default
     readers = client.app.state.vigia.readers  # type: ignore[attr-defined]
     assert readers._max_workers == expected
 

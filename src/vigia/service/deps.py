@@ -37,10 +37,10 @@ __all__ = [
 ]
 
 
-READ_THREADS: Final = 16
-"""Worker threads of a service's site reads on a database server (PostgreSQL), where a read
-mostly waits: as many as the store's default connection pool lends at most (5 and 10 more),
-and one. On SQLite, whose reads run in the process itself, one a CPU (:func:`read_threads`)."""
+READ_THREADS: Final = 5
+"""Worker threads of a service's site reads on a database server (PostgreSQL) whose pool's
+size is not known: SQLAlchemy's default pool size. :func:`read_threads` gives as many as the
+pool keeps (its ``size``)."""
 
 
 def read_threads(factory: SessionFactory) -> int:
@@ -49,8 +49,12 @@ def read_threads(factory: SessionFactory) -> int:
     SQLite reads run on the process's own CPUs (its statements let go of the GIL, so a
     thread a CPU works alongside the event loop); more threads only contend: at 50 requests
     at once, 16 threads spent twice the CPU a page that 2 did on 2 CPUs (each with its own
-    connection and page cache, and the GIL passed between them). A database server's reads
-    mostly wait on it, so they get :data:`READ_THREADS`.
+    connection and page cache, and the GIL passed between them). On a database server, as
+    many threads as the pool keeps connections: with more (16 on a pool of 5), the pool
+    closed the connections it lent beyond its size as they came back and opened others,
+    ~50 PostgreSQL backends started a second under load, and with 2–4 threads the same
+    load read pages 10–20 % faster with p99 about half (measured on 2 CPUs, the server,
+    PostgreSQL and the load sharing them).
 
     Parameters
     ----------
@@ -65,7 +69,8 @@ def read_threads(factory: SessionFactory) -> int:
     engine = factory.kw.get("bind")
     if engine is not None and engine.dialect.name == "sqlite":
         return max(2, os.cpu_count() or 1)
-    return READ_THREADS
+    size = getattr(getattr(engine, "pool", None), "size", None)
+    return max(1, int(size())) if callable(size) else READ_THREADS
 
 
 @dataclass(frozen=True)
