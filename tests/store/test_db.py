@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -128,14 +129,12 @@ def test_a_postgresql_connection_is_pinged_only_after_sitting_idle(
         assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
 
 
-def test_statement_reads_keep_a_connection_a_thread_on_sqlite_and_see_every_commit(
+def test_statement_reads_keep_a_connection_a_thread_and_see_every_commit(
     store: SessionFactory,
 ) -> None:
-    """On SQLite each thread reads on its own kept connection, never on a stale snapshot.
-
-    On PostgreSQL every read takes a pooled connection and gives it back. A failed read
-    closes its connection; ``close`` closes them all, and the next read opens one again.
-    """
+    """Each thread reads on its own kept connection, never on a stale snapshot or in a
+    transaction left open; a failed read closes its connection, ``close`` closes them all,
+    and the next read opens one again."""
     import threading
 
     from vigia.errors import NotFoundError
@@ -143,12 +142,17 @@ def test_statement_reads_keep_a_connection_a_thread_on_sqlite_and_see_every_comm
 
     pool = store.kw["bind"].pool
     kept = StatementConnections(store)
-    sqlite = store.kw["bind"].dialect.name == "sqlite"
     count = text("SELECT count(*) FROM ingests")
 
     def read() -> tuple[int, int]:
         with kept.connect() as conn:
-            return id(conn.connection.dbapi_connection), int(conn.scalar(count) or 0)
+            n = int(conn.scalar(count) or 0)
+            dbapi: Any = conn.connection.dbapi_connection
+            if hasattr(dbapi, "in_transaction"):  # sqlite3
+                assert not dbapi.in_transaction
+            else:  # psycopg
+                assert dbapi.info.transaction_status.name == "IDLE"
+            return id(dbapi), n
 
     def ingest(k: int) -> None:
         with write_session(store) as s:
@@ -171,15 +175,12 @@ def test_statement_reads_keep_a_connection_a_thread_on_sqlite_and_see_every_comm
     thread.start()
     thread.join()
     assert other[0][1] == n1
-    if sqlite:
-        assert again == first  # kept
-        assert other[0][0] != first  # each thread its own
-        assert pool.checkedout() == 2
-    else:
-        assert pool.checkedout() == 0  # each read gave its connection back
+    assert again == first  # kept
+    assert other[0][0] != first  # each thread its own
+    assert pool.checkedout() == 2
     with pytest.raises(NotFoundError), kept.connect():
         raise NotFoundError("site S not found")  # a read that failed
-    assert pool.checkedout() == (1 if sqlite else 0)  # its connection closed
+    assert pool.checkedout() == 1  # its connection closed
     ingest(2)
     assert read()[1] == n1 + 1  # a new one opened
     with pytest.raises(StoreError, match="no_such_table"), kept.connect() as conn:

@@ -98,7 +98,7 @@ class ServiceConfig:
         a third of what the thread pool of FastAPI's ``run_in_threadpool`` (anyio) costs.
     statements : StatementConnections
         The connections the reads with a kept grant run on (:func:`vigia.service.auth.read_kept`):
-        on SQLite one kept open a reader thread, closed when the service shuts down.
+        one kept open a reader thread, closed when the service shuts down.
     """
 
     factory: SessionFactory
