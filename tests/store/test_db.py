@@ -133,8 +133,8 @@ def test_statement_reads_keep_a_connection_a_thread_and_see_every_commit(
     store: SessionFactory,
 ) -> None:
     """Each thread reads on its own kept connection, never on a stale snapshot or in a
-    transaction left open; a failed read closes its connection, ``close`` closes them all,
-    and the next read opens one again."""
+    transaction left open; a failed read closes its connection (a site not found does not),
+    ``close`` closes them all, and the next read opens one again."""
     import threading
 
     from vigia.errors import NotFoundError
@@ -179,7 +179,10 @@ def test_statement_reads_keep_a_connection_a_thread_and_see_every_commit(
     assert other[0][0] != first  # each thread its own
     assert pool.checkedout() == 2
     with pytest.raises(NotFoundError), kept.connect():
-        raise NotFoundError("site S not found")  # a read that failed
+        raise NotFoundError("site S not found")  # a site not found: the connection is kept
+    assert read()[0] == first
+    with pytest.raises(RuntimeError), kept.connect():
+        raise RuntimeError("a read that failed half-way")
     assert pool.checkedout() == 1  # its connection closed
     ingest(2)
     assert read()[1] == n1 + 1  # a new one opened

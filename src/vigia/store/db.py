@@ -352,8 +352,12 @@ class StatementConnections:
     service's readers as many as the pool keeps; other work then takes its overflow, which
     the pool keeps once returned).
 
-    A connection on which a statement failed (or any exception escaped the block) is closed
-    and opened again by the thread's next read. :meth:`close` closes them all (a service
+    A connection on which a statement failed, or out of whose block any other exception
+    escaped, is closed and opened again by the thread's next read. An error of Vigía's own
+    (a site not found, a bad parameter: a :class:`~vigia.errors.VigiaError` other than
+    :class:`~vigia.errors.StoreError`) keeps it: such errors are raised on what a statement
+    read whole, and a client asking for sites that do not exist must not make the service
+    open a database connection for each request. :meth:`close` closes them all (a service
     shutting down); a thread's next read opens its connection again.
 
     Parameters
@@ -391,6 +395,10 @@ class StatementConnections:
         except SQLAlchemyError as exc:
             self._drop(conn)
             raise _store_error(exc, self._engine.url) from exc
+        except VigiaError as exc:
+            if isinstance(exc, StoreError):
+                self._drop(conn)
+            raise
         except BaseException:
             self._drop(conn)
             raise
