@@ -253,3 +253,17 @@ def test_a_read_with_a_kept_grant_before_routing_is_the_routes_answer_byte_for_b
         before_routing = bool(answered) and answered[0]
         visible = first.status_code == 200 and (path in FAST_READS)
         assert before_routing == (visible and path != f"{ITEMS}?bbox=10,10,11,11"), path
+
+
+def test_the_reads_kept_connections_close_when_the_service_shuts_down(
+    uncached: tuple[Api, TestClient],
+) -> None:
+    api, _ = uncached
+    app = create_app(api.factory, clock=lambda: NOW, cache_bytes=0)
+    pool = api.factory.kw["bind"].pool
+    before = pool.checkedout()
+    with TestClient(app, client=CLIENT) as client:
+        for _ in range(3):  # the first accepts the token, the next read with its kept grant
+            assert client.get(ITEMS, headers=api.headers(AV)).status_code == 200
+        assert pool.checkedout() > before  # a reader thread keeps its connection
+    assert pool.checkedout() == before

@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigia.errors import AuthError
 from vigia.service.auth import CHECKED_GRANT, bearer_token, keep_grant
-from vigia.service.deps import ServiceConfig
+from vigia.service.deps import ServiceConfig, on_shutdown
 from vigia.service.routes.collections import TIMESTAMP_FORMAT
 from vigia.store.access import TokenGrant, hash_token
 from vigia.store.changes import ChangeWatch
@@ -153,7 +153,7 @@ class ReadCache:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request from memory when it may be, else through the application."""
         if scope["type"] == "lifespan":
-            await self.app(scope, self._closing(receive), send)
+            await self.app(scope, on_shutdown(receive, self.close), send)
             return
         if (
             scope["type"] != "http"
@@ -251,15 +251,6 @@ class ReadCache:
         while self._bytes > self.max_bytes:
             _, dropped = self._answers.popitem(last=False)
             self._bytes -= dropped.size
-
-    def _closing(self, receive: Receive) -> Receive:
-        async def watched() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                self.close()
-            return message
-
-        return watched
 
     def close(self) -> None:
         """Close the connection the change counter is read on (reopened when needed)."""

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope
 
 from vigia.errors import InputError
 from vigia.store.access import Principal, TokenGrant
@@ -33,6 +33,7 @@ __all__ = [
     "client_of",
     "config_of",
     "object_of",
+    "on_shutdown",
     "read_threads",
 ]
 
@@ -155,6 +156,31 @@ async def config_of(request: Request) -> ServiceConfig:
 
 
 Config = Annotated[ServiceConfig, Depends(config_of)]
+
+
+def on_shutdown(receive: Receive, close: Callable[[], None]) -> Receive:
+    """Wrap an ASGI lifespan's ``receive`` so that ``close()`` runs when the server shuts down.
+
+    Parameters
+    ----------
+    receive : callable
+        The lifespan's ``receive``.
+    close : callable
+        Called once ``lifespan.shutdown`` is received, before it is handed on.
+
+    Returns
+    -------
+    callable
+        The wrapped ``receive``.
+    """
+
+    async def watched() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.shutdown":
+            close()
+        return message
+
+    return watched
 
 
 def action_of(scope: Scope) -> str:

@@ -26,11 +26,11 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vigia.errors import AuthError
 from vigia.service.auth import bearer_token, read_kept
-from vigia.service.deps import ServiceConfig
+from vigia.service.deps import ServiceConfig, on_shutdown
 from vigia.service.routes.collections import Read, site_feature, sites_page
 
 __all__ = ["SiteReads"]
@@ -92,14 +92,14 @@ class SiteReads:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request with a kept grant when it may be, else through the application."""
-        if scope["type"] == "lifespan":
-            await self.app(scope, self._closing(receive), send)
+        config: ServiceConfig = self.fastapi_app.state.vigia
+        if scope["type"] == "lifespan":  # the reads' kept connections close with the service
+            await self.app(scope, on_shutdown(receive, config.statements.close), send)
             return
         read = self._read_of(scope) if scope["type"] == "http" else None
         if read is None:
             await self.app(scope, receive, send)
             return
-        config: ServiceConfig = self.fastapi_app.state.vigia
         try:
             token = bearer_token(Headers(scope=scope))
         except AuthError:
@@ -119,18 +119,6 @@ class SiteReads:
         state["principal"] = grant.principal
         state["grant"] = grant
         await response(scope, receive, send)
-
-    def _closing(self, receive: Receive) -> Receive:
-        """Wrap ``receive`` to close the reads' kept connections when the service shuts down."""
-
-        async def watched() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                config: ServiceConfig = self.fastapi_app.state.vigia
-                config.statements.close()
-            return message
-
-        return watched
 
     def _read_of(self, scope: Scope) -> Read | None:
         if scope["method"] != "GET":
