@@ -24,7 +24,6 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
-from starlette.datastructures import URLPath
 
 from vigia.errors import InputError, NotFoundError
 from vigia.service.auth import CurrentPrincipal, CurrentReader
@@ -221,9 +220,6 @@ def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-_COLLECTION_PATHS: WeakKeyDictionary[Any, dict[str, URLPath]] = WeakKeyDictionary()
-"""Per application: the path of each collection's route (``url_path_for``, looked up once)."""
-
 _URLS_KEPT: Final = 256
 _URLS: WeakKeyDictionary[Any, dict[tuple[Any, ...], _Urls]] = WeakKeyDictionary()
 """Per application, per what a request's URL is made of but its query (:func:`_urls`)."""
@@ -267,21 +263,17 @@ def _urls(request: Request) -> _Urls:
 
 
 def _collection_url(request: Request, cid: str) -> str:
-    """Return ``str(request.url_for("collection", cid=cid))``, the route's path looked up once.
+    """Return ``str(request.url_for("collection", cid=cid))``, made once per origin.
 
-    Looking the path up walks the routes (a third of a page's links' time); the absolute URL
-    is made from the request's base URL as ``url_for`` makes it, once per origin
-    (:func:`_urls`). The path is the application's router's (``scope["router"]``, which
-    ``url_for`` asks), kept per application: its routes are set before it serves.
+    Looking the route's path up walks the routes (a third of a page's links' time), so the
+    URL is kept with the request's own (:func:`_urls`). The path is the application's
+    router's (``scope["router"]``, which ``url_for`` asks; before routing, the application's).
     """
     urls = _urls(request).collections
     url = urls.get(cid)
     if url is None:
-        paths = _COLLECTION_PATHS.setdefault(request.app, {})
-        path = paths.get(cid)
-        if path is None:
-            router: Any = request.scope.get("router") or request.app
-            path = paths[cid] = router.url_path_for("collection", cid=cid)
+        router: Any = request.scope.get("router") or request.app
+        path = router.url_path_for("collection", cid=cid)
         url = urls[cid] = str(path.make_absolute_url(base_url=request.base_url))
     return url
 
