@@ -193,3 +193,95 @@ def test_statement_reads_keep_a_connection_a_thread_and_see_every_commit(
     assert pool.checkedout() == 0
     assert read()[1] == n1 + 1  # opened again
     kept.close()
+
+
+def test_a_driver_statement_reads_the_rows_sqlalchemy_reads_and_fails_as_it_fails(
+    store: SessionFactory,
+) -> None:
+    """The service's hottest reads run on the driver's cursor: same rows, bound values
+    processed by their types, the errors a StoreError that drops the kept connection (a
+    lost server connection invalidated), and whoever listens for statements still hears them."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import Float, and_, bindparam, event, literal, select
+
+    from vigia.store.db import DriverStatement, StatementConnections, _DriverPlan
+
+    engine: Engine = store.kw["bind"]
+    with write_session(store) as s:
+        for k in range(5):
+            s.add(
+                Ingest(
+                    sha256=f"{k:064d}",
+                    file_name=f"f{k}.geojson",
+                    ingested_at=T0 + timedelta(hours=k),
+                    n_lines=k,
+                    n_detections=2 * k,
+                )
+            )
+    stmt = (
+        select(Ingest.file_name, Ingest.n_detections, literal(7))
+        .where(
+            and_(
+                Ingest.ingested_at >= bindparam("since"),  # SQLite: stored as text, processed
+                Ingest.n_lines * bindparam("scale", type_=Float) > bindparam("floor"),
+                Ingest.file_name != bindparam("skip"),
+            )
+        )
+        .order_by(Ingest.id)
+    )
+    driver = DriverStatement(stmt)
+    assert _DriverPlan.of(stmt, engine.dialect) is not None  # the driver's path, not the fallback
+    params = {
+        "since": T0 + timedelta(hours=1),
+        "scale": Decimal("0.5"),
+        "floor": 0.6,
+        "skip": "f3.geojson",
+    }
+    kept = StatementConnections(store)
+    with kept.connect() as conn:
+        rows = driver.rows(conn, params)
+        assert [tuple(r) for r in rows] == [("f2.geojson", 4, 7), ("f4.geojson", 8, 7)]
+        assert [tuple(r) for r in rows] == [tuple(r) for r in conn.execute(stmt, params).all()]
+        assert driver.rows(conn, {**params, "floor": 99.0}) == []
+    heard: list[str] = []
+
+    def hear(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(statement)
+
+    event.listen(engine, "before_cursor_execute", hear)
+    with kept.connect() as conn:  # a listener for statements: run where it hears them
+        assert len(driver.rows(conn, params)) == 2
+    assert len(heard) == 1 and "ingests" in heard[0]
+    event.remove(engine, "before_cursor_execute", hear)
+    broken = DriverStatement(text("SELECT * FROM no_such_table WHERE 1 = :x"))
+    with kept.connect() as first:
+        pass
+    with pytest.raises(StoreError, match="no_such_table"), kept.connect() as conn:
+        broken.rows(conn, {"x": 1})
+    with kept.connect() as conn:  # the failed read's connection was dropped
+        assert conn is not first and first.closed
+        assert len(driver.rows(conn, params)) == 2
+        if engine.dialect.name != "postgresql":
+            kept.close()
+            return
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    other = create_engine(engine.url, poolclass=NullPool)
+    try:  # the server ends the kept connection between two reads
+        with other.connect() as conn:
+            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        other.dispose()
+    lost: list[BaseException | None] = []
+    event.listen(engine, "invalidate", lambda _dbapi, _record, exc: lost.append(exc))
+    with pytest.raises(StoreError), kept.connect() as conn:
+        driver.rows(conn, params)
+    assert len(lost) == 1  # not handed back to the pool
+    with kept.connect() as conn:  # the next read opens a connection that answers
+        assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+        assert len(driver.rows(conn, params)) == 2
+    kept.close()

@@ -67,7 +67,7 @@ from sqlalchemy.types import NullType
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store.access import Principal
 from vigia.store.changes import CHANGES
-from vigia.store.db import SessionFactory, write_session
+from vigia.store.db import DriverStatement, SessionFactory, write_session
 from vigia.store.locks import serialise_sharing
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
@@ -680,6 +680,8 @@ _CHANGES_AND_TOTAL: Final = select(
     .where(PartnerSite.org_id == bindparam("org_id"))
     .scalar_subquery(),
 )
+_DRIVER_CHANGES: Final = DriverStatement(_CHANGES)
+_DRIVER_CHANGES_AND_TOTAL: Final = DriverStatement(_CHANGES_AND_TOTAL)
 
 _TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[int, int]]] = WeakKeyDictionary()
 """Per store and partner organisation: (the store's change count, its visible sites)."""
@@ -706,10 +708,10 @@ def _partner_count(conn: Connection, p: Principal, changes: int | None) -> tuple
     known = totals.get(p.org_id)
     if known is not None:
         if changes is None:
-            changes = conn.scalar(_CHANGES)
+            changes = _DRIVER_CHANGES.rows(conn, {})[0][0]
         if changes == known[0]:
             return known[1], known[0]
-    seen, total = conn.execute(_CHANGES_AND_TOTAL, {"org_id": p.org_id}).one()
+    seen, total = _DRIVER_CHANGES_AND_TOTAL.rows(conn, {"org_id": p.org_id})[0]
     if seen is not None:
         totals[p.org_id] = (int(seen), int(total))
     return int(total), None if seen is None else int(seen)
@@ -1725,12 +1727,12 @@ def read_visible_feature_json(
         total, changes = window.total(conn, p, first, len(texts))
         return FeaturePage(texts, total, changes)
     if window.shape is not None:
-        stmt = _PARTNER_FILTERED[window.shape]
+        stmt = _DRIVER_FILTERED[window.shape]
     elif conn.dialect.name == "postgresql" and not window.far:
-        stmt = _PARTNER_SCAN
+        stmt = _DRIVER_SCAN
     else:
-        stmt = _PARTNER_PAGE
-    rows = conn.execute(stmt, window.params).all()
+        stmt = _DRIVER_PAGE
+    rows = stmt.rows(conn, window.params)
     texts, same = _partner_texts(conn, p, rows)
     total, changes = window.total(conn, p, rows[0] if rows else None, len(texts))
     return FeaturePage(texts, total, changes if same else None)
@@ -1842,9 +1844,10 @@ def read_visible_feature_text(
     """
     conn = _connection(source)
     if not p.is_agency:
-        row = conn.execute(_PARTNER_ONE, {"site_id": site_id, "org_id": p.org_id}).first()
-        if row is None:
+        rows = _DRIVER_ONE.rows(conn, {"site_id": site_id, "org_id": p.org_id})
+        if not rows:
             raise _not_found_site(site_id)
+        row = rows[0]
         if row[0] is not None:
             return row[0], None if row[1] is None else int(row[1])
     feature, changes = read_visible_feature(conn, p, site_id)
@@ -2103,7 +2106,8 @@ _SEP: Final = "\x1e"
 """What a joined page's features are joined by: ASCII's record separator, which JSON text
 never holds (RFC 8259 escapes every control character in a string; none is white space)."""
 _PARTNER_JOINED: Final = {
-    shape: _joined_page(stmt) for shape, stmt in [(None, _PARTNER_PAGE), *_PARTNER_FILTERED.items()]
+    shape: DriverStatement(_joined_page(stmt))
+    for shape, stmt in [(None, _PARTNER_PAGE), *_PARTNER_FILTERED.items()]
 }
 _PARTNER_SCAN: Final = (
     select(PartnerSite.site_id.label("id"), PartnerSite.feature, CHANGES)
@@ -2116,6 +2120,11 @@ _PARTNER_SCAN: Final = (
 and all. Its plan took a fifth of the time of the page's ids cut first, then their features
 joined (planned and run: 0.09 against 0.45 ms); deep pages, which a scan would read whole up
 to their offset, are cut first (:attr:`_Window.far`)."""
+_DRIVER_SCAN: Final = DriverStatement(_PARTNER_SCAN)
+_DRIVER_PAGE: Final = DriverStatement(_PARTNER_PAGE)
+_DRIVER_FILTERED: Final = {
+    shape: DriverStatement(stmt) for shape, stmt in _PARTNER_FILTERED.items()
+}
 
 
 def _partner_joined(
@@ -2136,8 +2145,7 @@ def _partner_joined(
         The features and the page's first row as :meth:`_Window.total` takes it
         (``(..., [matched,] changes)``; ``None`` for an empty page).
     """
-    stmt = _PARTNER_JOINED[window.shape]
-    ids, features, n, stored, *counts = conn.execute(stmt, window.params).one()
+    ids, features, n, stored, *counts = _PARTNER_JOINED[window.shape].rows(conn, window.params)[0]
     if n == 0:
         return [], None
     if stored != n:
@@ -2154,6 +2162,7 @@ def _partner_joined(
 _PARTNER_ONE: Final = select(PartnerSite.feature, CHANGES).where(
     PartnerSite.org_id == bindparam("org_id"), PartnerSite.site_id == bindparam("site_id")
 )
+_DRIVER_ONE: Final = DriverStatement(_PARTNER_ONE)
 
 
 def _partner_texts(
