@@ -245,6 +245,11 @@ def test_a_driver_statement_reads_the_rows_sqlalchemy_reads_and_fails_as_it_fail
         assert [tuple(r) for r in rows] == [("f2.geojson", 4, 7), ("f4.geojson", 8, 7)]
         assert [tuple(r) for r in rows] == [tuple(r) for r in conn.execute(stmt, params).all()]
         assert driver.rows(conn, {**params, "floor": 99.0}) == []
+        dbapi: Any = conn.connection.dbapi_connection  # no transaction left open
+        if hasattr(dbapi, "in_transaction"):  # sqlite3
+            assert not dbapi.in_transaction
+        else:  # psycopg
+            assert dbapi.info.transaction_status.name == "IDLE"
     heard: list[str] = []
 
     def hear(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
