@@ -250,6 +250,8 @@ def test_a_driver_statement_reads_the_rows_sqlalchemy_reads_and_fails_as_it_fail
             assert not dbapi.in_transaction
         else:  # psycopg
             assert dbapi.info.transaction_status.name == "IDLE"
+    with pytest.raises(StoreError, match="skip"), kept.connect() as conn:
+        driver.rows(conn, {k: v for k, v in params.items() if k != "skip"})  # not NULL
     heard: list[str] = []
 
     def hear(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

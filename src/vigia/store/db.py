@@ -22,7 +22,13 @@ from typing import Any, Final
 
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    InvalidRequestError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.base import Executable
@@ -427,6 +433,7 @@ class _DriverPlan:
     defaults: dict[str, Any]
     order: tuple[str, ...] | None  # positional drivers (sqlite3): the values' order
     processors: dict[str, Callable[[Any], Any]]  # the bound values' types' processing
+    required: frozenset[str]  # values the statement does not carry: the caller must give them
 
     @classmethod
     def of(cls, stmt: Executable, dialect: Dialect) -> _DriverPlan | None:
@@ -445,10 +452,20 @@ class _DriverPlan:
             if processor is not None:
                 processors[name] = processor
         order = tuple(compiled.positiontup) if compiled.positional else None
-        return cls(str(compiled), dict(compiled.params), order, processors)
+        required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
+        return cls(str(compiled), dict(compiled.params), order, processors, required)
 
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        """Return the bound values as the driver takes them (each type's processing done)."""
+        """Return the bound values as the driver takes them (each type's processing done).
+
+        Raises
+        ------
+        sqlalchemy.exc.InvalidRequestError
+            If a value the statement needs is not given (as SQLAlchemy refuses it).
+        """
+        if not self.required <= params.keys():
+            missing = sorted(self.required - params.keys())
+            raise InvalidRequestError(f"a value is required for bind parameter(s) {missing}")
         values = {**self.defaults, **params}
         for name, processor in self.processors.items():
             if values[name] is not None:
