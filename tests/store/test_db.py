@@ -262,6 +262,11 @@ def test_a_driver_statement_reads_the_rows_sqlalchemy_reads_and_fails_as_it_fail
         assert len(driver.rows(conn, params)) == 2
     assert len(heard) == 1 and "ingests" in heard[0]
     event.remove(engine, "before_cursor_execute", hear)
+    event.listen(engine, "after_cursor_execute", hear)  # a listener after it, alone
+    with kept.connect() as conn:
+        assert len(driver.rows(conn, params)) == 2
+    assert len(heard) == 2
+    event.remove(engine, "after_cursor_execute", hear)
     broken = DriverStatement(text("SELECT * FROM no_such_table WHERE 1 = :x"))
     with kept.connect() as first:
         pass

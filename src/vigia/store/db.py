@@ -357,7 +357,7 @@ class DriverStatement:
     Bound values get their types' processing, as SQLAlchemy gives it. A statement that needs
     more of SQLAlchemy (a column whose values it converts, names escaped, values rendered at
     execution) is run through SQLAlchemy, as is any statement on an engine with listeners
-    for statements (``before_cursor_execute``: tracing, tests that count statements), so
+    for statements (``before_``/``after_cursor_execute``: tracing, tests that count them), so
     that they hear every one: :meth:`rows` gives the same rows either way. The driver's
     errors are raised as SQLAlchemy's (:class:`~sqlalchemy.exc.DBAPIError`), which
     :func:`statement_connection` and :class:`StatementConnections` turn into a
@@ -399,7 +399,8 @@ class DriverStatement:
             plan = self._plans[dialect.name]
         except KeyError:
             plan = self._plans.setdefault(dialect.name, _DriverPlan.of(self.stmt, dialect))
-        if plan is None or conn.dispatch.before_cursor_execute:
+        events = conn.dispatch
+        if plan is None or events.before_cursor_execute or events.after_cursor_execute:
             # Who listens for statements (tracing, tests that count them) sees this one too.
             return conn.execute(self.stmt, params).all()
         args = plan.args(params)
