@@ -8,16 +8,19 @@ make when written by orjson, and the token is checked on every request
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from vigia.service import create_app
 from vigia.store import read_session, write_session
 from vigia.store.access import ApiToken, principal_of, revoke_tokens, set_user_active
+from vigia.store.loop import APPLICATION_NAME, LOOP_CONNECTIONS
 from vigia.store.records import BBox
 from vigia.store.releases import get_visible_site, list_visible_sites
 
@@ -235,24 +238,39 @@ def test_a_read_with_a_kept_grant_before_routing_is_the_routes_answer_byte_for_b
     api, client = uncached
     grants = client.app.state.vigia.grants  # type: ignore[attr-defined]
     answered: list[bool] = []
-    kept = reads.read_kept
+    where: list[str] = []
+    kept, kept_on_loop = reads.read_kept, reads.read_kept_on_loop
 
     def spy(*args: Any) -> Any:
         answer = kept(*args)
         answered.append(answer is not None)
+        where.append("thread")
+        return answer
+
+    async def loop_spy(*args: Any) -> Any:
+        answer = await kept_on_loop(*args)  # NotOnLoop: not answered here
+        answered.append(answer is not None)
+        where.append("loop")
         return answer
 
     monkeypatch.setattr(reads, "read_kept", spy)
+    monkeypatch.setattr(reads, "read_kept_on_loop", loop_spy)
+    # A partner's reads run on the event loop on PostgreSQL; the agency's, and SQLite's, on
+    # a reader thread (vigia.store.loop).
+    on_loop = api.factory.kw["bind"].dialect.name == "postgresql" and user != "ana.analyst"
     for path in FAST_READS + FULL_WAY:
         grants.clear()  # the full way: the route, its token looked up
         first = client.get(path, headers=api.headers(user), follow_redirects=False)
         answered.clear()
+        where.clear()
         again = client.get(path, headers=api.headers(user), follow_redirects=False)
         assert (again.status_code, again.content) == (first.status_code, first.content), path
         assert again.headers == first.headers, path
         before_routing = bool(answered) and answered[0]
         visible = first.status_code == 200 and (path in FAST_READS)
         assert before_routing == (visible and path != f"{ITEMS}?bbox=10,10,11,11"), path
+        if before_routing:
+            assert where == ["loop" if on_loop else "thread"], path
 
 
 def test_the_reads_kept_connections_close_when_the_service_shuts_down(
@@ -262,8 +280,28 @@ def test_the_reads_kept_connections_close_when_the_service_shuts_down(
     app = create_app(api.factory, clock=lambda: NOW, cache_bytes=0)
     pool = api.factory.kw["bind"].pool
     before = pool.checkedout()
+    # On PostgreSQL a partner's reads run on the event loop's own connections; the agency's
+    # on a reader thread.
+    on_loop = api.factory.kw["bind"].dialect.name == "postgresql"
     with TestClient(app, client=CLIENT) as client:
         for _ in range(3):  # the first accepts the token, the next read with its kept grant
             assert client.get(ITEMS, headers=api.headers(AV)).status_code == 200
+            assert client.get(ITEMS, headers=api.headers("ana.analyst")).status_code == 200
         assert pool.checkedout() > before  # a reader thread keeps its connection
+        if on_loop:
+            assert 1 <= loop_backends(api) <= LOOP_CONNECTIONS
     assert pool.checkedout() == before
+    if on_loop:
+        assert loop_backends(api, wait_for=0) == 0
+
+
+def loop_backends(api: Api, wait_for: int | None = None) -> int:
+    """Count PostgreSQL's backends of the loop's connections (waiting up to 5 s for a count)."""
+    sql = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    deadline = time.monotonic() + 5
+    while True:
+        with read_session(api.factory) as s:
+            n = int(s.execute(sql, {"name": APPLICATION_NAME}).scalar_one())
+        if wait_for is None or n == wait_for or time.monotonic() > deadline:
+            return n
+        time.sleep(0.05)

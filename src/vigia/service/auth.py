@@ -35,7 +35,8 @@ from starlette.datastructures import Headers
 from vigia.errors import AuthError
 from vigia.service.deps import Config, ServiceConfig
 from vigia.store.access import Principal, TokenGrant, authenticate_grant, hash_token
-from vigia.store.db import read_session, write_session
+from vigia.store.db import Steps, read_session, write_session
+from vigia.store.loop import NotOnLoop
 
 __all__ = [
     "CHECKED_GRANT",
@@ -48,6 +49,7 @@ __all__ = [
     "current_reader",
     "keep_grant",
     "read_kept",
+    "read_kept_on_loop",
 ]
 
 T = TypeVar("T")
@@ -278,11 +280,64 @@ def read_kept(
     tuple or None
         What ``fn`` read and the grant it was read with, or ``None``.
     """
-    kept = config.grants.get(hash_token(token))
-    if kept is None or kept.changes is None or not kept.holds(now):
+    kept = _kept(config, token, now)
+    if kept is None:
         return None
     answer = _read_as(config, kept, fn)
     return None if answer is None else (answer[0], kept)
+
+
+async def read_kept_on_loop(
+    config: ServiceConfig,
+    token: str,
+    now: datetime,
+    steps: Callable[[Principal], Steps[tuple[T, int | None]]],
+) -> tuple[T, TokenGrant] | None:
+    """Read as :func:`read_kept` does, on the event loop (:attr:`ServiceConfig.loop`).
+
+    Parameters
+    ----------
+    config : ServiceConfig
+        The service's configuration (its kept grants and loop connections).
+    token : str
+        The bearer token as sent.
+    now : datetime
+        The time of the request, UTC-aware.
+    steps : callable
+        The read as steps (:data:`vigia.store.db.Steps`), given the principal.
+
+    Returns
+    -------
+    tuple or None
+        What the read returned and the grant it was read with, or ``None`` (as
+        :func:`read_kept`).
+
+    Raises
+    ------
+    NotOnLoop
+        If the store has no loop connections or the read needs SQLAlchemy: call
+        :func:`read_kept` on a thread instead.
+    """
+    kept = _kept(config, token, now)
+    if kept is None:
+        return None
+    if config.loop is None:
+        raise NotOnLoop("the store has no connections on the event loop")
+    try:
+        value, changes = await config.loop.run(steps(kept.principal))
+    except NotOnLoop:
+        raise
+    except Exception:  # a refusal, a missing site, the store down: the full way says which
+        return None
+    return (value, kept) if changes == kept.changes else None
+
+
+def _kept(config: ServiceConfig, token: str, now: datetime) -> TokenGrant | None:
+    """Return the grant kept for a token, if there is one that holds at ``now`` with a count."""
+    kept = config.grants.get(hash_token(token))
+    if kept is None or kept.changes is None or not kept.holds(now):
+        return None
+    return kept
 
 
 def _read_as(

@@ -7,6 +7,7 @@ transaction; refusals are audited by :mod:`vigia.service.problems`.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from vigia.errors import InputError
 from vigia.store.access import Principal, TokenGrant
 from vigia.store.audit import append_audit
 from vigia.store.db import SessionFactory, StatementConnections
+from vigia.store.loop import LoopConnections
 
 __all__ = [
     "READ_THREADS",
@@ -100,6 +102,10 @@ class ServiceConfig:
     statements : StatementConnections
         The connections the reads with a kept grant run on (:func:`vigia.service.auth.read_kept`):
         one kept open a reader thread, closed when the service shuts down.
+    loop : LoopConnections or None
+        On PostgreSQL, the connections those reads run on first, on the event loop (each
+        read on a thread above when it needs one: :class:`vigia.store.loop.NotOnLoop`);
+        ``None`` on SQLite, whose reads stay on the threads.
     """
 
     factory: SessionFactory
@@ -109,12 +115,14 @@ class ServiceConfig:
     grants: dict[str, TokenGrant] = field(default_factory=dict, compare=False, repr=False)
     readers: ThreadPoolExecutor = field(init=False, compare=False, repr=False)
     statements: StatementConnections = field(init=False, compare=False, repr=False)
+    loop: LoopConnections | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         threads = read_threads(self.factory)
         readers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigia-read")
         object.__setattr__(self, "readers", readers)  # a frozen dataclass's own field
         object.__setattr__(self, "statements", StatementConnections(self.factory))
+        object.__setattr__(self, "loop", LoopConnections.of(self.factory))
 
     def plan_path(self, given: str) -> Path:
         """Resolve a plan path sent by a client inside :attr:`plans_dir`.
@@ -158,15 +166,16 @@ async def config_of(request: Request) -> ServiceConfig:
 Config = Annotated[ServiceConfig, Depends(config_of)]
 
 
-def on_shutdown(receive: Receive, close: Callable[[], None]) -> Receive:
-    """Wrap an ASGI lifespan's ``receive`` so that ``close()`` runs when the server shuts down.
+def on_shutdown(receive: Receive, *closers: Callable[[], object]) -> Receive:
+    """Wrap an ASGI lifespan's ``receive`` so that each ``close()`` runs when the server shuts down.
 
     Parameters
     ----------
     receive : callable
         The lifespan's ``receive``.
-    close : callable
-        Called once ``lifespan.shutdown`` is received, before it is handed on.
+    *closers : callable
+        Each called once ``lifespan.shutdown`` is received, in turn, before it is handed on
+        (awaited when it returns an awaitable).
 
     Returns
     -------
@@ -177,7 +186,10 @@ def on_shutdown(receive: Receive, close: Callable[[], None]) -> Receive:
     async def watched() -> Message:
         message = await receive()
         if message["type"] == "lifespan.shutdown":
-            close()
+            for close in closers:
+                done = close()
+                if inspect.isawaitable(done):
+                    await done
         return message
 
     return watched

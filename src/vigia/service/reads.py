@@ -7,7 +7,10 @@ and :func:`~vigia.service.routes.collections.site_feature`) and the very check i
 gets (:func:`vigia.service.auth.read_kept`: the grant holds, and the read saw the change count
 it was accepted at, in its own statement). What it spares is FastAPI's routing and solving of
 the route's dependencies and parameters, which cost more than a partner's page once its
-features are stored (:class:`vigia.store.models.PartnerSite`).
+features are stored (:class:`vigia.store.models.PartnerSite`). On PostgreSQL the read runs
+on the event loop (:func:`vigia.service.auth.read_kept_on_loop`, the same steps on
+:class:`vigia.store.loop.LoopConnections`), else, or when it needs SQLAlchemy, on a reader
+thread (:func:`vigia.service.auth.read_kept`).
 
 It answers only what it is sure the route would answer the same: a request with anything
 else (another method or path, a query parameter the route does not take, given twice, or
@@ -29,9 +32,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vigia.errors import AuthError
-from vigia.service.auth import bearer_token, read_kept
+from vigia.service.auth import bearer_token, read_kept, read_kept_on_loop
 from vigia.service.deps import ServiceConfig, on_shutdown
 from vigia.service.routes.collections import Read, site_feature, sites_page
+from vigia.store.loop import NotOnLoop
 
 __all__ = ["SiteReads"]
 
@@ -94,7 +98,8 @@ class SiteReads:
         """Answer one request with a kept grant when it may be, else through the application."""
         config: ServiceConfig = self.fastapi_app.state.vigia
         if scope["type"] == "lifespan":  # the reads' kept connections close with the service
-            await self.app(scope, on_shutdown(receive, config.statements.close), send)
+            closers = [config.statements.close, *([config.loop.close] if config.loop else [])]
+            await self.app(scope, on_shutdown(receive, *closers), send)
             return
         read = self._read_of(scope) if scope["type"] == "http" else None
         if read is None:
@@ -107,10 +112,12 @@ class SiteReads:
         if token is None or not config.grants:
             await self.app(scope, receive, send)
             return
-        loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(
-            config.readers, read_kept, config, token, config.clock(), read
-        )
+        now = config.clock()
+        try:
+            answer = await read_kept_on_loop(config, token, now, read.steps)
+        except NotOnLoop:  # SQLite, or a step only SQLAlchemy runs: on a reader thread
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(config.readers, read_kept, config, token, now, read)
         if answer is None:
             await self.app(scope, receive, send)
             return

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
@@ -38,6 +38,8 @@ from vigia.settings import Settings, load_settings
 
 __all__ = [
     "DriverStatement",
+    "OnConnection",
+    "Query",
     "SessionFactory",
     "StatementConnections",
     "database_url",
@@ -45,12 +47,14 @@ __all__ = [
     "make_engine",
     "open_store",
     "read_session",
+    "run_steps",
     "session_factory",
     "statement_connection",
     "write_session",
 ]
 
 SessionFactory = sessionmaker[Session]
+T = TypeVar("T")
 
 _WRITE = "vigia_write"
 """Execution option that makes SQLite take its write lock at BEGIN (``BEGIN IMMEDIATE``)."""
@@ -395,10 +399,7 @@ class DriverStatement:
             If the database refuses the statement.
         """
         dialect = conn.dialect
-        try:
-            plan = self._plans[dialect.name]
-        except KeyError:
-            plan = self._plans.setdefault(dialect.name, _DriverPlan.of(self.stmt, dialect))
+        plan = self._plan(dialect)
         events = conn.dispatch
         if plan is None or events.before_cursor_execute or events.after_cursor_execute:
             # Who listens for statements (tracing, tests that count them) sees this one too.
@@ -424,6 +425,106 @@ class DriverStatement:
             ) from exc
         finally:
             cursor.close()
+
+    def driver_call(
+        self, dialect: Dialect, params: Mapping[str, Any]
+    ) -> tuple[str, tuple[Any, ...] | dict[str, Any]] | None:
+        """Return the statement's text and bound values as ``dialect``'s driver takes them.
+
+        ``None`` when the statement needs SQLAlchemy to run it (see the class).
+
+        Raises
+        ------
+        sqlalchemy.exc.InvalidRequestError
+            If a value the statement needs is not given.
+        """
+        plan = self._plan(dialect)
+        return None if plan is None else (plan.sql, plan.args(params))
+
+    def _plan(self, dialect: Dialect) -> _DriverPlan | None:
+        try:
+            return self._plans[dialect.name]
+        except KeyError:
+            return self._plans.setdefault(dialect.name, _DriverPlan.of(self.stmt, dialect))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A step of a read (:data:`Steps`): run ``statement`` with ``params``; send back its rows.
+
+    Attributes
+    ----------
+    statement : DriverStatement
+        The statement.
+    params : mapping
+        Its bound values by name.
+    """
+
+    statement: DriverStatement
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OnConnection:
+    """A step of a read (:data:`Steps`) that needs SQLAlchemy: send back ``fn(connection)``.
+
+    Attributes
+    ----------
+    fn : callable
+        Given an open SQLAlchemy connection, returns what the read is sent.
+    """
+
+    fn: Callable[[Connection], Any]
+
+
+Steps = Generator[Query | OnConnection, Any, T]
+"""A read written apart from the connection it runs on: a generator that yields each
+statement it needs (:class:`Query`, or :class:`OnConnection` for what only SQLAlchemy runs),
+is sent what it read, and returns its answer. :func:`run_steps` runs it on a SQLAlchemy
+connection, :class:`vigia.store.loop.LoopConnections` on the event loop: the same read, the
+same statements, on either."""
+
+
+def run_steps(conn: Connection, steps: Steps[T]) -> T:
+    """Run a read's steps on a SQLAlchemy connection and return its answer.
+
+    Parameters
+    ----------
+    conn : Connection
+        An open connection.
+    steps : Steps
+        The read (a generator just made).
+
+    Returns
+    -------
+    object
+        What the read returns.
+
+    Examples
+    --------
+    >>> from sqlalchemy import bindparam, literal, select
+    >>> one = DriverStatement(select(literal(1) + bindparam("x")))
+    >>> def read():
+    ...     rows = yield Query(one, {"x": 41})
+    ...     return rows[0][0]
+    >>> with make_engine("sqlite://").connect() as conn:
+    ...     run_steps(conn, read())
+    42
+    """
+    try:
+        step = next(steps)
+        while True:
+            got = (
+                step.fn(conn)
+                if isinstance(step, OnConnection)
+                else step.statement.rows(conn, step.params)
+            )
+            step = steps.send(got)
+    except StopIteration as stop:
+        answer: T = stop.value
+        return answer
+    finally:
+        steps.close()
 
 
 @dataclass(frozen=True)

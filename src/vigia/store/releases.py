@@ -67,7 +67,15 @@ from sqlalchemy.types import NullType
 from vigia.errors import ForbiddenError, InputError, LifecycleError, NotFoundError
 from vigia.store.access import Principal
 from vigia.store.changes import CHANGES
-from vigia.store.db import DriverStatement, SessionFactory, write_session
+from vigia.store.db import (
+    DriverStatement,
+    OnConnection,
+    Query,
+    SessionFactory,
+    Steps,
+    run_steps,
+    write_session,
+)
 from vigia.store.locks import serialise_sharing
 from vigia.store.models import (
     MAX_SITE_SPAN_DEG,
@@ -100,6 +108,8 @@ __all__ = [
     "SiteView",
     "acknowledge_release",
     "amend_release",
+    "feature_json_steps",
+    "feature_text_steps",
     "get_release",
     "get_visible_feature",
     "get_visible_site",
@@ -689,11 +699,13 @@ _TOTALS: WeakKeyDictionary[Engine, dict[int, tuple[int, int]]] = WeakKeyDictiona
 
 def _partner_total(conn: Connection, p: Principal) -> int:
     """Return how many sites a partner may see (:func:`_partner_count`)."""
-    return _partner_count(conn, p, None)[0]
+    return run_steps(conn, _partner_count(conn.engine, p, None))[0]
 
 
-def _partner_count(conn: Connection, p: Principal, changes: int | None) -> tuple[int, int | None]:
-    """Return how many sites a partner may see, counted again only when the store changed.
+def _partner_count(
+    engine: Engine, p: Principal, changes: int | None
+) -> Steps[tuple[int, int | None]]:
+    """Read how many sites a partner may see, counted again only when the store changed.
 
     The store's change counter (:mod:`vigia.store.changes`; one row, read by its key) moves
     in the transaction of every change to ``release_sites`` and ``release_recipients``,
@@ -704,14 +716,14 @@ def _partner_count(conn: Connection, p: Principal, changes: int | None) -> tuple
     the total needs no statement of its own while it is the count kept); ``None``, it is
     read here. Returns the total and the count it holds at (``None``: not known).
     """
-    totals = _TOTALS.setdefault(conn.engine, {})
+    totals = _TOTALS.setdefault(engine, {})
     known = totals.get(p.org_id)
     if known is not None:
         if changes is None:
-            changes = _CHANGES.rows(conn, {})[0][0]
+            changes = (yield Query(_CHANGES, {}))[0][0]
         if changes == known[0]:
             return known[1], known[0]
-    seen, total = _CHANGES_AND_TOTAL.rows(conn, {"org_id": p.org_id})[0]
+    seen, total = (yield Query(_CHANGES_AND_TOTAL, {"org_id": p.org_id}))[0]
     if seen is not None:
         totals[p.org_id] = (int(seen), int(total))
     return int(total), None if seen is None else int(seen)
@@ -1597,7 +1609,8 @@ def _feature_page(
         stmt = _FEATURE_PAGES[p.is_agency, window.far]
     rows = conn.execute(stmt, window.params).all()
     features = _features(p.is_agency, rows)
-    return features, *window.total(conn, p, rows[0] if rows else None, len(features))
+    total = window.total(conn.engine, p, rows[0] if rows else None, len(features))
+    return features, *run_steps(conn, total)
 
 
 @dataclass(frozen=True)
@@ -1716,25 +1729,62 @@ def read_visible_feature_json(
     InputError
         A bad box, naive times, or a limit or offset out of range.
     """
-    window = _Window.of(p, bbox, start, end, limit, offset)
     conn = _connection(source)
+    steps = feature_json_steps(
+        conn.engine, p, bbox=bbox, start=start, end=end, limit=limit, offset=offset
+    )
+    return run_steps(conn, steps)
+
+
+def feature_json_steps(
+    engine: Engine,
+    p: Principal,
+    *,
+    bbox: BBox | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Steps[FeaturePage]:
+    """Return the steps of :func:`read_visible_feature_json` (:data:`vigia.store.db.Steps`).
+
+    A partner's page is read in :class:`~vigia.store.db.Query` steps alone (unless a feature
+    is not stored), so it runs on the event loop too
+    (:class:`vigia.store.loop.LoopConnections`).
+
+    Parameters
+    ----------
+    engine : Engine
+        The store's engine (its back end picks the statements).
+    p : Principal
+        Who asks.
+    bbox, start, end, limit, offset
+        As :func:`read_visible_feature_json` takes them.
+
+    Returns
+    -------
+    Steps
+        The read; it returns the :class:`FeaturePage`.
+    """
+    window = _Window.of(p, bbox, start, end, limit, offset)
     if p.is_agency:
-        features, total, changes = _feature_page(conn, p, window)
+        features, total, changes = yield OnConnection(lambda c: _feature_page(c, p, window))
         return FeaturePage([orjson.dumps(f).decode() for f in features], total, changes)
-    joined = _partner_joined(conn, window) if conn.dialect.name == "sqlite" else None
-    if joined is not None:
-        texts, first = joined
-        total, changes = window.total(conn, p, first, len(texts))
-        return FeaturePage(texts, total, changes)
+    if engine.dialect.name == "sqlite":
+        joined = yield from _partner_joined(window)
+        if joined is not None:
+            texts, first = joined
+            total, changes = yield from window.total(engine, p, first, len(texts))
+            return FeaturePage(texts, total, changes)
     if window.shape is not None:
         stmt = _DRIVER_FILTERED[window.shape]
-    elif conn.dialect.name == "postgresql" and not window.far:
+    elif engine.dialect.name == "postgresql" and not window.far:
         stmt = _PARTNER_SCAN
     else:
         stmt = _DRIVER_PAGE
-    rows = stmt.rows(conn, window.params)
-    texts, same = _partner_texts(conn, p, rows)
-    total, changes = window.total(conn, p, rows[0] if rows else None, len(texts))
+    rows = yield Query(stmt, window.params)
+    texts, same = yield from _partner_texts(p, rows)
+    total, changes = yield from window.total(engine, p, rows[0] if rows else None, len(texts))
     return FeaturePage(texts, total, changes if same else None)
 
 
@@ -1778,9 +1828,9 @@ class _Window:
         return cls(params, shape, False, limit, offset)
 
     def total(
-        self, conn: Connection, p: Principal, first: Sequence[Any] | None, n: int
-    ) -> tuple[int, int | None]:
-        """Return how many sites match in all, for a page of ``n`` sites, first row ``first``.
+        self, engine: Engine, p: Principal, first: Sequence[Any] | None, n: int
+    ) -> Steps[tuple[int, int | None]]:
+        """Read how many sites match in all, for a page of ``n`` sites, first row ``first``.
 
         With the change count the page's rows and the total were read at (the row's last
         column; ``None`` when there are no rows or a count read later saw another count).
@@ -1791,12 +1841,13 @@ class _Window:
         if n < self.limit and (n or self.offset == 0):
             return self.offset + n, changes  # the last page: it tells the total itself
         if not p.is_agency and self.shape is None:
-            total, seen = _partner_count(conn, p, changes)
+            total, seen = yield from _partner_count(engine, p, changes)
             return total, changes if seen == changes else None
         if self.shape is not None:  # past the last match: count them alone
-            counted, seen = conn.execute(_FILTERED_COUNTS[self.shape], self.params).one()
+            count = _FILTERED_COUNTS[self.shape]
+            counted, seen = yield OnConnection(lambda c: c.execute(count, self.params).one())
         else:
-            counted, seen = conn.execute(_COUNT_ALL_AT).one()
+            counted, seen = yield OnConnection(lambda c: c.execute(_COUNT_ALL_AT).one())
         return int(counted or 0), changes if seen == changes else None
 
 
@@ -1842,15 +1893,36 @@ def read_visible_feature_text(
     NotFoundError
         If the site does not exist or the principal may not see it (same message).
     """
-    conn = _connection(source)
+    return run_steps(_connection(source), feature_text_steps(p, site_id))
+
+
+def feature_text_steps(p: Principal, site_id: str) -> Steps[tuple[str, int | None]]:
+    """Return the steps of :func:`read_visible_feature_text` (:data:`vigia.store.db.Steps`).
+
+    A partner's stored feature is one :class:`~vigia.store.db.Query` step, so it is read on
+    the event loop too (:class:`vigia.store.loop.LoopConnections`).
+
+    Parameters
+    ----------
+    p : Principal
+        Who asks.
+    site_id : str
+        The site.
+
+    Returns
+    -------
+    Steps
+        The read; it returns what :func:`read_visible_feature_text` returns, and raises what
+        it raises.
+    """
     if not p.is_agency:
-        rows = _PARTNER_ONE.rows(conn, {"site_id": site_id, "org_id": p.org_id})
+        rows = yield Query(_PARTNER_ONE, {"site_id": site_id, "org_id": p.org_id})
         if not rows:
             raise _not_found_site(site_id)
         row = rows[0]
         if row[0] is not None:
             return row[0], None if row[1] is None else int(row[1])
-    feature, changes = read_visible_feature(conn, p, site_id)
+    feature, changes = yield OnConnection(lambda c: read_visible_feature(c, p, site_id))
     return orjson.dumps(feature).decode(), changes
 
 
@@ -2126,9 +2198,7 @@ _DRIVER_FILTERED: Final = {
 }
 
 
-def _partner_joined(
-    conn: Connection, window: _Window
-) -> tuple[list[str], tuple[Any, ...] | None] | None:
+def _partner_joined(window: _Window) -> Steps[tuple[list[str], tuple[Any, ...] | None] | None]:
     """Read a partner's page as one row (SQLite), or ``None`` when a feature is not stored.
 
     SQLite's module lets go of the GIL around each row it steps to, and takes it back: a page
@@ -2144,7 +2214,9 @@ def _partner_joined(
         The features and the page's first row as :meth:`_Window.total` takes it
         (``(..., [matched,] changes)``; ``None`` for an empty page).
     """
-    ids, features, n, stored, *counts = _PARTNER_JOINED[window.shape].rows(conn, window.params)[0]
+    ids, features, n, stored, *counts = (yield Query(_PARTNER_JOINED[window.shape], window.params))[
+        0
+    ]
     if n == 0:
         return [], None
     if stored != n:
@@ -2165,9 +2237,7 @@ _PARTNER_ONE: Final = DriverStatement(
 )
 
 
-def _partner_texts(
-    conn: Connection, p: Principal, rows: Sequence[Sequence[Any]]
-) -> tuple[list[str], bool]:
+def _partner_texts(p: Principal, rows: Sequence[Sequence[Any]]) -> Steps[tuple[list[str], bool]]:
     """Return a partner page's features from its rows (id, feature, ..., changes).
 
     With whether every feature came from ``rows`` or from a read at the same change count as
@@ -2176,7 +2246,7 @@ def _partner_texts(
     missing = [r[0] for r in rows if r[1] is None]
     if not missing:
         return [r[1] for r in rows], True
-    rendered, seen = _render_partner(conn, p.org_id, missing)
+    rendered, seen = yield OnConnection(lambda c: _render_partner(c, p.org_id, missing))
     out = [r[1] if r[1] is not None else rendered.get(r[0]) for r in rows]
     texts = [t for t in out if t is not None]
     return texts, len(texts) == len(out) and seen == rows[0][-1]

@@ -39,11 +39,11 @@ from vigia.service.schemas import (
     Link,
 )
 from vigia.store.access import Principal
-from vigia.store.db import read_session
+from vigia.store.db import OnConnection, Steps, read_session, run_steps
 from vigia.store.releases import (
+    feature_json_steps,
+    feature_text_steps,
     read_visible_feature,
-    read_visible_feature_json,
-    read_visible_feature_text,
 )
 from vigia.store.survey import get_survey_feature, list_survey_features
 
@@ -483,8 +483,26 @@ def collection(request: Request, cid: CollectionId, p: CurrentPrincipal) -> Coll
     return _collection(p, cid, request)
 
 
-Read = Callable[[Connection, Principal], tuple[Response, int | None]]
-"""A read of the sites collection, as :meth:`vigia.service.auth.Reader.read` takes it."""
+@dataclass(frozen=True)
+class Read:
+    """A read of the sites collection: its steps, given who asks (:data:`vigia.store.db.Steps`).
+
+    Called with a connection and the principal, as :meth:`vigia.service.auth.Reader.read`
+    calls it, it runs them there (:func:`vigia.store.db.run_steps`);
+    :func:`vigia.service.auth.read_kept_on_loop` runs the same steps on the event loop.
+
+    Attributes
+    ----------
+    steps : callable
+        ``steps(principal)``: the read, which returns the response and the change count it
+        was read at.
+    """
+
+    steps: Callable[[Principal], Steps[tuple[Response, int | None]]]
+
+    def __call__(self, conn: Connection, p: Principal) -> tuple[Response, int | None]:
+        """Run the read on ``conn`` for ``p``."""
+        return run_steps(conn, self.steps(p))
 
 
 def sites_page(
@@ -510,21 +528,21 @@ def sites_page(
 
     Returns
     -------
-    callable
-        ``read(connection, principal)``: the page's response and the change count it was
-        read at.
+    Read
+        The read: the page's response and the change count it was read at.
     """
+    engine = config.factory.kw["bind"]
 
-    def page(conn: Connection, p: Principal) -> tuple[Response, int | None]:
+    def page(p: Principal) -> Steps[tuple[Response, int | None]]:
         box = parse_bbox(bbox)
         start, end = parse_datetime(dt)
-        got = read_visible_feature_json(
-            conn, p, bbox=box, start=start, end=end, limit=limit, offset=offset
+        got = yield from feature_json_steps(
+            engine, p, bbox=box, start=start, end=end, limit=limit, offset=offset
         )
         response = _json_page(request, config, "sites", got.features, got.matched, limit, offset)
         return response, got.changes
 
-    return page
+    return Read(page)
 
 
 def site_feature(request: Request, fid: str) -> Read:
@@ -539,10 +557,9 @@ def site_feature(request: Request, fid: str) -> Read:
 
     Returns
     -------
-    callable
-        ``read(connection, principal)``: the feature's response and the change count it was
-        read at; it raises :class:`~vigia.errors.NotFoundError` for a site the principal may
-        not see.
+    Read
+        The read: the feature's response and the change count it was read at; it raises
+        :class:`~vigia.errors.NotFoundError` for a site the principal may not see.
     """
 
     def links() -> list[dict[str, Any]]:
@@ -557,17 +574,17 @@ def site_feature(request: Request, fid: str) -> Read:
             },
         ]
 
-    def item(conn: Connection, p: Principal) -> tuple[Response, int | None]:
+    def item(p: Principal) -> Steps[tuple[Response, int | None]]:
         if not p.is_agency:  # the stored feature's JSON, its links last: the same bytes
-            text, changes = read_visible_feature_text(conn, p, fid)
+            text, changes = yield from feature_text_steps(p, fid)
             assert text.endswith("}")
             body = b"".join((text[:-1].encode(), _LINKS_AT, orjson.dumps(links()), b"}"))
             return Response(body, media_type=GEOJSON), changes
-        feature, changes = read_visible_feature(conn, p, fid)
+        feature, changes = yield OnConnection(lambda c: read_visible_feature(c, p, fid))
         feature["links"] = links()
         return GeoJSONResponse(feature), changes
 
-    return item
+    return Read(item)
 
 
 @router.get(

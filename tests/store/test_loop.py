@@ -1,0 +1,230 @@
+"""Reads on the event loop (vigia.store.loop): the steps a thread runs, on psycopg's own
+asynchronous connections to PostgreSQL, with the same rows and a clear way back to a thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Float, and_, bindparam, create_engine, event, literal, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+
+from vigia.errors import StoreError
+from vigia.store.db import (
+    DriverStatement,
+    OnConnection,
+    Query,
+    SessionFactory,
+    Steps,
+    run_steps,
+    session_factory,
+    write_session,
+)
+from vigia.store.loop import APPLICATION_NAME, LoopConnections, NotOnLoop
+from vigia.store.models import Ingest
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+STMT = (
+    select(Ingest.file_name, Ingest.n_detections, literal(7))
+    .where(
+        and_(
+            Ingest.ingested_at >= bindparam("since"),
+            Ingest.n_lines * bindparam("scale", type_=Float) > bindparam("floor"),
+        )
+    )
+    .order_by(Ingest.id)
+)
+DRIVER = DriverStatement(STMT)
+PARAMS = {"since": T0 + timedelta(hours=1), "scale": Decimal("0.5"), "floor": 0.6}
+
+
+@pytest.fixture(params=["postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Reads on the event loop are PostgreSQL's alone (SQLite's run on threads)."""
+    return str(request.param)
+
+
+@pytest.fixture()
+def pg_store(engine: Engine) -> SessionFactory:
+    store = session_factory(engine)
+    with write_session(store) as s:
+        for k in range(5):
+            s.add(
+                Ingest(
+                    sha256=f"{k:064d}",
+                    file_name=f"f{k}.geojson",
+                    ingested_at=T0 + timedelta(hours=k),
+                    n_lines=k,
+                    n_detections=2 * k,
+                )
+            )
+    return store
+
+
+def two_reads(floor: float) -> Steps[tuple[list[tuple[Any, ...]], int]]:
+    """A read of two statements, the second's values taken from the first's rows."""
+    rows = yield Query(DRIVER, {**PARAMS, "floor": floor})
+    (n,) = (yield Query(DriverStatement(select(literal(1) + bindparam("n"))), {"n": len(rows)}))[0]
+    return [tuple(r) for r in rows], n
+
+
+def backends(store: SessionFactory) -> list[int]:
+    """The PostgreSQL backends of loop connections (their process ids)."""
+    sql = text("SELECT pid FROM pg_stat_activity WHERE application_name = :n ORDER BY pid")
+    with store() as s:
+        return [int(p) for p in s.execute(sql, {"n": APPLICATION_NAME}).scalars()]
+
+
+def terminate(engine: Engine, pids: list[int]) -> None:
+    other = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with other.connect() as conn:
+            for pid in pids:
+                assert conn.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    finally:
+        other.dispose()
+
+
+@pytest.fixture()
+def loop_reads(pg_store: SessionFactory) -> Iterator[LoopConnections]:
+    reads = LoopConnections.of(pg_store, size=2)
+    assert reads is not None
+    yield reads
+    asyncio.run(reads.close())
+
+
+def test_a_read_on_the_loop_gives_what_it_gives_on_a_thread(
+    pg_store: SessionFactory, loop_reads: LoopConnections
+) -> None:
+    with pg_store() as s:
+        on_thread = run_steps(s.connection(), two_reads(0.6))
+    assert on_thread == ([("f2.geojson", 4, 7), ("f3.geojson", 6, 7), ("f4.geojson", 8, 7)], 4)
+
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*(loop_reads.run(two_reads(f)) for f in (0.6, 99))))
+
+    assert asyncio.run(main()) == [on_thread, ([], 1)]
+    assert loop_reads.served == 2
+    assert LoopConnections.of(session_factory(create_engine("sqlite://"))) is None
+
+
+def test_what_only_sqlalchemy_runs_goes_back_to_a_thread(
+    pg_store: SessionFactory, loop_reads: LoopConnections
+) -> None:
+    def sqlalchemy_step() -> Steps[int]:
+        got = yield OnConnection(lambda c: c.scalar(text("SELECT 5")))
+        return int(got)
+
+    with pytest.raises(NotOnLoop):
+        asyncio.run(loop_reads.run(sqlalchemy_step()))
+    with pg_store() as s:  # the same steps, on a thread
+        assert run_steps(s.connection(), sqlalchemy_step()) == 5
+
+    engine: Engine = pg_store.kw["bind"]
+    heard: list[str] = []
+
+    def hear(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(statement)
+
+    event.listen(engine, "after_cursor_execute", hear)
+    try:  # a listener for statements hears them on a thread, not on the loop
+        with pytest.raises(NotOnLoop):
+            asyncio.run(loop_reads.run(two_reads(0.6)))
+        with pg_store() as s:
+            run_steps(s.connection(), two_reads(0.6))
+    finally:
+        event.remove(engine, "after_cursor_execute", hear)
+    assert len(heard) == 2
+    assert loop_reads.handed_on == 2 and loop_reads.served == 0
+
+
+def test_no_more_connections_than_its_size_and_they_close(
+    pg_store: SessionFactory, loop_reads: LoopConnections
+) -> None:
+    async def main() -> tuple[list[Any], list[int]]:
+        got = await asyncio.gather(*(loop_reads.run(two_reads(0.6)) for _ in range(40)))
+        opened = await asyncio.to_thread(backends, pg_store)
+        await loop_reads.close()
+        return list(got), opened
+
+    got, opened = asyncio.run(main())
+    assert len(set(map(repr, got))) == 1 and got[0][1] == 4
+    assert 1 <= len(opened) <= 2
+    assert wait_for_backends(pg_store, 0) == []
+
+
+def wait_for_backends(store: SessionFactory, n: int) -> list[int]:
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(pids := backends(store)) != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pids
+
+
+def test_a_failed_read_is_a_store_error_and_its_connection_is_replaced(
+    pg_store: SessionFactory, loop_reads: LoopConnections
+) -> None:
+    broken = DriverStatement(text("SELECT * FROM no_such_table WHERE 1 = :x"))
+
+    def fails() -> Steps[None]:
+        yield Query(broken, {"x": 1})
+
+    def unbound() -> Steps[None]:
+        yield Query(DRIVER, {"since": T0, "scale": 1.0})
+
+    async def main() -> None:
+        await loop_reads.run(two_reads(0.6))
+        first = await asyncio.to_thread(backends, pg_store)
+        assert len(first) == 1
+        with pytest.raises(StoreError, match="no_such_table"):
+            await loop_reads.run(fails())
+        with pytest.raises(StoreError, match="floor"):  # a value missing: refused, not NULL
+            await loop_reads.run(unbound())
+        assert (await loop_reads.run(two_reads(0.6)))[1] == 4
+        opened = await asyncio.to_thread(backends, pg_store)
+        await asyncio.to_thread(terminate, pg_store.kw["bind"], opened)
+        with pytest.raises(StoreError):  # the server ended it between two reads
+            await loop_reads.run(two_reads(0.6))
+        assert (await loop_reads.run(two_reads(0.6)))[1] == 4  # the next read opens another
+        now = await asyncio.to_thread(backends, pg_store)
+        assert len(now) == 1 and now[0] not in first
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_read_drops_its_connection_and_a_new_loop_opens_its_own(
+    pg_store: SessionFactory, loop_reads: LoopConnections
+) -> None:
+    slow = DriverStatement(select(func_sleep()))
+
+    def sleeps() -> Steps[None]:
+        yield Query(slow, {})
+
+    async def main() -> list[int]:
+        task = asyncio.create_task(loop_reads.run(sleeps()))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Many at once: reads wait for a connection (what waits is bound to this loop).
+        got = await asyncio.gather(*(loop_reads.run(two_reads(0.6)) for _ in range(20)))
+        return [n for _, n in got]
+
+    assert asyncio.run(main()) == [4] * 20
+    first = wait_for_backends(pg_store, 2)
+    assert len(first) == 2  # the cancelled read's connection closed, another opened
+    assert asyncio.run(main()) == [4] * 20  # another loop: its own connections
+    again = wait_for_backends(pg_store, 2)
+    assert len(again) == 2 and not set(again) & set(first)
+
+
+def func_sleep() -> Any:
+    from sqlalchemy import func
+
+    return func.pg_sleep(3)
