@@ -34,8 +34,8 @@ LOOP_CONNECTIONS: Final = 6
 """Connections a service keeps on its event loop; each runs one statement at a time, and a
 read waits for the first that is free. Measured with ``bench/api.py`` (50 clients, two CPUs
 shared by the service, PostgreSQL and the load), a partner's reads with 3, 6 and 10: one
-site 2.9–3.0, 3.9 and 3.6 thousand requests a second; boxes 1.30–1.34, 1.66 and 1.59
-thousand (the reads on threads: 2.0 and 1.55 thousand)."""
+site 2.9, 3.9 and 3.6 thousand requests a second; boxes 1.30, 1.66 and 1.59 thousand (the
+reads on threads: 2.0 and 1.55 thousand)."""
 
 APPLICATION_NAME: Final = "vigia loop reads"
 """The connections' ``application_name`` (PostgreSQL's ``pg_stat_activity``), unless the
