@@ -25,7 +25,7 @@ from vigia.store.db import (
     session_factory,
     write_session,
 )
-from vigia.store.loop import APPLICATION_NAME, LoopConnections, NotOnLoop
+from vigia.store.loop import APPLICATION_NAME, RETRY_S, LoopConnections, NotOnLoop
 from vigia.store.models import Ingest
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -228,3 +228,35 @@ def func_sleep() -> Any:
     from sqlalchemy import func
 
     return func.pg_sleep(3)
+
+
+def test_a_server_that_does_not_answer_sends_the_reads_to_a_thread_for_a_while(
+    pg_store: SessionFactory,
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine: Engine = pg_store.kw["bind"]
+    down = create_engine(engine.url.set(host="127.0.0.1", port=port), poolclass=NullPool)
+    reads = LoopConnections.of(session_factory(down), size=2)
+    assert reads is not None
+
+    async def main() -> list[str]:
+        with pytest.raises(StoreError, match=str(port)):  # the first tries, and says where
+            await reads.run(two_reads(0.6))
+        got = await asyncio.gather(
+            *(reads.run(two_reads(0.6)) for _ in range(10)), return_exceptions=True
+        )
+        await asyncio.sleep(RETRY_S)
+        try:
+            await reads.run(two_reads(0.6))
+        except StoreError:  # after a while, it is tried again
+            got.append(StoreError("tried again"))
+        return [type(g).__name__ for g in got]
+
+    try:
+        assert asyncio.run(main()) == ["NotOnLoop"] * 10 + ["StoreError"]
+    finally:
+        down.dispose()

@@ -18,6 +18,7 @@ PostgreSQL raises :class:`NotOnLoop`, and the caller reads on a thread as before
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Final, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -26,7 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from vigia.errors import StoreError
 from vigia.store.db import OnConnection, SessionFactory, Steps, describe_url
 
-__all__ = ["APPLICATION_NAME", "LOOP_CONNECTIONS", "LoopConnections", "NotOnLoop"]
+__all__ = [
+    "APPLICATION_NAME",
+    "CONNECT_TIMEOUT_S",
+    "LOOP_CONNECTIONS",
+    "RETRY_S",
+    "LoopConnections",
+    "NotOnLoop",
+]
 
 T = TypeVar("T")
 
@@ -36,6 +44,15 @@ read waits for the first that is free. Measured with ``bench/api.py`` (50 client
 shared by the service, PostgreSQL and the load), a partner's reads with 3, 6 and 10: one
 site 2.9, 3.9 and 3.6 thousand requests a second; boxes 1.30, 1.66 and 1.59 thousand (the
 reads on threads: 2.0 and 1.55 thousand)."""
+
+CONNECT_TIMEOUT_S: Final = 10
+"""Seconds a connection may take to open, unless the store's URL says (``connect_timeout``):
+while a server does not answer, the reads waiting for a connection wait that long, then go
+the full way (which answers that the store is unavailable)."""
+
+RETRY_S: Final = 1.0
+"""Seconds after a connection failed to open during which the reads waiting for one, and
+those that come, go to a thread (:class:`NotOnLoop`) instead of trying again one by one."""
 
 APPLICATION_NAME: Final = "vigia loop reads"
 """The connections' ``application_name`` (PostgreSQL's ``pg_stat_activity``), unless the
@@ -69,6 +86,7 @@ class LoopConnections:
         self._size = size
         self._open: set[Any] = set()  # psycopg.AsyncConnection
         self._count = 0  # open, or opening
+        self._retry_at = 0.0  # time.monotonic() before which no connection is opened
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: asyncio.Queue[Any] = asyncio.Queue()
         self.served = 0
@@ -171,21 +189,25 @@ class LoopConnections:
         if loop is not self._loop:  # opened on another loop: unusable here
             self._abandon()
             self._loop, self._idle = loop, asyncio.Queue()
-        if self._idle.empty() and self._count < self._size:
-            conn = None
-        else:
-            conn = await self._idle.get()
+        taken = not (self._idle.empty() and self._count < self._size)
+        conn = await self._idle.get() if taken else None
         if conn is not None and not conn.closed:
             return conn
-        if conn in self._open:  # closed while idle: open another in its place
+        if time.monotonic() < self._retry_at:  # a connection just failed to open
+            if taken:
+                self._idle.put_nowait(conn)  # the next read waiting learns it too
+            raise NotOnLoop("the database did not answer a connection just now")
+        if conn in self._open:  # closed while idle: another opens in its place
             self._open.discard(conn)
             self._count -= 1
         self._count += 1  # counted while it opens, so that no more than size are opened
         try:
             conn = await self._connect()
-        except BaseException:
+        except BaseException as exc:
             self._count -= 1
-            self._idle.put_nowait(None)  # a read waiting for a connection tries in turn
+            if isinstance(exc, Exception):  # not a read cancelled while it waited
+                self._retry_at = time.monotonic() + RETRY_S
+            self._idle.put_nowait(None)  # wakes a read waiting for a connection
             raise
         self._open.add(conn)
         return conn
@@ -195,6 +217,7 @@ class LoopConnections:
         driver = dialect.loaded_dbapi
         cargs, cparams = dialect.create_connect_args(self._engine.url)
         cparams.setdefault("application_name", APPLICATION_NAME)
+        cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
         try:
             return await driver.AsyncConnection.connect(*cargs, autocommit=True, **cparams)
         except driver.Error as exc:
