@@ -71,7 +71,9 @@ class LoopConnections:
     :class:`~vigia.store.db.StatementConnections`), on the running loop; a loop other than
     theirs (a second test client of the same app) makes them be dropped and opened again. A
     connection on which a statement failed, or a read was cancelled, is closed; the next read
-    opens another.
+    opens another. Reads wait for whichever connection is free first, in turn. For
+    :data:`RETRY_S` after a connection failed to open, reads go to a thread instead of each
+    trying again in turn while the server does not answer.
 
     Parameters
     ----------
@@ -92,7 +94,7 @@ class LoopConnections:
         self.served = 0
         """Reads answered here."""
         self.handed_on = 0
-        """Reads that raised :class:`NotOnLoop` after they began."""
+        """Reads handed to a thread (:class:`NotOnLoop` raised)."""
 
     @classmethod
     def of(cls, factory: SessionFactory, size: int = LOOP_CONNECTIONS) -> LoopConnections | None:
