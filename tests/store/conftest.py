@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 
 from vigia.detect.detection import Detection, SearchedLine, write_detections
 from vigia.errors import StoreError
-from vigia.store import SessionFactory, make_engine, session_factory, upgrade
-from vigia.store.models import Base
+from vigia.store import SessionFactory, make_engine, session_factory, upgrade, write_session
+from vigia.store.models import Base, Ingest
 from vigia.store.pgserver import TemporaryPostgres
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -110,6 +110,21 @@ def engine(
 @pytest.fixture()
 def store(engine: Engine) -> SessionFactory:
     return session_factory(engine)
+
+
+def add_ingests(store: SessionFactory, n: int = 5) -> None:
+    """Add ``n`` ingest records, the k-th at ``T0 + k`` hours with k lines and 2k detections."""
+    with write_session(store) as s:
+        for k in range(n):
+            s.add(
+                Ingest(
+                    sha256=f"{k:064d}",
+                    file_name=f"f{k}.geojson",
+                    ingested_at=T0 + timedelta(hours=k),
+                    n_lines=k,
+                    n_detections=2 * k,
+                )
+            )
 
 
 def row_counts(store: SessionFactory) -> dict[str, int]:

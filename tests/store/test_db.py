@@ -22,7 +22,7 @@ from vigia.store import (
 )
 from vigia.store.models import Ingest
 
-from .conftest import T0, row_counts
+from .conftest import T0, add_ingests, row_counts
 
 
 def test_the_default_store_is_sqlite_in_the_data_directory_in_wal_mode_with_foreign_keys(
@@ -209,17 +209,7 @@ def test_a_driver_statement_reads_the_rows_sqlalchemy_reads_and_fails_as_it_fail
     from vigia.store.db import DriverStatement, StatementConnections, _DriverPlan
 
     engine: Engine = store.kw["bind"]
-    with write_session(store) as s:
-        for k in range(5):
-            s.add(
-                Ingest(
-                    sha256=f"{k:064d}",
-                    file_name=f"f{k}.geojson",
-                    ingested_at=T0 + timedelta(hours=k),
-                    n_lines=k,
-                    n_detections=2 * k,
-                )
-            )
+    add_ingests(store)
     stmt = (
         select(Ingest.file_name, Ingest.n_detections, literal(7))
         .where(

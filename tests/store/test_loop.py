@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,12 +23,12 @@ from vigia.store.db import (
     Steps,
     run_steps,
     session_factory,
-    write_session,
 )
 from vigia.store.loop import APPLICATION_NAME, RETRY_S, LoopConnections, NotOnLoop
 from vigia.store.models import Ingest
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
+from .conftest import T0, add_ingests
+
 STMT = (
     select(Ingest.file_name, Ingest.n_detections, literal(7))
     .where(
@@ -52,17 +52,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture()
 def pg_store(engine: Engine) -> SessionFactory:
     store = session_factory(engine)
-    with write_session(store) as s:
-        for k in range(5):
-            s.add(
-                Ingest(
-                    sha256=f"{k:064d}",
-                    file_name=f"f{k}.geojson",
-                    ingested_at=T0 + timedelta(hours=k),
-                    n_lines=k,
-                    n_detections=2 * k,
-                )
-            )
+    add_ingests(store)
     return store
 
 
