@@ -113,9 +113,14 @@ class SiteReads:
             await self.app(scope, receive, send)
             return
         now = config.clock()
-        try:
-            answer = await read_kept_on_loop(config, token, now, read.steps)
-        except NotOnLoop:  # SQLite, or a step only SQLAlchemy runs: on a reader thread
+        answer = None
+        on_thread = config.loop is None  # SQLite: straight to a reader thread
+        if not on_thread:
+            try:
+                answer = await read_kept_on_loop(config, token, now, read.steps)
+            except NotOnLoop:  # a step only SQLAlchemy runs: on a reader thread
+                on_thread = True
+        if on_thread:
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(config.readers, read_kept, config, token, now, read)
         if answer is None:
