@@ -202,7 +202,7 @@ def seed_store(url: str, n_sites: int, seed: int) -> dict[str, Any]:
             releases_a.append(rid)
     t_release = time.perf_counter() - t
     if engine.dialect.name == "postgresql":
-        # What autovacuum does within a minute or so of a bulk load (it ran 35 s after the
+        # What autovacuum does within a minute or so of a bulk load (it ran 30-60 s after the
         # seeding on a server left alone), before the first run rather than during one: the
         # visibility map set (the box index's scans read no heap; 0.62-0.65 -> 0.50-0.55 ms
         # a bench box, one thread) and the row versions the seeding rewrote gone. The runs
