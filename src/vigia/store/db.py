@@ -50,6 +50,7 @@ __all__ = [
     "run_steps",
     "session_factory",
     "statement_connection",
+    "store_error",
     "write_session",
 ]
 
@@ -240,7 +241,24 @@ def open_store(
     return session_factory(engine)
 
 
-def _store_error(exc: SQLAlchemyError, engine_url: URL | None) -> StoreError:
+def store_error(exc: Exception, engine_url: URL | None) -> StoreError:
+    """Return the :class:`~vigia.errors.StoreError` for a database's error.
+
+    The error is SQLAlchemy's or the driver's own; the message names the database and, for a
+    missing table, what to run.
+
+    Parameters
+    ----------
+    exc : Exception
+        The error.
+    engine_url : URL or None
+        The database's URL (its password hidden in the message).
+
+    Returns
+    -------
+    StoreError
+        The error to raise.
+    """
     where = f"database {describe_url(engine_url)}" if engine_url is not None else "database"
     detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     message = " ".join(str(detail).split())
@@ -282,7 +300,7 @@ def write_session(factory: SessionFactory) -> Iterator[Session]:
             raise
         except SQLAlchemyError as exc:
             session.rollback()
-            raise _store_error(exc, _url_of(session)) from exc
+            raise store_error(exc, _url_of(session)) from exc
 
 
 @contextmanager
@@ -303,7 +321,7 @@ def read_session(factory: SessionFactory) -> Iterator[Session]:
         try:
             yield session
         except SQLAlchemyError as exc:
-            raise _store_error(exc, _url_of(session)) from exc
+            raise store_error(exc, _url_of(session)) from exc
 
 
 def _url_of(session: Session) -> URL | None:
@@ -345,7 +363,7 @@ def statement_connection(factory: SessionFactory) -> Iterator[Connection]:
             else:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as exc:
-            raise _store_error(exc, engine.url) from exc
+            raise store_error(exc, engine.url) from exc
 
 
 class DriverStatement:
@@ -636,7 +654,7 @@ class StatementConnections:
             yield conn
         except SQLAlchemyError as exc:
             self._drop(conn)
-            raise _store_error(exc, self._engine.url) from exc
+            raise store_error(exc, self._engine.url) from exc
         except VigiaError as exc:
             if isinstance(exc, StoreError):
                 self._drop(conn)

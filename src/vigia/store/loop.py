@@ -24,8 +24,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from vigia.errors import StoreError
-from vigia.store.db import OnConnection, SessionFactory, Steps, describe_url
+from vigia.store.db import OnConnection, SessionFactory, Steps, store_error
 
 __all__ = [
     "APPLICATION_NAME",
@@ -152,7 +151,7 @@ class LoopConnections:
                 try:
                     call = step.statement.driver_call(engine.dialect, step.params)
                 except SQLAlchemyError as exc:  # a value missing: as on a thread
-                    raise self._error(exc) from exc
+                    raise store_error(exc, self._engine.url) from exc
                 if call is None:
                     raise NotOnLoop("a statement SQLAlchemy runs")
                 step = steps.send(await self._fetch(*call))
@@ -174,7 +173,7 @@ class LoopConnections:
         except BaseException as exc:  # a refusal, the server gone, a cancelled read
             self._drop(conn)
             if isinstance(exc, self._engine.dialect.loaded_dbapi.Error):
-                raise self._error(exc) from exc
+                raise store_error(exc, self._engine.url) from exc
             raise
         self._idle.put_nowait(conn)
         return rows
@@ -223,11 +222,7 @@ class LoopConnections:
         try:
             return await driver.AsyncConnection.connect(*cargs, autocommit=True, **cparams)
         except driver.Error as exc:
-            raise self._error(exc) from exc
-
-    def _error(self, exc: Exception) -> StoreError:
-        message = " ".join(str(exc).split())
-        return StoreError(f"database {describe_url(self._engine.url)}: {message}")
+            raise store_error(exc, self._engine.url) from exc
 
     def _drop(self, conn: Any) -> None:
         if conn in self._open:
