@@ -2214,9 +2214,8 @@ def _partner_joined(window: _Window) -> Steps[tuple[list[str], tuple[Any, ...] |
         The features and the page's first row as :meth:`_Window.total` takes it
         (``(..., [matched,] changes)``; ``None`` for an empty page).
     """
-    ids, features, n, stored, *counts = (yield Query(_PARTNER_JOINED[window.shape], window.params))[
-        0
-    ]
+    rows = yield Query(_PARTNER_JOINED[window.shape], window.params)
+    ids, features, n, stored, *counts = rows[0]
     if n == 0:
         return [], None
     if stored != n:
