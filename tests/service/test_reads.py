@@ -8,22 +8,21 @@ make when written by orjson, and the token is checked on every request
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from vigia.service import create_app
 from vigia.store import read_session, write_session
 from vigia.store.access import ApiToken, principal_of, revoke_tokens, set_user_active
-from vigia.store.loop import APPLICATION_NAME, LOOP_CONNECTIONS
+from vigia.store.loop import LOOP_CONNECTIONS
 from vigia.store.records import BBox
 from vigia.store.releases import get_visible_site, list_visible_sites
 
+from ..store.conftest import loop_backends, wait_for_loop_backends
 from .conftest import AV, BV, CLIENT, NOW, S_A, S_B, Api
 from .test_cache import Statements
 from .test_tokens import assert_refused
@@ -289,19 +288,7 @@ def test_the_reads_kept_connections_close_when_the_service_shuts_down(
             assert client.get(ITEMS, headers=api.headers("ana.analyst")).status_code == 200
         assert pool.checkedout() > before  # a reader thread keeps its connection
         if on_loop:
-            assert 1 <= loop_backends(api) <= LOOP_CONNECTIONS
+            assert 1 <= len(loop_backends(api.factory)) <= LOOP_CONNECTIONS
     assert pool.checkedout() == before
     if on_loop:
-        assert loop_backends(api, wait_for=0) == 0
-
-
-def loop_backends(api: Api, wait_for: int | None = None) -> int:
-    """Count PostgreSQL's backends of the loop's connections (waiting up to 5 s for a count)."""
-    sql = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
-    deadline = time.monotonic() + 5
-    while True:
-        with read_session(api.factory) as s:
-            n = int(s.execute(sql, {"name": APPLICATION_NAME}).scalar_one())
-        if wait_for is None or n == wait_for or time.monotonic() > deadline:
-            return n
-        time.sleep(0.05)
+        assert wait_for_loop_backends(api.factory, 0) == []

@@ -7,18 +7,20 @@ fail with the reason: they never skip.
 
 import itertools
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import URL, func, select
+from sqlalchemy import URL, func, select, text
 from sqlalchemy.engine import Engine
 
 from vigia.detect.detection import Detection, SearchedLine, write_detections
 from vigia.errors import StoreError
 from vigia.store import SessionFactory, make_engine, session_factory, upgrade, write_session
+from vigia.store.loop import APPLICATION_NAME
 from vigia.store.models import Base, Ingest
 from vigia.store.pgserver import TemporaryPostgres
 
@@ -125,6 +127,21 @@ def add_ingests(store: SessionFactory, n: int = 5) -> None:
                     n_detections=2 * k,
                 )
             )
+
+
+def loop_backends(store: SessionFactory) -> list[int]:
+    """The PostgreSQL backends of the loop's connections (vigia.store.loop), process ids."""
+    sql = text("SELECT pid FROM pg_stat_activity WHERE application_name = :n ORDER BY pid")
+    with store() as s:
+        return [int(p) for p in s.execute(sql, {"n": APPLICATION_NAME}).scalars()]
+
+
+def wait_for_loop_backends(store: SessionFactory, n: int) -> list[int]:
+    """:func:`loop_backends`, once there are ``n`` of them or after 5 s (backends end late)."""
+    deadline = time.monotonic() + 5
+    while len(pids := loop_backends(store)) != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pids
 
 
 def row_counts(store: SessionFactory) -> dict[str, int]:

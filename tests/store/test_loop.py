@@ -24,10 +24,10 @@ from vigia.store.db import (
     run_steps,
     session_factory,
 )
-from vigia.store.loop import APPLICATION_NAME, RETRY_S, LoopConnections, NotOnLoop
+from vigia.store.loop import RETRY_S, LoopConnections, NotOnLoop
 from vigia.store.models import Ingest
 
-from .conftest import T0, add_ingests
+from .conftest import T0, add_ingests, loop_backends, wait_for_loop_backends
 
 STMT = (
     select(Ingest.file_name, Ingest.n_detections, literal(7))
@@ -61,13 +61,6 @@ def two_reads(floor: float) -> Steps[tuple[list[tuple[Any, ...]], int]]:
     rows = yield Query(DRIVER, {**PARAMS, "floor": floor})
     (n,) = (yield Query(DriverStatement(select(literal(1) + bindparam("n"))), {"n": len(rows)}))[0]
     return [tuple(r) for r in rows], n
-
-
-def backends(store: SessionFactory) -> list[int]:
-    """The PostgreSQL backends of loop connections (their process ids)."""
-    sql = text("SELECT pid FROM pg_stat_activity WHERE application_name = :n ORDER BY pid")
-    with store() as s:
-        return [int(p) for p in s.execute(sql, {"n": APPLICATION_NAME}).scalars()]
 
 
 def terminate(engine: Engine, pids: list[int]) -> None:
@@ -138,23 +131,14 @@ def test_no_more_connections_than_its_size_and_they_close(
 ) -> None:
     async def main() -> tuple[list[Any], list[int]]:
         got = await asyncio.gather(*(loop_reads.run(two_reads(0.6)) for _ in range(40)))
-        opened = await asyncio.to_thread(backends, pg_store)
+        opened = await asyncio.to_thread(loop_backends, pg_store)
         await loop_reads.close()
         return list(got), opened
 
     got, opened = asyncio.run(main())
     assert len(set(map(repr, got))) == 1 and got[0][1] == 4
     assert 1 <= len(opened) <= 2
-    assert wait_for_backends(pg_store, 0) == []
-
-
-def wait_for_backends(store: SessionFactory, n: int) -> list[int]:
-    import time
-
-    deadline = time.monotonic() + 5
-    while len(pids := backends(store)) != n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return pids
+    assert wait_for_loop_backends(pg_store, 0) == []
 
 
 def test_a_failed_read_is_a_store_error_and_its_connection_is_replaced(
@@ -170,19 +154,19 @@ def test_a_failed_read_is_a_store_error_and_its_connection_is_replaced(
 
     async def main() -> None:
         await loop_reads.run(two_reads(0.6))
-        first = await asyncio.to_thread(backends, pg_store)
+        first = await asyncio.to_thread(loop_backends, pg_store)
         assert len(first) == 1
         with pytest.raises(StoreError, match="no_such_table"):
             await loop_reads.run(fails())
         with pytest.raises(StoreError, match="floor"):  # a value missing: refused, not NULL
             await loop_reads.run(unbound())
         assert (await loop_reads.run(two_reads(0.6)))[1] == 4
-        opened = await asyncio.to_thread(backends, pg_store)
+        opened = await asyncio.to_thread(loop_backends, pg_store)
         await asyncio.to_thread(terminate, pg_store.kw["bind"], opened)
         with pytest.raises(StoreError):  # the server ended it between two reads
             await loop_reads.run(two_reads(0.6))
         assert (await loop_reads.run(two_reads(0.6)))[1] == 4  # the next read opens another
-        now = await asyncio.to_thread(backends, pg_store)
+        now = await asyncio.to_thread(loop_backends, pg_store)
         assert len(now) == 1 and now[0] not in first
 
     asyncio.run(main())
@@ -207,10 +191,10 @@ def test_a_cancelled_read_drops_its_connection_and_a_new_loop_opens_its_own(
         return [n for _, n in got]
 
     assert asyncio.run(main()) == [4] * 20
-    first = wait_for_backends(pg_store, 2)
+    first = wait_for_loop_backends(pg_store, 2)
     assert len(first) == 2  # the cancelled read's connection closed, another opened
     assert asyncio.run(main()) == [4] * 20  # another loop: its own connections
-    again = wait_for_backends(pg_store, 2)
+    again = wait_for_loop_backends(pg_store, 2)
     assert len(again) == 2 and not set(again) & set(first)
 
 
