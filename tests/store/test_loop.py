@@ -24,7 +24,7 @@ from vigia.store.db import (
     run_steps,
     session_factory,
 )
-from vigia.store.loop import RETRY_S, LoopConnections, NotOnLoop
+from vigia.store.loop import RETRY_S, Handoff, LoopConnections, NotOnLoop
 from vigia.store.models import Ingest
 
 from .conftest import T0, add_ingests, loop_backends, wait_for_loop_backends
@@ -139,6 +139,58 @@ def test_no_more_connections_than_its_size_and_they_close(
     assert len(set(map(repr, got))) == 1 and got[0][1] == 4
     assert 1 <= len(opened) <= 2
     assert wait_for_loop_backends(pg_store, 0) == []
+
+
+def test_reads_waiting_for_a_connection_are_served_in_the_order_they_came(
+    pg_store: SessionFactory,
+) -> None:
+    """A read that comes as a connection is given back does not take it from those waiting.
+
+    Each of the first ten reads, as it ends, starts another at once: with a queue that lets
+    the newcomer take the connection just returned, the newcomers went first again and again.
+    """
+    reads = LoopConnections.of(pg_store, size=1)
+    assert reads is not None
+    done: list[str] = []
+
+    async def read(name: str, then: str | None) -> None:
+        await reads.run(two_reads(0.6))
+        done.append(name)
+        if then is not None:
+            later.append(asyncio.ensure_future(read(then, None)))
+
+    async def main() -> None:
+        await reads.run(two_reads(0.6))  # the one connection opened
+        first = [asyncio.ensure_future(read(f"r{i}", f"n{i}")) for i in range(10)]
+        await asyncio.gather(*first)
+        await asyncio.gather(*later)
+        await reads.close()
+
+    later: list[asyncio.Future[None]] = []
+    asyncio.run(main())
+    assert done == [f"r{i}" for i in range(10)] + [f"n{i}" for i in range(10)]
+
+
+def test_a_handoff_serves_its_waiters_in_turn_and_passes_on_what_a_cancelled_one_got() -> None:
+    async def main() -> tuple[list[str], str, str, bool, bool]:
+        q: Handoff[str] = Handoff()
+        waiters = [asyncio.ensure_future(q.get()) for _ in range(3)]
+        await asyncio.sleep(0)
+        q.put_nowait("a")  # handed to the first waiter...
+        waiters[0].cancel()  # ...cancelled before it ran: "a" goes to the next in line
+        await asyncio.sleep(0)
+        q.put_nowait("b")
+        q.put_nowait("c")  # nobody waits: kept
+        got = [await w for w in waiters[1:]]
+        kept = await q.get()
+        lone = asyncio.ensure_future(q.get())
+        await asyncio.sleep(0)
+        lone.cancel()
+        await asyncio.sleep(0)
+        q.put_nowait("d")  # the cancelled waiter is passed over: "d" is kept
+        return got, kept, await q.get(), waiters[0].cancelled(), q.empty()
+
+    assert asyncio.run(main()) == (["a", "b"], "c", "d", True, True)
 
 
 def test_a_failed_read_is_a_store_error_and_its_connection_is_replaced(
