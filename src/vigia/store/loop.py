@@ -44,7 +44,9 @@ LOOP_CONNECTIONS: Final = 6
 read waits for the first that is free. Measured with ``bench/api.py`` (50 clients, two CPUs
 shared by the service, PostgreSQL and the load), a partner's reads with 3, 6 and 10: one
 site 2.9, 3.9 and 3.6 thousand requests a second; boxes 1.30, 1.66 and 1.59 thousand (the
-reads on threads: 2.0 and 1.55 thousand)."""
+reads on threads: 2.0 and 1.55 thousand). Again with the reads handed out in turn
+(:class:`Handoff`; ``wrk`` alone, 5 s runs, two each): one site 4.0, 4.5–4.8 and 4.8–5.0
+thousand; boxes 1.58–1.65, 1.92–1.97 and 1.76–1.93 thousand, p99 39–40, 35–39 and 38–50 ms."""
 
 CONNECT_TIMEOUT_S: Final = 10
 """Seconds a connection may take to open, unless the store's URL says (``connect_timeout``):
