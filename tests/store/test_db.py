@@ -20,12 +20,13 @@ from vigia.store import (
     open_store,
     write_session,
 )
+from vigia.store.db import SQLITE_MMAP_BYTES
 from vigia.store.models import Ingest
 
 from .conftest import T0, add_ingests, row_counts
 
 
-def test_the_default_store_is_sqlite_in_the_data_directory_in_wal_mode_with_foreign_keys(
+def test_the_default_store_is_sqlite_in_the_data_directory_in_wal_mode_with_foreign_keys_mapped(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("VIGIA_DATABASE_URL", raising=False)
@@ -37,6 +38,7 @@ def test_the_default_store_is_sqlite_in_the_data_directory_in_wal_mode_with_fore
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == SQLITE_MMAP_BYTES
     engine.dispose()
 
 

@@ -37,6 +37,7 @@ from vigia.errors import ConfigError, StoreError, VigiaError
 from vigia.settings import Settings, load_settings
 
 __all__ = [
+    "SQLITE_MMAP_BYTES",
     "DriverStatement",
     "OnConnection",
     "Query",
@@ -103,6 +104,16 @@ def describe_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+SQLITE_MMAP_BYTES: Final = 256 * 2**20
+"""How much of a SQLite store's file each connection reads through a memory map (``PRAGMA
+mmap_size``) instead of copying pages into its own cache of 2 MB with a read call each. A
+partner's box with the service's read cache off, direct ``wrk`` runs (50 clients, 10,000
+released sites, a 21 MB file; six 5 s runs each way): 1,374–1,530 requests a second with p99
+38–47 ms before, 1,555–1,748 with p99 33–38 ms mapped (a 64 MB page cache instead: 1,522–1,615,
+p99 36–41 ms); one box alone on one connection took 0.42 ms of CPU before, 0.35 ms mapped. Pages
+still in the write-ahead log are read as before. A file larger than this is mapped up to it."""
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # The sqlite3 module's own transaction handling defers BEGIN and commits before DDL;
     # SQLAlchemy's recipe hands BEGIN to us so transactions (and migrations) are whole.
@@ -112,6 +123,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     finally:
         cursor.close()
 
