@@ -111,7 +111,9 @@ partner's box with the service's read cache off, direct ``wrk`` runs (50 clients
 released sites, a 21 MB file; six 5 s runs each way): 1,374–1,530 requests a second with p99
 38–47 ms before, 1,555–1,748 with p99 33–38 ms mapped (a 64 MB page cache instead: 1,522–1,615,
 p99 36–41 ms); one box alone on one connection took 0.42 ms of CPU before, 0.35 ms mapped. Pages
-still in the write-ahead log are read as before. A file larger than this is mapped up to it."""
+still in the write-ahead log are read as before. A file larger than this is mapped up to it.
+SQLite's own caveat holds: an I/O error on a mapped page (a failing disk, the file cut short by
+another program) stops the process with ``SIGBUS`` rather than raising an error."""
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
