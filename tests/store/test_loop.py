@@ -144,14 +144,16 @@ def test_no_more_connections_than_its_size_and_they_close(
 def test_reads_waiting_for_a_connection_are_served_in_the_order_they_came(
     pg_store: SessionFactory,
 ) -> None:
-    """A read that comes as a connection is given back does not take it from those waiting.
+    """A read that asks as a connection is given back does not take it from those waiting.
 
-    Each of the first ten reads, as it ends, starts another at once: with a queue that lets
-    the newcomer take the connection just returned, the newcomers went first again and again.
+    Each read runs two statements, and each of the first ten, as it ends, starts another.
+    With a queue that lets whoever asks as a connection comes back take it before the read
+    woken for it runs, every other read lost its turn (r0, r2, r4, …, r1, r3, …).
     """
     reads = LoopConnections.of(pg_store, size=1)
     assert reads is not None
     done: list[str] = []
+    later: list[asyncio.Future[None]] = []
 
     async def read(name: str, then: str | None) -> None:
         await reads.run(two_reads(0.6))
@@ -166,7 +168,6 @@ def test_reads_waiting_for_a_connection_are_served_in_the_order_they_came(
         await asyncio.gather(*later)
         await reads.close()
 
-    later: list[asyncio.Future[None]] = []
     asyncio.run(main())
     assert done == [f"r{i}" for i in range(10)] + [f"n{i}" for i in range(10)]
 
