@@ -1273,8 +1273,7 @@ class FittedMethaneFilter:
         s = self.plan.settings
         n_rows, n_cols = valid.shape
         cols = np.arange(n_cols) if columns is None else np.asarray(columns, dtype=np.intp)
-        valid = valid & self._main.ok[None, :]
-        theta_c, alb_c, en_c = _project(x, valid, self._main, cols)
+        theta_c, alb_c, en_c = self.project_columns(x, valid, cols)
         if cols.size == n_cols:
             theta, alb, energy = theta_c, alb_c, en_c
         else:
@@ -1303,6 +1302,32 @@ class FittedMethaneFilter:
             strength[r, c].astype(np.float64),
         )
         return Projections(first_row, theta, alb, energy, cand)
+
+    def project_columns(
+        self, x: NDArray[np.float32], valid: NDArray[np.bool_], cols: NDArray[np.intp]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+        """Project the given columns of a chunk of channels, and nothing else.
+
+        What :meth:`project_channels` computes for those columns, without the candidates: for
+        the columns :meth:`refine` refitted, whose candidates are already taken.
+
+        Parameters
+        ----------
+        x : (rows, crosstrack, m + p) float32
+            The chunk's channels (:meth:`MethaneFilter.window`).
+        valid : (rows, crosstrack) bool
+            Pixels finite in every channel.
+        cols : (c,) int
+            The columns.
+
+        Returns
+        -------
+        theta : (rows, c, 4) float32
+            The linear estimates (methane, the witnesses), NaN where not valid.
+        albedo, energy : (rows, c) float32
+            Albedo and whitened energy, NaN where not valid.
+        """
+        return _project(x, valid & self._main.ok[None, :], self._main, cols)
 
     def refine(self, candidates: Candidates) -> FittedMethaneFilter:
         """Robust background: take the candidates' methane out of the statistics and refit.
@@ -1793,12 +1818,10 @@ def _matched_filter(
         again = refined.refitted_columns
         if again.size:
             for i, start in enumerate(starts):
-                redo = refined.project_channels(*chunk(start), start, again)
-                old = parts[i]
-                theta, alb, en = old.theta.copy(), old.albedo.copy(), old.energy.copy()
-                theta[:, again], alb[:, again] = redo.theta[:, again], redo.albedo[:, again]
-                en[:, again] = redo.energy[:, again]
-                parts[i] = Projections(start, theta, alb, en, old.candidates)
+                p = parts[i]  # its arrays are this function's own: updated in place
+                p.theta[:, again], p.albedo[:, again], p.energy[:, again] = refined.project_columns(
+                    *chunk(start), again
+                )
         fitted = refined
     return fitted.finalize(parts)
 
