@@ -72,10 +72,9 @@ class Handoff(Generic[T]):
     :class:`asyncio.Queue` wakes its first waiter when an item is put, but leaves the item in
     the queue until the waiter runs; a ``get`` made in between (a read that came in meanwhile,
     or one asking again for its next statement) takes it, and the woken waiter goes to the back
-    of the line to wait again.
-    Under load some reads lost their turn over and over: with the loop's connections behind
-    such a queue, the slowest 1 % of a partner's boxes waited 63–69 ms (``wrk``, 50 clients,
-    PostgreSQL; 43–57 ms here, handed in turn).
+    of the line to wait again. Under load some reads lost their turn over and over: with the
+    loop's connections behind such a queue, the slowest 1 % of a partner's boxes waited 63–69
+    ms (``wrk``, 50 clients, PostgreSQL; 43–57 ms here, handed in turn).
 
     Examples
     --------
