@@ -8,17 +8,21 @@ absorption band) implanted by Beer–Lambert where the test says. The truth is r
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from vigia.detect.methane import (
+    SURFACE,
     ColumnStatistics,
     MethaneFilter,
     MethaneSettings,
     matched_filter,
     methane_plumes,
     retrieve_methane,
+    surface_check,
+    witness_check,
 )
 from vigia.detect.plumes import PixelGrid, Wind
 from vigia.errors import InputError
@@ -127,6 +131,43 @@ def test_a_surface_absorbing_near_2_3_um_is_not_read_as_methane() -> None:
     assert abs(float(np.mean(with_nuisance))) < 2.0
 
 
+@pytest.mark.parametrize("depth", [0.01, 0.02])
+def test_a_patch_of_surface_with_a_broad_band_is_refuted_and_a_plume_beside_it_kept(
+    depth: float,
+) -> None:
+    # In mag1c's 2.3 µm window (no 1.65 µm witness, no nuisance bands) a patch of 48 pixels
+    # a little darker in a broad band around 2.33 µm (FWHM 260 nm: a smooth continuum over
+    # the window) reads as methane to the plain filter. The surface witness refutes the
+    # patch as a whole and marks why; a plume of methane beside it stays.
+    rad = background(240, 8, seed=6)
+    patch = (slice(60, 72), slice(2, 6))
+    rad[patch] *= (1.0 - depth * band(2330.0, 260.0)).astype(np.float32)
+    plume = (slice(150, 156), slice(2, 6))
+    truth = np.zeros(rad.shape[:2])
+    truth[plume] = 800.0
+    rad = (rad * np.exp(-K * truth[..., None])).astype(np.float32)
+    window = MethaneSettings(window_nm=(2122.0, 2488.0), witness_split_nm=None)
+    plain = matched_filter(rad, WL, FWHM, settings=replace(window, surface_degree=-1))
+    res = matched_filter(rad, WL, FWHM, settings=window)
+    # The plume detector too: a plume at the patch without the witness, none with it.
+    cube = line_cube(rad)
+    lat, lon = cube["lat"].values, cube["lon"].values
+    for r, at_patch in ((plain, True), (res, False)):
+        rows = [p.source_pixel[0] for p in methane_plumes(r, lat, lon, settings=window)]
+        assert any(55 <= row <= 77 for row in rows) is at_patch
+        assert any(145 <= row <= 161 for row in rows)
+    assert np.count_nonzero(plain.sparse_enhancement[patch]) > 24
+    assert not np.any(res.sparse_enhancement[patch] != 0)
+    assert np.all(res.reasons[patch] & SURFACE)
+    assert "surface absorption" in " ".join(res.reason_text(65, 3))
+    for r in (plain, res):
+        assert np.all(r.sparse_enhancement[plume] > 0)
+        assert not np.any(r.reasons[plume] & SURFACE)
+    # Over the plume the surface witness agrees with the enhancement.
+    ratio = np.mean(res.surface_ppm_m[plume]) / np.mean(res.enhancement[plume])
+    assert 0.8 < ratio < 1.2
+
+
 def test_nuisance_bands_too_costly_for_the_sensor_are_dropped() -> None:
     # In this scene of few, smooth surfaces the nuisance bands would more than double the
     # noise of the estimate: by default they go; allowed that cost, they stay.
@@ -192,6 +233,10 @@ def test_bad_settings_are_refused_by_name() -> None:
         MethaneSettings(window_nm=(2500.0, 2100.0))
     with pytest.raises(InputError, match="sparse_pfa"):
         MethaneSettings(sparse_pfa=0.9)
+    with pytest.raises(InputError, match="surface_degree"):
+        MethaneSettings(surface_degree=-2)
+    with pytest.raises(InputError, match="surface_fraction"):
+        MethaneSettings(surface_fraction=1.0)
 
 
 def line_cube(rad: np.ndarray, sensor: str = "vswir"):
@@ -212,7 +257,8 @@ def line_cube(rad: np.ndarray, sensor: str = "vswir"):
     )
 
 
-def test_a_plume_is_found_at_its_source_with_its_rate() -> None:
+@pytest.fixture(scope="module")
+def found_plume():
     # A line long enough that its columns are mostly background: a column-wise filter learns
     # part of a plume that fills most of a column's rows as background (a 200-row line read
     # this plume 45 % low over its first 180 m). The truth is pixel-averaged, as the renderer
@@ -236,10 +282,28 @@ def test_a_plume_is_found_at_its_source_with_its_rate() -> None:
     cube["radiance"].values[:] = (rad * np.exp(-K * truth[..., None])).astype(np.float32)
     res = retrieve_methane(cube)
     plumes = methane_plumes(res, cube["lat"].values, cube["lon"].values, wind=wind)
+    return res, plumes
+
+
+def test_a_plume_is_found_at_its_source_with_its_rate(found_plume) -> None:
+    _, plumes = found_plume
     assert plumes
     best = min(plumes, key=lambda p: math.hypot(p.source_pixel[0] - 40, p.source_pixel[1] - 24))
     assert math.hypot(best.source_pixel[0] - 40, best.source_pixel[1] - 24) <= 2.0
     assert best.emission_kg_h == pytest.approx(400.0, rel=0.3)
+
+
+def test_both_witnesses_of_a_plume_taken_out_of_the_statistics_agree_with_it(found_plume) -> None:
+    # The robust background takes the plume's methane out of its columns' statistics, so the
+    # plume's pixels self-whiten only in the rest: the witnesses are corrected as the
+    # enhancement is (uncorrected, the 1.65 µm witness read 1.10 times the enhancement here).
+    res, plumes = found_plume
+    best = min(plumes, key=lambda p: math.hypot(p.source_pixel[0] - 40, p.source_pixel[1] - 24))
+    assert best.rows.size > 1000
+    for check in (witness_check(best, res), surface_check(best, res)):
+        assert check.confirmed
+        assert check.ratio == pytest.approx(1.0, abs=0.05)
+        assert abs(check.z) < 2.0
 
 
 def test_a_cube_that_is_not_vswir_is_refused_naming_the_line() -> None:
