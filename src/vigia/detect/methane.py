@@ -1885,9 +1885,7 @@ def _sparse(
     # CFAR-calibrated.
     z = np.where(valid, score, 0.0)
     zc = _calibrated(column_normalised(z, valid), valid)
-    zs = _calibrated(
-        column_normalised(ndimage.gaussian_filter(z, 1.0, mode="nearest"), valid), valid
-    )
+    zs = _calibrated(column_normalised(_smoothed_significance(z, valid), valid), valid)
     grow = valid & ((zs > 2.0) | (zc > 3.0))
     labels, n = ndimage.label(grow, _DISK1)
     keep = np.zeros(n + 1, dtype=bool)
@@ -1900,6 +1898,18 @@ def _sparse(
     keep[0] = False
     out = np.where(keep[labels], c, 0.0)
     return np.where(np.isfinite(c), out, np.nan), np.where(keep[labels], labels, 0)
+
+
+def _smoothed_significance(z: NDArray[np.float64], valid: NDArray[np.bool_]) -> NDArray[np.float64]:
+    # Σ w z / √(Σ w²) over the valid pixels, w a Gaussian of σ = 1 px: white noise of unit
+    # variance stays unit variance at the line's edges and beside invalid pixels too (a
+    # "nearest" border repeats the edge pixel, which raised the noise ×1.3–1.4 along the
+    # edges and ×1.8–1.9 in the corners, measured, and let seeds pass there at 3.5σ or
+    # less). The Gaussian's square is a Gaussian of σ/√2, scaled by 1 / (4π σ²).
+    v = valid.astype(np.float64)
+    num = ndimage.gaussian_filter(np.where(valid, z, 0.0), 1.0, mode="constant")
+    w2 = ndimage.gaussian_filter(v, 1.0 / math.sqrt(2.0), mode="constant") / (4.0 * math.pi)
+    return np.where(w2 > 0, num / np.sqrt(np.where(w2 > 0, w2, 1.0)), 0.0)
 
 
 @contextmanager
