@@ -93,9 +93,9 @@ False positives
       them would un-whiten them), the sparse map drops the regions it refutes, and
       :func:`methane_plumes` the plumes (:func:`surface_check`). Measured on the bench's
       four scenes in mag1c's window (``bench/detect.py``): the sparse map's worst pixel
-      false-alarm rate 1.1e-3 → 2.7e-4, recall unchanged. Its ratio to the enhancement
-      over the regions of the four scenes: 0.59–1.54 (median 0.96; 64 regions) where most
-      pixels hold a plume, 0.30–0.66 and one 0.96 where none does (12 regions, 9
+      false-alarm rate 1.1e-3 → 2.6e-4, recall unchanged. Its ratio to the enhancement
+      over the regions of the four scenes: 0.59–1.25 (median 0.97; 62 regions) where most
+      pixels hold a plume, 0.30–0.66 and one 0.95 where none does (12 regions, 9
       refuted). Plumes over clutter read low: refuting below 0.7 (``surface_fraction``
       0.3) lost a 50 kg/h plume whose region read 0.61; below 0.6 one plume region
       (79 px, 0.59) goes but every plume is still found.
