@@ -1526,29 +1526,22 @@ class FittedMethaneFilter:
             extra = np.maximum(var[:, _SURFACE] - var[:, _CH4], 1e-12 * var[:, _CH4])
             sd_s = self._main.loo[cand.cols] * np.sqrt(extra) / r_c
             surf = self._linear(theta[:, _SURFACE], alb, cand.cols)
-            ok = np.isfinite(c) & np.isfinite(surf) & (sd_s > 0)
-            wt = np.where(ok, 1.0 / sd_s**2, 0.0)
-            total = np.bincount(obj, weights=wt, minlength=n_obj + 1)
-            safe = np.where(total > 0, total, 1.0)
-            m_c = np.bincount(obj, weights=wt * np.where(ok, c, 0.0), minlength=n_obj + 1) / safe
-            s_sum = np.bincount(obj, weights=wt * np.where(ok, surf, 0.0), minlength=n_obj + 1)
-            m_s = s_sum / safe
-            refuted |= (m_s < (1.0 - s.surface_fraction) * m_c) & (
-                (m_c - m_s) * np.sqrt(total) > s.surface_z
-            )
+            refuted |= _shortfall(obj, n_obj, c, surf, sd_s, s.surface_fraction, s.surface_z)[0]
         if d.split is None:
             return np.asarray(~refuted[obj], dtype=bool)
         high = self._linear(theta[:, _HIGH], alb, cand.cols)
         low = self._linear(theta[:, _LOW], alb, cand.cols)
         sd_d = self._main.loo[cand.cols] * np.sqrt(self._main.var_diff[cand.cols]) / r_c
-        ok = np.isfinite(c) & np.isfinite(low) & np.isfinite(high) & (sd_d > 0)
-        wt = np.where(ok, 1.0 / sd_d**2, 0.0)
-        total = np.bincount(obj, weights=wt, minlength=n_obj + 1)
-        safe = np.where(total > 0, total, 1.0)
-        mh = np.bincount(obj, weights=wt * np.where(ok, high, 0.0), minlength=n_obj + 1) / safe
-        ml = np.bincount(obj, weights=wt * np.where(ok, low, 0.0), minlength=n_obj + 1) / safe
-        se = 1.0 / np.sqrt(safe)
-        refuted |= (ml < (1.0 - s.witness_fraction) * mh) & ((mh - ml) / se > s.object_z)
+        short, total, _, _ = _shortfall(
+            obj,
+            n_obj,
+            high,
+            np.where(np.isfinite(c), low, np.nan),
+            sd_d,
+            s.witness_fraction,
+            s.object_z,
+        )
+        refuted |= short
         return np.asarray(~refuted[obj] & (total[obj] > 0), dtype=bool)
 
     def finalize(self, projections: Projections | Sequence[Projections]) -> MethaneResult:
@@ -1699,7 +1692,16 @@ class FittedMethaneFilter:
             sd_s = sd_s / np.minimum(slope, slope_s)
             c_s = np.where(valid, c_s, np.nan)
             sd_s = np.where(valid, sd_s, np.nan)
-            refuted = _refuted_regions(regions, c, c_s, sd_s, s)
+            inside = regions > 0
+            refuted = _shortfall(
+                regions[inside],
+                int(regions.max()),
+                c[inside],
+                c_s[inside],
+                sd_s[inside],
+                s.surface_fraction,
+                s.surface_z,
+            )[0]
             if refuted.any():
                 hit = refuted[regions]
                 sparse = np.where(hit, 0.0, sparse)
@@ -1756,33 +1758,27 @@ def _cleaned_statistics(
     return ColumnStatistics(count, mean, scatter)
 
 
-def _refuted_regions(
-    regions: NDArray[np.intp],
-    c: NDArray[np.float64],
-    c_s: NDArray[np.float64],
-    sd_d: NDArray[np.float64],
-    s: MethaneSettings,
-) -> NDArray[np.bool_]:
-    # Per region label (index 0: outside), whether the surface witness refutes it: over the
-    # region the witness falls short of the enhancement by more than surface_fraction of it
-    # and by more than surface_z standard errors (inverse-variance weighted means; the
-    # errors of the difference are independent between pixels).
-    n = int(regions.max()) if regions.size else 0
-    if n == 0:
-        return np.zeros(1, dtype=bool)
-    inside = regions > 0
-    lab = regions[inside]
-    ci, si, di = c[inside], c_s[inside], sd_d[inside]
-    ok = np.isfinite(ci) & np.isfinite(si) & np.isfinite(di) & (di > 0)
-    wt = np.where(ok, 1.0 / np.where(ok, di, 1.0) ** 2, 0.0)
-    total = np.bincount(lab, weights=wt, minlength=n + 1)
+def _shortfall(
+    groups: NDArray[np.intp],
+    n: int,
+    main: NDArray[np.float64],
+    witness: NDArray[np.float64],
+    sd: NDArray[np.float64],
+    fraction: float,
+    z_min: float,
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    # Per group label 0..n: whether the witness, pooled over the group with weights 1/sd²
+    # (sd: the sigma of main − witness, independent between pixels), falls short of the main
+    # estimate by more than ``fraction`` of it and by more than ``z_min`` standard errors;
+    # each group's total weight (0: no pixel with both estimates) and pooled estimates.
+    ok = np.isfinite(main) & np.isfinite(witness) & np.isfinite(sd) & (sd > 0)
+    wt = np.where(ok, 1.0 / np.where(ok, sd, 1.0) ** 2, 0.0)
+    total = np.bincount(groups, weights=wt, minlength=n + 1)
     safe = np.where(total > 0, total, 1.0)
-    m_c = np.bincount(lab, weights=wt * np.where(ok, ci, 0.0), minlength=n + 1) / safe
-    m_s = np.bincount(lab, weights=wt * np.where(ok, si, 0.0), minlength=n + 1) / safe
-    z = (m_c - m_s) * np.sqrt(total)
-    refuted = (total > 0) & (m_s < (1.0 - s.surface_fraction) * m_c) & (z > s.surface_z)
-    refuted[0] = False
-    return np.asarray(refuted, dtype=bool)
+    m_main = np.bincount(groups, weights=wt * np.where(ok, main, 0.0), minlength=n + 1) / safe
+    m_wit = np.bincount(groups, weights=wt * np.where(ok, witness, 0.0), minlength=n + 1) / safe
+    short = (m_wit < (1.0 - fraction) * m_main) & ((m_main - m_wit) * np.sqrt(total) > z_min)
+    return np.asarray(short, dtype=bool), np.asarray(total, dtype=np.float64), m_main, m_wit
 
 
 def _nanmedian_columns(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -2134,21 +2130,14 @@ def witness_check(
     WitnessCheck
     """
     s = settings or MethaneSettings()
-    c = result.enhancement[plume.rows, plume.cols].astype(np.float64)
-    sd = result.sigma[plume.rows, plume.cols].astype(np.float64)
-    w = result.witness_ppm_m[plume.rows, plume.cols].astype(np.float64)
-    wsd = result.witness_sigma[plume.rows, plume.cols].astype(np.float64)
-    ok = np.isfinite(c) & np.isfinite(sd) & np.isfinite(w) & np.isfinite(wsd) & (wsd > 0)
-    if not ok.any():
-        return WitnessCheck(float(np.nanmean(c)), math.nan, math.nan, math.nan, True)
-    wt = 1.0 / (sd[ok] ** 2 + wsd[ok] ** 2)
-    mc = float(np.sum(wt * c[ok]) / wt.sum())
-    mw = float(np.sum(wt * w[ok]) / wt.sum())
-    se = float(math.sqrt(1.0 / wt.sum()))
-    z = (mc - mw) / se
-    confirmed = not (mw < (1.0 - s.witness_fraction) * mc and z > s.object_z)
-    ratio = mw / mc if mc != 0 else math.nan
-    return WitnessCheck(mc, mw, ratio, z, confirmed)
+    at = (plume.rows, plume.cols)
+    sd = result.sigma[at].astype(np.float64)
+    wsd = result.witness_sigma[at].astype(np.float64)
+    # The two estimates' errors are independent: the difference's variance is their sum.
+    sd_diff = np.where(np.isfinite(sd) & (wsd > 0), np.hypot(sd, wsd), np.nan)
+    return _pooled_check(
+        result.enhancement[at], result.witness_ppm_m[at], sd_diff, s.witness_fraction, s.object_z
+    )
 
 
 def surface_check(
@@ -2180,19 +2169,28 @@ def surface_check(
         With the surface witness as the witness; confirmed without it.
     """
     s = settings or MethaneSettings()
-    c = result.enhancement[plume.rows, plume.cols].astype(np.float64)
-    w = result.surface_ppm_m[plume.rows, plume.cols].astype(np.float64)
-    sd = result.surface_sigma[plume.rows, plume.cols].astype(np.float64)
-    ok = np.isfinite(c) & np.isfinite(w) & np.isfinite(sd) & (sd > 0)
-    if not ok.any():
+    at = (plume.rows, plume.cols)
+    return _pooled_check(
+        result.enhancement[at],
+        result.surface_ppm_m[at],
+        result.surface_sigma[at],
+        s.surface_fraction,
+        s.surface_z,
+    )
+
+
+def _pooled_check(
+    main: NDArray[Any], witness: NDArray[Any], sd: NDArray[Any], fraction: float, z_min: float
+) -> WitnessCheck:
+    # One object's witness test: :func:`_shortfall` with every pixel in one group, and the
+    # means, ratio and z that explain it (confirmed without a witness).
+    c, w, sd_d = (np.asarray(a, dtype=np.float64).ravel() for a in (main, witness, sd))
+    short, total, m_c, m_w = _shortfall(np.zeros(c.size, np.intp), 0, c, w, sd_d, fraction, z_min)
+    if total[0] <= 0:
         return WitnessCheck(float(np.nanmean(c)), math.nan, math.nan, math.nan, True)
-    wt = 1.0 / sd[ok] ** 2
-    mc = float(np.sum(wt * c[ok]) / wt.sum())
-    mw = float(np.sum(wt * w[ok]) / wt.sum())
-    z = (mc - mw) * math.sqrt(float(wt.sum()))
-    confirmed = not (mw < (1.0 - s.surface_fraction) * mc and z > s.surface_z)
+    mc, mw = float(m_c[0]), float(m_w[0])
     ratio = mw / mc if mc != 0 else math.nan
-    return WitnessCheck(mc, mw, ratio, z, confirmed)
+    return WitnessCheck(mc, mw, ratio, (mc - mw) * math.sqrt(float(total[0])), not bool(short[0]))
 
 
 def methane_plumes(
