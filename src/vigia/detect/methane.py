@@ -1532,6 +1532,7 @@ class FittedMethaneFilter:
         high = self._linear(theta[:, _HIGH], alb, cand.cols)
         low = self._linear(theta[:, _LOW], alb, cand.cols)
         sd_d = self._main.loo[cand.cols] * np.sqrt(self._main.var_diff[cand.cols]) / r_c
+        # A pixel counts only with its enhancement too (NaN: not retrieved).
         short, total, _, _ = _shortfall(
             obj,
             n_obj,
