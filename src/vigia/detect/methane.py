@@ -105,12 +105,14 @@ False positives
       them would un-whiten them), the sparse map drops the regions it refutes, and
       :func:`methane_plumes` the plumes (:func:`surface_check`). Measured on the bench's
       four scenes in mag1c's window (``bench/detect.py``): the sparse map's worst pixel
-      false-alarm rate 1.1e-3 → 2.6e-4, recall unchanged. Its ratio to the enhancement
-      over the regions of the four scenes: 0.59–1.25 (median 0.97; 62 regions) where most
-      pixels hold a plume, 0.30–0.66 and one 0.95 where none does (12 regions, 9
-      refuted). Plumes over clutter read low: refuting below 0.7 (``surface_fraction``
-      0.3) lost a 50 kg/h plume whose region read 0.61; below 0.6 one plume region
-      (79 px, 0.59) goes but every plume is still found.
+      false-alarm rate 1.1e-3 → 2.6e-4, recall unchanged (1.9e-4 once every estimate is
+      divided by its own response). Its ratio to the enhancement over the regions of the
+      four scenes: 0.63–1.42 (median 0.99; 64 regions, none refuted) where most pixels
+      hold a plume, 0.35–0.63 and one 0.93 where none does (13 regions, 11 refuted).
+      Divided by the window's mean albedo instead, they read 0.59–1.25 and 0.30–0.66, and
+      one plume region (79 px, 0.59) was refuted. Plumes over clutter read low: refuting
+      below 0.7 (``surface_fraction`` 0.3) lost a 50 kg/h plume whose region read 0.61
+      (mean albedo).
 
     ``suppressed`` marks candidate pixels (score above ``candidate_z``) that fail a test;
     ``reasons`` holds the failed tests as bit flags (:data:`SUPPRESSION_REASONS`).
