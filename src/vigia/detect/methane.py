@@ -984,7 +984,6 @@ class _Block:
     v: NDArray[np.float32]
     offset: NDArray[np.float32]  # (cols, p): μ L⁻ᵀ
     loo: NDArray[np.float64]  # (cols,): mean self-whitening factor
-    mean_sq: NDArray[np.float64]  # (cols,): μᵀμ over the window's channels
     rho: NDArray[np.float64]  # (cols,)
     noise: NDArray[np.float64]  # (cols, p): noise variance per band
     window: NDArray[np.float64]  # (cols, p): 1 on the window's channels (albedo), 0 else
@@ -1161,7 +1160,6 @@ def _fit_columns(
         v.astype(np.float32),
         offset.astype(np.float32),
         loo,
-        mean_sq,
         rho,
         noise_out,
         np.broadcast_to(d.window, (n_c, p)).copy(),
@@ -1172,13 +1170,13 @@ def _fit_columns(
 @dataclass(frozen=True)
 class _Response:
     # Per column, the linear estimate's mean response g(c) on a grid of c, increasing.
-    f: NDArray[np.float64]  # (cols, G)
+    g: NDArray[np.float64]  # (cols, G)
     grid: NDArray[np.float64]  # (cols, G)
 
     def replace_columns(self, cols: NDArray[np.intp], other: _Response) -> _Response:
-        f, grid = self.f.copy(), self.grid.copy()
-        f[cols], grid[cols] = other.f, other.grid
-        return _Response(f, grid)
+        g, grid = self.g.copy(), self.grid.copy()
+        g[cols], grid[cols] = other.g, other.grid
+        return _Response(g, grid)
 
 
 def _response_tables(
@@ -1221,24 +1219,24 @@ def _response_tables(
 def _invert_response(
     c_lin: NDArray[np.float64], cols: NDArray[np.intp], resp: _Response
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    # c = f⁻¹(ĉ_lin) and f′(c) for values in the given columns (cols broadcasts with c_lin).
+    # c = g⁻¹(ĉ_lin) and g′(c) for values in the given columns (cols broadcasts with c_lin).
     # All columns at once: each column's increasing table is offset by a large constant so
     # one sorted array serves every column.
-    f, g = resp.f, resp.grid
-    n_g = f.shape[1]
-    span = float(np.nanmax(np.abs(f))) * 4.0 + 1.0
-    offsets = np.arange(f.shape[0], dtype=np.float64)[:, None] * span
-    flat = (f + offsets).ravel()
+    tab, grid = resp.g, resp.grid
+    n_g = tab.shape[1]
+    span = float(np.nanmax(np.abs(tab))) * 4.0 + 1.0
+    offsets = np.arange(tab.shape[0], dtype=np.float64)[:, None] * span
+    flat = (tab + offsets).ravel()
     cb = np.broadcast_to(cols, c_lin.shape)
-    v = np.clip(np.nan_to_num(c_lin, nan=0.0), f[cb, 0], f[cb, -1])
+    v = np.clip(np.nan_to_num(c_lin, nan=0.0), tab[cb, 0], tab[cb, -1])
     pos = np.searchsorted(flat, v + offsets[cb, 0], side="right") - 1
     lo = np.clip(pos - cb * n_g, 0, n_g - 2)
-    f0, f1 = f[cb, lo], f[cb, lo + 1]
-    g0, g1 = g[cb, lo], g[cb, lo + 1]
-    df = f1 - f0
-    slope = np.where(df > 0, df / np.where(g1 > g0, g1 - g0, 1.0), 1e-3)
-    frac = np.where(df > 0, (v - f0) / np.where(df > 0, df, 1.0), 0.0)
-    c = g0 + frac * (g1 - g0)
+    t0, t1 = tab[cb, lo], tab[cb, lo + 1]
+    c0, c1 = grid[cb, lo], grid[cb, lo + 1]
+    dt = t1 - t0
+    slope = np.where(dt > 0, dt / np.where(c1 > c0, c1 - c0, 1.0), 1e-3)
+    frac = np.where(dt > 0, (v - t0) / np.where(dt > 0, dt, 1.0), 0.0)
+    c = c0 + frac * (c1 - c0)
     c = np.where(np.isfinite(c_lin), c, np.nan)
     return c, np.maximum(slope, 1e-3)
 
