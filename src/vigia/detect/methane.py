@@ -527,9 +527,9 @@ class Projections:
     ----------
     first_row : int
         Downtrack index of the first row.
-    theta : (rows, crosstrack, 4) float32
-        GLS estimates ``wᵀ(x − μ)`` of methane (all bands, below and above the witness split)
-        and of the C–H band (NaN where invalid).
+    theta : (rows, crosstrack, 5) float32
+        GLS estimates ``wᵀ(x − μ)`` of methane (all bands, below and above the witness split),
+        of the C–H band and of the surface witness (NaN where invalid).
     albedo : (rows, crosstrack) float32
         Albedo factor ``R = xᵀμ / μᵀμ``.
     energy : (rows, crosstrack) float32
@@ -1475,7 +1475,7 @@ class FittedMethaneFilter:
 
         Returns
         -------
-        theta : (rows, c, 4) float32
+        theta : (rows, c, 5) float32
             The linear estimates (methane, the witnesses), NaN where not valid.
         albedo, energy : (rows, c) float32
             Albedo and whitened energy, NaN where not valid.
@@ -1670,7 +1670,7 @@ class FittedMethaneFilter:
             v_s = self._linear(
                 np.where(valid, theta[..., _SURFACE], 0.0),
                 resp[..., _SURFACE],
-                cols,
+                by_col,
                 removed,
                 loo=loo,
             )
@@ -1708,7 +1708,7 @@ class FittedMethaneFilter:
                 self._linear(
                     np.where(valid, theta[..., est], 0.0),
                     resp[..., est],
-                    cols,
+                    by_col,
                     None if est == _CH else removed,
                     loo=loo,
                 )
@@ -1749,8 +1749,7 @@ class FittedMethaneFilter:
         sd_s = np.full(shape, np.nan)
         if surface:
             # The surface witness, and the sigma of its difference from the enhancement
-            # (nested GLS fits on one covariance: var(witness) − var(main)), scaled like
-            # the enhancement's.
+            # (each divided by its own response: _pair_sd), scaled like the enhancement's.
             c_s = v_s - trend_s
             # Beer–Lambert only where it bends the response (below _LINEAR_PPM_M the linear
             # estimate is the answer within 1 %), from the tables of those columns alone.
