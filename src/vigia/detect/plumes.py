@@ -33,7 +33,7 @@ Detection
     sources ≥ 10 kg/h against 77, with 7 false plumes either way (175.6 km²); on the 6 m
     lines 63 against 65, with 2 false plumes against 1 (173.8 km²): at 6 m the clutter is
     nearer the noise and the filter has less to gain. Over synthetic clutter at the
-    plumes' own scale it can anchor a plume 10–40 px upwind of its source; hence off.
+    plumes' own scale it can anchor a plume 12–40 px upwind of its source; hence off.
 
     The "cfar" method (:func:`cfar_mask`) is a per-pixel CFAR test on the significance map
     smoothed by a small Gaussian, with hysteresis (Canny's) and a minimum size.
@@ -1428,14 +1428,16 @@ class ClutterModel:
     and ×1.0 under 10 px. A plume filter matched to white noise takes that clutter for
     signal; whitened by the clutter's own spectrum it weighs each spatial frequency by
     its signal-to-clutter ratio, the matched filter of coloured noise (Kay 1998,
-    *Fundamentals of Statistical Signal Processing* II, §4.3; Reed, Yu & Stocker's
-    spatial whitening of clutter, 1990).
+    *Fundamentals of Statistical Signal Processing* II, §4.3).
 
-    The model is the map's own autocorrelation (the biased estimate, which keeps the
-    spectrum non-negative) of the significance clipped at ±3 (a plume is a few bright
-    pixels and barely makes it), tapered by a Gaussian of ``lag_px`` (a product of
-    autocorrelations, still one): the spectrum smoothed, and clutter correlated over
-    longer distances than that left to the detector's local CFAR scale.
+    The model is the autocorrelation of the map's *negative part* (methane only adds, so
+    gas is not in it; the caller masks where gas may be too, :func:`_busy_ground`),
+    divided by the number of pixel pairs at each lag, turned back into the correlation of
+    the whole map through the moments of a truncated bivariate normal
+    (:func:`_rho_of_negative_part`), and tapered by a Gaussian of ``lag_px``: the spectrum
+    smoothed, and clutter correlated over longer distances left to the detector's local
+    CFAR scale. Of its spectrum only the excess over twice the estimate's own noise
+    counts; a frequency is never amplified.
 
     Attributes
     ----------
