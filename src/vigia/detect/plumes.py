@@ -1556,9 +1556,8 @@ def _cfar_normalise(t: NDArray[np.float64], good: NDArray[np.bool_]) -> NDArray[
     if whole is None:
         return np.zeros(t.shape)
     nr, nc = t.shape
-    br, bc = max(1, round(nr / _CFAR_BLOCK_PX)), max(1, round(nc / _CFAR_BLOCK_PX))
-    re = np.linspace(0, nr, br + 1).round().astype(int)
-    ce = np.linspace(0, nc, bc + 1).round().astype(int)
+    re, ce = _block_edges(t.shape)
+    br, bc = re.size - 1, ce.size - 1
     med = np.full((br, bc), whole[0])
     scale = np.full((br, bc), whole[1])
     for i in range(br):
@@ -1575,6 +1574,16 @@ def _cfar_normalise(t: NDArray[np.float64], good: NDArray[np.bool_]) -> NDArray[
     med_map = ndimage.map_coordinates(med, where, order=1, mode="nearest")
     scale_map = ndimage.map_coordinates(scale, where, order=1, mode="nearest")
     return np.asarray((t - med_map) / scale_map, dtype=np.float64)
+
+
+def _block_edges(shape: tuple[int, ...]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    # Row and column edges of the blocks of about _CFAR_BLOCK_PX² pixels a map is cut into.
+    nr, nc = shape[0], shape[1]
+    br, bc = max(1, round(nr / _CFAR_BLOCK_PX)), max(1, round(nc / _CFAR_BLOCK_PX))
+    return (
+        np.linspace(0, nr, br + 1).round().astype(np.intp),
+        np.linspace(0, nc, bc + 1).round().astype(np.intp),
+    )
 
 
 def _cfar_stats(
@@ -1656,13 +1665,10 @@ def _busy_ground(
     sigma = max(1.0, lag_px / 2.0)
     sm = ndimage.gaussian_filter(np.where(use, clean, 0.0), sigma)
     white = 1.0 / (2.0 * math.sqrt(math.pi) * sigma)
-    nr, nc = zn.shape
-    br, bc = max(1, round(nr / _CFAR_BLOCK_PX)), max(1, round(nc / _CFAR_BLOCK_PX))
-    re = np.linspace(0, nr, br + 1).round().astype(int)
-    ce = np.linspace(0, nc, bc + 1).round().astype(int)
+    re, ce = _block_edges(zn.shape)
     busy = np.zeros(zn.shape, dtype=bool)
-    for i in range(br):
-        for j in range(bc):
+    for i in range(re.size - 1):
+        for j in range(ce.size - 1):
             sl = (slice(re[i], re[i + 1]), slice(ce[j], ce[j + 1]))
             vals = sm[sl][use[sl]]
             if vals.size >= _CFAR_BLOCK_MIN:
