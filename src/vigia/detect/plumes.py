@@ -1483,23 +1483,22 @@ class ClutterModel:
         if not (math.isfinite(lag_px) and lag_px > 0):
             raise InputError(f"ClutterModel needs a correlation length > 0 px, got {lag_px}")
         # The negative part only: methane adds, so gas is not in it.
-        use = ok
-        neg = np.minimum(np.where(use, zz, 0.0), 0.0)
-        count = max(int(use.sum()), 1)
-        x = np.where(use, neg - neg[use].mean() if use.any() else 0.0, 0.0)
+        neg = np.minimum(np.where(ok, zz, 0.0), 0.0)
+        count = max(int(ok.sum()), 1)
+        x = np.where(ok, neg - neg[ok].mean() if ok.any() else 0.0, 0.0)
         rows, cols = x.shape
         g = (
             sp_fft.next_fast_len(2 * rows, real=True),
             sp_fft.next_fast_len(2 * cols, real=True),
         )
         f = sp_fft.rfft2(x, g)
-        fm = sp_fft.rfft2(use.astype(np.float64), g)
+        fm = sp_fft.rfft2(ok.astype(np.float64), g)
         pairs = sp_fft.irfft2(fm.real**2 + fm.imag**2, g)
         full = sp_fft.irfft2(f.real**2 + f.imag**2, g) / np.maximum(pairs, 0.25 * count)
         n = min(math.ceil(4.0 * lag_px), rows - 1, cols - 1)
         lags = np.r_[0 : n + 1, -n:0]
         cov = full[np.ix_(lags % g[0], lags % g[1])]
-        var = 2.0 * float(np.mean(neg[use] ** 2)) if use.any() else 1.0
+        var = 2.0 * float(np.mean(neg[ok] ** 2)) if ok.any() else 1.0
         rho = _rho_of_negative_part(cov / cov[0, 0] if cov[0, 0] > 0 else cov * 0.0)
         taper = np.exp(-0.5 * (lags[:, None] ** 2 + lags[None, :] ** 2) / lag_px**2)
         # The spectrum's own noise, for white noise: each lag's ρ estimated with variance
@@ -1726,10 +1725,10 @@ def _whitened_statistic(
 ) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
     # The CFAR-normalised statistic of the clutter model, maximised over kernels:
     # T = ⟨W h, W z⟩ / ‖W h‖, W the clutter's whitening filter (|W|² = 1 / power). The
-    # filter reaches ~3 correlation lengths: an anchor counts only where 90 % of its
-    # kernel's energy lies on usable pixels that far from the line's edges and its
-    # unusable pixels (nearer, the whitened map is not the model's; NaN there), and the
-    # FFTs are padded as far so that nothing wraps around.
+    # filter reaches as far as the model's largest lag (4 correlation lengths): an anchor
+    # counts only where 90 % of its kernel's energy lies on usable pixels that far from
+    # the line's edges and its unusable pixels (nearer, the whitened map is not the
+    # model's; NaN there), and the FFTs are padded as far so that nothing wraps around.
     shape = zn.shape
     margin = model.n
     padded = np.pad(valid, 1, constant_values=False)
