@@ -162,6 +162,13 @@ def test_vigia_serve_with_workers_serves_from_each_and_a_revocation_reaches_all(
     log = tmp_path / "serve.log"
     url = "/collections/sites/items?limit=10"
     with _vigia_serve(data, log, "--workers", "2", log_level="info") as base:
+        # The first worker to listen lets _vigia_serve go on; on a loaded machine the
+        # second may still be starting: wait for both (uvicorn logs each one's start).
+        deadline = time.monotonic() + 60
+        while len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) < 2:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the second worker did not start: {log.read_text()}")
+            time.sleep(0.1)
         # Every worker answers and caches the page for this token.
         for _ in range(40):
             assert _get(f"{base}{url}", tokens[AO])[0] == 200
