@@ -155,6 +155,11 @@ def test_vigia_serve_access_log_writes_a_line_per_request_when_asked(
     assert f'"GET /releases/{R_A} HTTP/1.1" 404' in out
 
 
+def _started_workers(log_text: str) -> set[str]:
+    """The process ids of the uvicorn servers a ``vigia serve`` log says have started."""
+    return set(re.findall(r"Started server process \[(\d+)\]", log_text))
+
+
 def test_vigia_serve_with_workers_serves_from_each_and_a_revocation_reaches_all(
     data_dir: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -165,7 +170,7 @@ def test_vigia_serve_with_workers_serves_from_each_and_a_revocation_reaches_all(
         # The first worker to listen lets _vigia_serve go on; on a loaded machine the
         # second may still be starting: wait for both (uvicorn logs each one's start).
         deadline = time.monotonic() + 60
-        while len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) < 2:
+        while len(_started_workers(log.read_text())) < 2:
             if time.monotonic() > deadline:
                 pytest.fail(f"the second worker did not start: {log.read_text()}")
             time.sleep(0.1)
@@ -183,7 +188,7 @@ def test_vigia_serve_with_workers_serves_from_each_and_a_revocation_reaches_all(
     out = log.read_text()
     assert "; 2 workers)" in out.splitlines()[0]
     # uvicorn's supervisor and its two workers, each on its own process.
-    assert len(set(re.findall(r"Started server process \[(\d+)\]", out))) == 2
+    assert len(_started_workers(out)) == 2
 
 
 def test_vigia_serve_with_the_read_cache_off_says_so_and_serves(
