@@ -641,19 +641,20 @@ def _unit_absorption(centers: tuple[float, ...], fwhm: tuple[float, ...]) -> NDA
     return k
 
 
-def _groups(cols: NDArray[np.intp]) -> list[tuple[int, NDArray[np.intp]]]:
-    # Indices of the entries of each column, column by column (one sort, not one scan each).
-    order = np.argsort(cols, kind="stable")
-    sorted_cols = cols[order]
+def _groups(cols: NDArray[np.intp]) -> list[tuple[int, slice | NDArray[np.intp]]]:
+    # Indices of the entries of each column, column by column (one sort, not one scan each);
+    # slices when ``cols`` is already sorted (views, not copies, of what they index).
+    if cols.size == 0:
+        return []
+    ordered = bool(np.all(cols[1:] >= cols[:-1]))
+    order = None if ordered else np.argsort(cols, kind="stable")
+    sorted_cols = cols if order is None else cols[order]
     starts = np.flatnonzero(np.r_[True, sorted_cols[1:] != sorted_cols[:-1]])
-    return (
-        [
-            (int(sorted_cols[a]), order[a:b])
-            for a, b in zip(starts, np.r_[starts[1:], cols.size], strict=True)
-        ]
-        if cols.size
-        else []
-    )
+    stops = np.r_[starts[1:], cols.size]
+    return [
+        (int(sorted_cols[a]), slice(a, b) if order is None else order[a:b])
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True)
+    ]
 
 
 def _as_index(idx: NDArray[np.intp]) -> slice | NDArray[np.intp]:
@@ -1067,10 +1068,8 @@ def _fit_columns(
     whiten = np.zeros((n_c, p, p))
     lower = np.zeros((n_c, p, p))
     noise_out = np.ones((n_c, p)) if noise is None else noise.copy()
-    for i in range(n_c):
-        if not ok[i]:
-            continue
-        if noise is None:
+    if noise is None:
+        for i in np.flatnonzero(ok).tolist():
             # Noise variance of each band: the residual variance of its regression on the
             # others, 1 / (S⁻¹)_bb, debiased by N / (N − p) (Roger & Arnold 1996).
             ls, info = lapack.dpotrf(cov[i], lower=1, clean=1)
@@ -1081,9 +1080,10 @@ def _fit_columns(
             inv_diag = np.einsum("kb,kb->b", li_s, li_s)
             dof = max(nn[i] - p, 0.1 * nn[i])
             noise_out[i] = (nn[i] / dof) / np.maximum(inv_diag, 1e-300)
-        c = (1.0 - rho[i]) * cov[i]
-        c[np.diag_indices(p)] += rho[i] * noise_out[i]
-        lc, info = lapack.dpotrf(c, lower=1, clean=1)
+    shrunk = (1.0 - rho)[:, None, None] * cov
+    shrunk[:, diag_idx, diag_idx] += rho[:, None] * noise_out
+    for i in np.flatnonzero(ok).tolist():
+        lc, info = lapack.dpotrf(shrunk[i], lower=1, clean=1)
         if info != 0:
             ok[i] = False
             continue
@@ -1518,11 +1518,14 @@ class FittedMethaneFilter:
         )
         strong = (candidates.strength > s.refit_z) | (z0 > s.refit_z)
         in_touched = np.isin(candidates.cols, np.unique(candidates.cols[strong]))
+        # Column by column from here on: each column's candidates are then a slice.
+        pick = np.flatnonzero(in_touched)
+        pick = pick[np.argsort(candidates.cols[pick], kind="stable")]
         candidates = Candidates(
-            candidates.rows[in_touched],
-            candidates.cols[in_touched],
-            candidates.spectra[in_touched],
-            candidates.strength[in_touched],
+            candidates.rows[pick],
+            candidates.cols[pick],
+            candidates.spectra[pick],
+            candidates.strength[pick],
         )
         if candidates.rows.size == 0:
             return self
@@ -1533,6 +1536,7 @@ class FittedMethaneFilter:
         removed = np.zeros(cols.size)  # linear-domain methane taken out, ppm·m
         touched = np.unique(cols[candidates.strength[keep] > s.refit_z])
         h = _pool_width(st.count, st.mean.shape[1], s.rows_per_band, s.pool_columns)
+        grams: dict[int, tuple[NDArray[np.intp], NDArray[np.float64]]] = {}
         for _ in range(s.refine_iterations):
             main = fitted._main
             theta, resp = _estimates_rows(x, cols, main)
@@ -1552,7 +1556,17 @@ class FittedMethaneFilter:
             # leaves residuals of thousands of ppm·m, and one such pixel near a source can
             # keep its whole column's noise doubled (a plume along the track).
             core = ((c_lin / sd > s.censor_z) & (c_used >= s.censor_ppm_m))[sel]
-            cleaned = _cleaned_statistics(st, touched, cols[sel], x[sel], c_used[sel], plan.k, core)
+            cleaned = _cleaned_statistics(
+                st,
+                touched,
+                cols[sel],
+                x[sel],
+                c_used[sel],
+                plan.k,
+                core,
+                grams,
+                np.flatnonzero(sel),
+            )
             refit = touched
             if h:
                 refit = np.unique(
@@ -1807,24 +1821,38 @@ def _cleaned_statistics(
     c: NDArray[np.float64],
     k: NDArray[np.float64],
     censor: NDArray[np.bool_] | None = None,
+    grams: dict[int, tuple[NDArray[np.intp], NDArray[np.float64]]] | None = None,
+    ids: NDArray[np.intp] | None = None,
 ) -> ColumnStatistics:
     # Statistics with each candidate x of the touched columns replaced by x e^{k c} (its
     # methane undone), or by its column's mean where ``censor`` says (left out of the
-    # scatter): mean and scatter change by the candidates' differences only.
+    # scatter): mean and scatter change by the candidates' differences only. ``grams`` keeps
+    # each column's Σ x xᵀ (x less the column's mean) for the candidates ``ids`` name, so a
+    # caller iterating on the same candidates computes it once.
     count = stats.count.copy()
     mean = stats.mean.copy()
     scatter = stats.scatter.copy()
     cleaned = spectra * np.exp(np.outer(c, k))
     if censor is not None and censor.any():
         cleaned[censor] = stats.mean[cols[censor]]
+    is_touched = np.zeros(count.size, dtype=bool)
+    is_touched[touched] = True
     for j, sel in _groups(cols):
-        if j not in touched:
+        if not is_touched[j]:
             continue
         n = max(int(count[j]), 1)
         x = spectra[sel] - mean[j]
         y = cleaned[sel] - mean[j]
         shift = (y - x).sum(axis=0) / n
-        scatter[j] += y.T @ y - x.T @ x - n * np.outer(shift, shift)
+        here = None if ids is None else ids[sel]
+        kept = None if grams is None else grams.get(j)
+        if kept is not None and here is not None and np.array_equal(kept[0], here):
+            xx = kept[1]
+        else:
+            xx = x.T @ x
+            if grams is not None and here is not None:
+                grams[j] = (here, xx)
+        scatter[j] += y.T @ y - xx - n * np.outer(shift, shift)
         mean[j] += shift
     return ColumnStatistics(count, mean, scatter)
 
