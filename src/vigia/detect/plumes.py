@@ -1828,6 +1828,10 @@ def _detections(
     accepted: list[_Detection] = []
     claimed = np.zeros(shape, dtype=bool)
     sources = np.zeros(shape, dtype=bool)
+    # Which detection (1-based) claimed a pixel, or holds a source there, and its kernel.
+    claim_owner = np.zeros(shape, dtype=np.int32)
+    source_owner = np.zeros(shape, dtype=np.int32)
+    accepted_kernels: list[_Kernel] = []
     # Where the plume is, inside its wedge: the significance smoothed over a pixel (a plume
     # pixel's neighbours share its gas), renormalised, above 1.
     zs = column_normalised(ndimage.gaussian_filter(e_c * np.sqrt(wt), 1.0), valid)
@@ -1845,15 +1849,38 @@ def _detections(
         # lies mostly on one, or a kernel reaching a stronger plume's source.
         placed = _place_values(ker.h, ker.anchor, (r0, c0), shape)
         weight = placed**2
-        if claimed[r0, c0] or float(np.sum(weight[claimed])) > 0.5 * float(weight.sum()):
-            continue
         # ... or a kernel whose *signal* comes mostly from one: a long kernel anchored in
         # clean air beside a large, meandering plume sees that plume's mass far down its
         # wedge while its weight (∝ 1/width², so near the anchor) lies on clean air.
         signal = np.clip(placed * e_c * wt, 0.0, None)
-        if float(np.sum(signal[claimed])) > 0.5 * float(signal.sum()):
-            continue
-        if np.any(sources & (weight > 0)):
+        repeat = _repeat_of((r0, c0), weight, signal, claimed, claim_owner, sources, source_owner)
+        if repeat is not None:
+            # Unless it is where that plume starts: a patchy plume's dense piece downwind
+            # can outscore its thin start and be found first, its source at the piece's
+            # upwind end; the start, found next, is then moved to.
+            if repeat > 0:
+                j = repeat - 1
+                start = _start_upwind(
+                    accepted[j],
+                    accepted_kernels[j],
+                    (r0, c0),
+                    [kernels[t] for t in siblings[int(best_k[r0, c0])]],
+                    e_c,
+                    wt,
+                    valid & ~(claimed & (claim_owner != repeat)),
+                    evident,
+                    bodies,
+                    grid,
+                    s,
+                )
+                if start is not None:
+                    accepted[j] = start
+                    grown = ndimage.binary_dilation(start.region, _EIGHT, iterations=3)
+                    claim_owner[grown & ~claimed] = repeat
+                    claimed |= grown
+                    disk_at = _place(disk, (_SEARCH_PX, _SEARCH_PX), start.source, shape)
+                    source_owner[disk_at & ~sources] = repeat
+                    sources |= disk_at
             continue
         # Where the source may be: around the best anchor, and up to _UPWIND_PX upwind of
         # it where the plume shows (a long kernel anchored inside a strong plume can score
@@ -1929,12 +1956,105 @@ def _detections(
         # visible start may lie upwind of the best-fitting anchor). Claimed: that, grown by
         # 3 px across a patchy plume's gaps.
         region = shown
-        claimed |= ndimage.binary_dilation(region, _EIGHT, iterations=3)
+        label = len(accepted) + 1
+        grown = ndimage.binary_dilation(region, _EIGHT, iterations=3)
+        claim_owner[grown & ~claimed] = label
+        claimed |= grown
         # (A source moved upwind leaves its first place marked too: it was that plume.)
         for at in {src, first}:
-            sources |= _place(disk, (_SEARCH_PX, _SEARCH_PX), at, shape)
+            disk_at = _place(disk, (_SEARCH_PX, _SEARCH_PX), at, shape)
+            source_owner[disk_at & ~sources] = label
+            sources |= disk_at
         accepted.append(_Detection(src, ker.axis, region, wedge, float(best_t[r0, c0]), u))
+        accepted_kernels.append(ker)
     return accepted
+
+
+def _repeat_of(
+    at: tuple[int, int],
+    weight: NDArray[np.float64],
+    signal: NDArray[np.float64],
+    claimed: NDArray[np.bool_],
+    claim_owner: NDArray[np.int32],
+    sources: NDArray[np.bool_],
+    source_owner: NDArray[np.int32],
+) -> int | None:
+    # Whether an anchor's kernel sees a plume found already, and which (1-based; 0 when
+    # unknown): an anchor inside it, a kernel whose weight or signal lies mostly on it, or a
+    # kernel reaching its source. None: a plume of its own.
+    if claimed[at]:
+        return int(claim_owner[at])
+    for share in (weight, signal):
+        on = share[claimed]
+        if float(on.sum()) > 0.5 * float(share.sum()):
+            votes = np.bincount(claim_owner[claimed], weights=on)
+            return int(np.argmax(votes))
+    reach = sources & (weight > 0)
+    if np.any(reach):
+        votes = np.bincount(source_owner[reach], weights=weight[reach])
+        return int(np.argmax(votes))
+    return None
+
+
+def _start_upwind(
+    found: _Detection,
+    ker: _Kernel,
+    anchor: tuple[int, int],
+    tried: list[_Kernel],
+    e_c: NDArray[np.float64],
+    wt: NDArray[np.float64],
+    allowed: NDArray[np.bool_],
+    evident: NDArray[np.bool_],
+    bodies: NDArray[np.int32],
+    grid: PixelGrid,
+    s: SegmentationSettings,
+) -> _Detection | None:
+    # ``found`` (placed by ``ker``) moved to start near ``anchor``, when that is where it
+    # starts: the source found around the anchor lies upwind of found's, beyond where
+    # found's own search looked (≥ _SEARCH_PX along its axis, in the ±30° cone about it),
+    # looks like a start, and gas lies along the way (_UPSTART_JOIN), as for a start
+    # followed upwind in _detections; and its edge statistic passes the line's detection
+    # threshold (the best of hundreds of anchors and several kernels: 3σ of noise is
+    # common there) and a share of found's. None otherwise.
+    shape = e_c.shape
+    norm = math.hypot(*ker.step) or 1.0
+    cone = math.tan(math.radians(30.0))
+    limit = -float(_SEARCH_PX)
+
+    def upwind(rows: NDArray[np.intp], cols: NDArray[np.intp], slack: float) -> NDArray[np.bool_]:
+        d_r, d_c = rows - found.source[0], cols - found.source[1]
+        along = (d_r * ker.step[0] + d_c * ker.step[1]) / norm
+        across = (-d_r * ker.step[1] + d_c * ker.step[0]) / norm
+        return (along <= limit + slack) & (np.abs(across) <= 1.5 + slack + cone * -along)
+
+    # (The source is sought within _SEARCH_PX of the anchor.)
+    if not upwind(np.asarray(anchor[0]), np.asarray(anchor[1]), 2.0 * _SEARCH_PX):
+        return None
+    disk = np.hypot(*np.mgrid[-_SEARCH_PX : _SEARCH_PX + 1, -_SEARCH_PX : _SEARCH_PX + 1])
+    near = _place(disk <= _SEARCH_PX, (_SEARCH_PX, _SEARCH_PX), anchor, shape)
+    rr, cc = np.nonzero(near)
+    near[rr, cc] = upwind(rr, cc, 0.0)
+    up, i = _locate_source(e_c, wt, allowed & near, tried, anchor, ker.step, s)
+    own = tried[i]
+    if not upwind(np.asarray(up[0]), np.asarray(up[1]), 0.0):
+        return None
+    wedge, _, shown = _plume_region(up, own, allowed, evident, bodies)
+    if _start_of(shown, up, own.axis, e_c, grid, s)[1]:
+        return None
+    here = _edge_statistic(e_c, wt, ker, found.source, s)
+    there = _edge_statistic(e_c, wt, own, up, s)
+    if there < max(found.threshold, _UPSTART_FRACTION * here):
+        return None
+    if _joined(evident, up, found.source) < _UPSTART_JOIN:
+        return None
+    return _Detection(
+        up,
+        found.axis,
+        found.region | shown,
+        found.wedge | wedge,
+        found.statistic,
+        found.threshold,
+    )
 
 
 def _plume_region(
