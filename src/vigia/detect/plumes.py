@@ -52,7 +52,13 @@ Source
     not look like a start (below), the gas is followed upwind from it, up to 80 px, gaps of
     up to 8 px along the wind bridged, to a start that does (an edge ≥ 3σ and ≥ 25 % of the
     first, with gas on ≥ 60 % of the way); a trail that reaches a plume found already makes
-    it that plume again.
+    it that plume again. Conversely, a dense piece of a plume can outscore its thin start
+    and be found first, its source at the piece's upwind end: a maximum found later that is
+    that plume again but whose source lies upwind of the first (≥ 15 px, beyond the first
+    search, within ±30° of its axis), looks like a start, is joined to it by gas (≥ 60 %)
+    and has an edge statistic above the detection threshold moves the plume's source there
+    (bench lines of seeds 0–17: 3 sources more found at 3 m, 2 at 6 m, false plumes
+    unchanged).
     A source is *not in view* when what was seen ends within 8 px upwind of it (the plume
     enters the image at the end of the line, the edge of the swath or bad pixels) or when the
     plume is already wider over its first 5 px than a point source's plume can be there
