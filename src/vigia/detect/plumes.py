@@ -56,9 +56,8 @@ Source
     and be found first, its source at the piece's upwind end: a maximum found later that is
     that plume again but whose source lies upwind of the first (≥ 15 px, beyond the first
     search, within ±30° of its axis), looks like a start, is joined to it by gas (≥ 60 %)
-    and has an edge statistic above the detection threshold moves the plume's source there
-    (bench lines of seeds 0–17: 3 sources more found at 3 m, 2 at 6 m, false plumes
-    unchanged).
+    and has an edge statistic above the detection threshold moves the plume's source there,
+    once, and only with a wind (without one, upwind is a guess from the plume's shape).
     A source is *not in view* when what was seen ends within 8 px upwind of it (the plume
     enters the image at the end of the line, the edge of the swath or bad pixels) or when the
     plume is already wider over its first 5 px than a point source's plume can be there
@@ -1838,6 +1837,7 @@ def _detections(
     claim_owner = np.zeros(shape, dtype=np.int32)
     source_owner = np.zeros(shape, dtype=np.int32)
     accepted_kernels: list[_Kernel] = []
+    started: set[int] = set()  # detections moved to a start found later
     # Where the plume is, inside its wedge: the significance smoothed over a pixel (a plume
     # pixel's neighbours share its gas), renormalised, above 1.
     zs = column_normalised(ndimage.gaussian_filter(e_c * np.sqrt(wt), 1.0), valid)
@@ -1863,8 +1863,9 @@ def _detections(
         if repeat is not None:
             # Unless it is where that plume starts: a patchy plume's dense piece downwind
             # can outscore its thin start and be found first, its source at the piece's
-            # upwind end; the start, found next, is then moved to.
-            if repeat > 0:
+            # upwind end; the start, found next, is then moved to. Only with a wind (without
+            # one, upwind is a guess from the plume's shape) and once per plume.
+            if repeat > 0 and not scan and repeat not in started:
                 j = repeat - 1
                 start = _start_upwind(
                     accepted[j],
@@ -1880,6 +1881,7 @@ def _detections(
                     s,
                 )
                 if start is not None:
+                    started.add(repeat)
                     accepted[j] = start
                     grown = ndimage.binary_dilation(start.region, _EIGHT, iterations=3)
                     claim_owner[grown & ~claimed] = repeat
