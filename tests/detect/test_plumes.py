@@ -259,6 +259,9 @@ def test_two_sources_one_behind_the_other_along_the_wind_are_two_plumes(apart_px
     assert all(p.source_in_view for p in found)
 
 
+NORTH_START = (40, 80)  # the source of the hand-built plumes below, which go north
+
+
 def patchy_plume(rows: int, cols: int, src: tuple[int, int], gap_px: int) -> np.ndarray:
     """A plume as a patchy turbulent one shows at 6 m (hand-built, going north).
 
@@ -282,25 +285,31 @@ def test_a_patchy_plume_is_followed_upwind_from_its_wide_puffs_to_its_thin_start
     # filament's start. Before that, all 8 noise draws put the source on the first puff,
     # 20-23 px downwind; then 5 of 8 found the start within 2.2 px (a sixth on the
     # filament, 6 px from it); with a start found after its puffs moved to, 7 of 8.
-    lat, lon = grid(260, 160)
+    truth = patchy_plume(260, 160, NORTH_START, gap_px=4)
+    assert draws_found_at_start(truth) >= 6
+
+
+def draws_found_at_start(truth: np.ndarray) -> int:
+    """Of 8 noise draws of a plume going north from NORTH_START, those finding its start.
+
+    Found: a plume's source within 2.5 px of it. Every draw must find a plume, and none may
+    put a source in the clean air upwind of the start.
+    """
+    lat, lon = grid(*truth.shape)
     wind = Wind(4.0, 180.0)
-    src = (40, 80)
-    truth = patchy_plume(260, 160, src, gap_px=4)
+    src = NORTH_START
     at_start = 0
     for seed in range(8):
         e, sd = noisy(truth, seed)
         found = find_plumes(e, sd, lat, lon, wind=wind)
-        assert found, f"draw {seed}: the puffs are plain to see"
-        near = [
-            p
-            for p in found
-            if math.hypot(p.source_pixel[0] - src[0], p.source_pixel[1] - src[1]) <= 2.5
-        ]
-        at_start += bool(near)
+        assert found, f"draw {seed}: the gas is plain to see"
+        at_start += any(
+            math.hypot(p.source_pixel[0] - src[0], p.source_pixel[1] - src[1]) <= 2.5 for p in found
+        )
         for p in found:
-            # Nothing is put in the clean air upwind of the filament.
-            assert p.source_pixel[0] >= src[0] - 3, (seed, p.source_pixel)
-    assert at_start >= 6
+            upwind = p.source_pixel[0] < src[0] - 3 and abs(p.source_pixel[1] - src[1]) <= 10
+            assert not upwind, (seed, p.source_pixel)
+    return at_start
 
 
 def thin_then_dense(rows: int, cols: int, src: tuple[int, int], gap_px: int) -> np.ndarray:
@@ -324,23 +333,8 @@ def test_a_thin_start_found_after_the_dense_stretch_it_feeds_becomes_its_source(
     # the filament's start, found next, was dropped as "the same plume seen again" (all 8
     # draws put the source 19-20 px downwind). Now the found plume is moved to start there
     # when that looks like a start, upwind of it and joined to it by gas: 4 of 8 draws.
-    lat, lon = grid(260, 160)
-    wind = Wind(4.0, 180.0)
-    src = (40, 80)
-    truth = thin_then_dense(260, 160, src, gap_px=8)
-    at_start = 0
-    for seed in range(8):
-        e, sd = noisy(truth, seed)
-        found = find_plumes(e, sd, lat, lon, wind=wind)
-        assert found, f"draw {seed}: the dense stretch is plain to see"
-        at_start += any(
-            math.hypot(p.source_pixel[0] - src[0], p.source_pixel[1] - src[1]) <= 2.5 for p in found
-        )
-        for p in found:
-            # Not moved into the clean air upwind of the filament.
-            upwind = p.source_pixel[0] < src[0] - 3 and abs(p.source_pixel[1] - src[1]) <= 10
-            assert not upwind, (seed, p.source_pixel)
-    assert at_start >= 3
+    truth = thin_then_dense(260, 160, NORTH_START, gap_px=8)
+    assert draws_found_at_start(truth) >= 3
 
 
 def test_suppressed_pixels_are_left_out() -> None:
