@@ -289,11 +289,12 @@ def test_a_patchy_plume_is_followed_upwind_from_its_wide_puffs_to_its_thin_start
     assert draws_found_at_start(truth) >= 6
 
 
-def draws_found_at_start(truth: np.ndarray) -> int:
+def draws_found_at_start(truth: np.ndarray, upwind_cols: float = math.inf) -> int:
     """Of 8 noise draws of a plume going north from NORTH_START, those finding its start.
 
     Found: a plume's source within 2.5 px of it. Every draw must find a plume, and none may
-    put a source in the clean air upwind of the start.
+    put a source in the clean air upwind of the start (more than 3 px south of it, within
+    ``upwind_cols`` columns of it).
     """
     lat, lon = grid(*truth.shape)
     wind = Wind(4.0, 180.0)
@@ -307,8 +308,11 @@ def draws_found_at_start(truth: np.ndarray) -> int:
             math.hypot(p.source_pixel[0] - src[0], p.source_pixel[1] - src[1]) <= 2.5 for p in found
         )
         for p in found:
-            upwind = p.source_pixel[0] < src[0] - 3 and abs(p.source_pixel[1] - src[1]) <= 10
-            assert not upwind, (seed, p.source_pixel)
+            upwind = p.source_pixel[0] < src[0] - 3
+            assert not (upwind and abs(p.source_pixel[1] - src[1]) <= upwind_cols), (
+                seed,
+                p.source_pixel,
+            )
     return at_start
 
 
@@ -333,8 +337,10 @@ def test_a_thin_start_found_after_the_dense_stretch_it_feeds_becomes_its_source(
     # the filament's start, found next, was dropped as "the same plume seen again" (all 8
     # draws put the source 19-20 px downwind). Now the found plume is moved to start there
     # when that looks like a start, upwind of it and joined to it by gas: 4 of 8 draws.
+    # (Noise makes a plume of its own far to the side in one draw: only the filament's
+    # columns are checked for a source upwind.)
     truth = thin_then_dense(260, 160, NORTH_START, gap_px=8)
-    assert draws_found_at_start(truth) >= 3
+    assert draws_found_at_start(truth, upwind_cols=10) >= 3
 
 
 def test_suppressed_pixels_are_left_out() -> None:
