@@ -1080,7 +1080,9 @@ def _fit_columns(
             inv_diag = np.einsum("kb,kb->b", li_s, li_s)
             dof = max(nn[i] - p, 0.1 * nn[i])
             noise_out[i] = (nn[i] / dof) / np.maximum(inv_diag, 1e-300)
-    shrunk = (1.0 - rho)[:, None, None] * cov
+    # Shrunk towards the noise, in place (the sample covariance is not needed again).
+    shrunk = cov
+    shrunk *= (1.0 - rho)[:, None, None]
     shrunk[:, diag_idx, diag_idx] += rho[:, None] * noise_out
     for i in np.flatnonzero(ok).tolist():
         lc, info = lapack.dpotrf(shrunk[i], lower=1, clean=1)
@@ -1536,7 +1538,6 @@ class FittedMethaneFilter:
         removed = np.zeros(cols.size)  # linear-domain methane taken out, ppm·m
         touched = np.unique(cols[candidates.strength[keep] > s.refit_z])
         h = _pool_width(st.count, st.mean.shape[1], s.rows_per_band, s.pool_columns)
-        grams: dict[int, tuple[NDArray[np.intp], NDArray[np.float64]]] = {}
         for _ in range(s.refine_iterations):
             main = fitted._main
             theta, resp = _estimates_rows(x, cols, main)
@@ -1556,17 +1557,7 @@ class FittedMethaneFilter:
             # leaves residuals of thousands of ppm·m, and one such pixel near a source can
             # keep its whole column's noise doubled (a plume along the track).
             core = ((c_lin / sd > s.censor_z) & (c_used >= s.censor_ppm_m))[sel]
-            cleaned = _cleaned_statistics(
-                st,
-                touched,
-                cols[sel],
-                x[sel],
-                c_used[sel],
-                plan.k,
-                core,
-                grams,
-                np.flatnonzero(sel),
-            )
+            cleaned = _cleaned_statistics(st, touched, cols[sel], x[sel], c_used[sel], plan.k, core)
             refit = touched
             if h:
                 refit = np.unique(
@@ -1821,14 +1812,10 @@ def _cleaned_statistics(
     c: NDArray[np.float64],
     k: NDArray[np.float64],
     censor: NDArray[np.bool_] | None = None,
-    grams: dict[int, tuple[NDArray[np.intp], NDArray[np.float64]]] | None = None,
-    ids: NDArray[np.intp] | None = None,
 ) -> ColumnStatistics:
     # Statistics with each candidate x of the touched columns replaced by x e^{k c} (its
     # methane undone), or by its column's mean where ``censor`` says (left out of the
-    # scatter): mean and scatter change by the candidates' differences only. ``grams`` keeps
-    # each column's Σ x xᵀ (x less the column's mean) for the candidates ``ids`` name, so a
-    # caller iterating on the same candidates computes it once.
+    # scatter): mean and scatter change by the candidates' differences only.
     count = stats.count.copy()
     mean = stats.mean.copy()
     scatter = stats.scatter.copy()
@@ -1844,15 +1831,7 @@ def _cleaned_statistics(
         x = spectra[sel] - mean[j]
         y = cleaned[sel] - mean[j]
         shift = (y - x).sum(axis=0) / n
-        here = None if ids is None else ids[sel]
-        kept = None if grams is None else grams.get(j)
-        if kept is not None and here is not None and np.array_equal(kept[0], here):
-            xx = kept[1]
-        else:
-            xx = x.T @ x
-            if grams is not None and here is not None:
-                grams[j] = (here, xx)
-        scatter[j] += y.T @ y - xx - n * np.outer(shift, shift)
+        scatter[j] += y.T @ y - x.T @ x - n * np.outer(shift, shift)
         mean[j] += shift
     return ColumnStatistics(count, mean, scatter)
 
