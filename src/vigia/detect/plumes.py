@@ -1806,8 +1806,7 @@ def _detections(
     top = ndimage.maximum_filter(finite, size=2 * _PEAK_PX + 1, mode="constant", cval=-np.inf)
     rr, cc = np.nonzero(above & (finite >= top))
     order = sorted(zip(rr.tolist(), cc.tolist(), strict=True), key=lambda rc: -float(best_t[rc]))
-    disk = np.hypot(*np.mgrid[-_SEARCH_PX : _SEARCH_PX + 1, -_SEARCH_PX : _SEARCH_PX + 1])
-    disk = disk <= _SEARCH_PX
+    disk = _search_disk()
     scan = s.method == "kernel" and wind is None
     # The kernel pointing the other way with the same spread and length, by index.
     index = {
@@ -1978,6 +1977,12 @@ def _detections(
     return accepted
 
 
+def _search_disk() -> NDArray[np.bool_]:
+    # The pixels within _SEARCH_PX of a maximum, centred: where its source is sought.
+    r = np.hypot(*np.mgrid[-_SEARCH_PX : _SEARCH_PX + 1, -_SEARCH_PX : _SEARCH_PX + 1])
+    return np.asarray(r <= _SEARCH_PX, dtype=bool)
+
+
 def _repeat_of(
     at: tuple[int, int],
     weight: NDArray[np.float64],
@@ -2038,8 +2043,7 @@ def _start_upwind(
     # (The source is sought within _SEARCH_PX of the anchor.)
     if not upwind(np.asarray(anchor[0]), np.asarray(anchor[1]), 2.0 * _SEARCH_PX):
         return None
-    disk = np.hypot(*np.mgrid[-_SEARCH_PX : _SEARCH_PX + 1, -_SEARCH_PX : _SEARCH_PX + 1])
-    near = _place(disk <= _SEARCH_PX, (_SEARCH_PX, _SEARCH_PX), anchor, shape)
+    near = _place(_search_disk(), (_SEARCH_PX, _SEARCH_PX), anchor, shape)
     rr, cc = np.nonzero(near)
     near[rr, cc] = upwind(rr, cc, 0.0)
     up, i = _locate_source(e_c, wt, allowed & near, tried, anchor, ker.step, s)
