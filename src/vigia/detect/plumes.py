@@ -1837,6 +1837,19 @@ def _detections(
     source_owner = np.zeros(shape, dtype=np.int32)
     accepted_kernels: list[_Kernel] = []
     started: set[int] = set()  # detections moved to a start found later
+
+    def mark(label: int, region: NDArray[np.bool_], at: set[tuple[int, int]]) -> None:
+        # Detection ``label``'s region (grown by 3 px across a patchy plume's gaps) claimed,
+        # and the search disks around its sources.
+        nonlocal claimed, sources
+        grown = ndimage.binary_dilation(region, _EIGHT, iterations=3)
+        claim_owner[grown & ~claimed] = label
+        claimed |= grown
+        for point in at:
+            disk_at = _place(disk, (_SEARCH_PX, _SEARCH_PX), point, shape)
+            source_owner[disk_at & ~sources] = label
+            sources |= disk_at
+
     # Where the plume is, inside its wedge: the significance smoothed over a pixel (a plume
     # pixel's neighbours share its gas), renormalised, above 1.
     zs = column_normalised(ndimage.gaussian_filter(e_c * np.sqrt(wt), 1.0), valid)
@@ -1882,12 +1895,7 @@ def _detections(
                 if start is not None:
                     started.add(repeat)
                     accepted[j] = start
-                    grown = ndimage.binary_dilation(start.region, _EIGHT, iterations=3)
-                    claim_owner[grown & ~claimed] = repeat
-                    claimed |= grown
-                    disk_at = _place(disk, (_SEARCH_PX, _SEARCH_PX), start.source, shape)
-                    source_owner[disk_at & ~sources] = repeat
-                    sources |= disk_at
+                    mark(repeat, start.region, {start.source})
             continue
         # Where the source may be: around the best anchor, and up to _UPWIND_PX upwind of
         # it where the plume shows (a long kernel anchored inside a strong plume can score
@@ -1963,15 +1971,8 @@ def _detections(
         # visible start may lie upwind of the best-fitting anchor). Claimed: that, grown by
         # 3 px across a patchy plume's gaps.
         region = shown
-        label = len(accepted) + 1
-        grown = ndimage.binary_dilation(region, _EIGHT, iterations=3)
-        claim_owner[grown & ~claimed] = label
-        claimed |= grown
         # (A source moved upwind leaves its first place marked too: it was that plume.)
-        for at in {src, first}:
-            disk_at = _place(disk, (_SEARCH_PX, _SEARCH_PX), at, shape)
-            source_owner[disk_at & ~sources] = label
-            sources |= disk_at
+        mark(len(accepted) + 1, region, {src, first})
         accepted.append(_Detection(src, ker.axis, region, wedge, float(best_t[r0, c0]), u))
         accepted_kernels.append(ker)
     return accepted
