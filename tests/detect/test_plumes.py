@@ -234,6 +234,31 @@ def test_over_busy_ground_whitening_finds_a_plume_the_white_filter_misses() -> N
     assert found["whitened"] >= 3
 
 
+def test_with_a_seed_required_a_diffuse_patch_is_dropped_and_a_plume_is_kept() -> None:
+    # A broad patch of 0.6 σ (a field reading a little methane) passes the kernel test in 8
+    # of 8 draws, but its most significant pixel is only 3.3-4.3 σ (measured); a 50 kg/h
+    # plume's is 8-9.5 σ. With a seed required (the pfa's 4.26 σ) the patch is reported in
+    # at most 1 draw, the plume as often as without.
+    lat, lon = grid(300, 200)
+    wind = Wind(4.0, 200.0)
+    r, c = np.mgrid[0:300, 0:200]
+    patch = 0.6 * SIGMA * np.exp(-((r - 150) ** 2 + (c - 100) ** 2) / (2 * 10.0**2))
+    truth = plume(lat, lon, (60, 100), 50.0, wind)
+    seeded = SegmentationSettings(min_peak_z=SegmentationSettings().seed_z)
+    counts = {"patch": 0, "patch seeded": 0, "plume": 0, "plume seeded": 0}
+    for seed in range(8):
+        for name, mean, at in (("patch", patch, (150, 100)), ("plume", truth, (60, 100))):
+            e, sd = noisy(mean, 100 * (name == "patch") + 200 * (name == "plume") + seed)
+            for suffix, s in (("", SegmentationSettings()), (" seeded", seeded)):
+                ps = find_plumes(e, sd, lat, lon, wind=wind, settings=s)
+                near = 40.0 if name == "patch" else 3.0
+                counts[name + suffix] += any(math.dist(p.source_pixel, at) <= near for p in ps)
+    assert counts["patch"] == 8
+    assert counts["patch seeded"] <= 1
+    assert counts["plume"] >= 6
+    assert counts["plume seeded"] == counts["plume"]
+
+
 def test_two_sources_are_two_plumes() -> None:
     lat, lon = grid(260, 200)
     wind = Wind(3.5, 270.0)  # from the west
@@ -456,6 +481,8 @@ def test_the_kernel_threshold_follows_the_false_plume_rate() -> None:
         ({"scan_step_deg": 0.0}, "scan_step_deg"),
         ({"rate_length_m": 0.0}, "rate_length_m"),
         ({"rate_spread": 2.5}, "rate_spread"),
+        ({"min_peak_z": 0.0}, "min_peak_z"),
+        ({"min_peak_z": float("nan")}, "min_peak_z"),
     ],
 )
 def test_bad_settings_are_refused_by_name(kwargs: dict[str, object], match: str) -> None:
