@@ -129,9 +129,10 @@ def test_weather_files_give_each_line_its_wind_and_bad_ones_are_named(tmp_path: 
     [
         (["--wind-speed", "0", "--wind-from", "90"], "wind speed must be > 0"),
         (["--wind-speed", "3"], "give both"),
+        (["--min-peak-z", "-1"], "min_peak_z must be > 0"),
     ],
 )
-def test_the_command_refuses_a_bad_wind_with_exit_code_2(
+def test_the_command_refuses_a_bad_wind_or_setting_with_exit_code_2(
     flat_pair: list[Path], tmp_path: Path, extra: list[str], message: str
 ) -> None:
     res = vigia("detect", str(flat_pair[0]), "--out-dir", str(tmp_path / "o"), *extra)

@@ -13,7 +13,7 @@ import xarray as xr
 from shapely.geometry import Point, shape
 
 from vigia.detect.line import LineDetections, check_cube, detect_line, link_detections, wind_at
-from vigia.detect.plumes import Wind
+from vigia.detect.plumes import SegmentationSettings, Wind
 from vigia.errors import InputError
 from vigia.platform import load_platform
 from vigia.world.scenario import load_scenario
@@ -113,6 +113,21 @@ def test_a_strong_methane_source_is_found_near_where_it_is(scene) -> None:
     assert 0.0 < best.score <= 1.0
     assert best.wind_source == "given"
     assert shape(best.footprint).buffer(1e-4).contains(Point(best.lon, best.lat))
+
+
+def test_the_methane_detectors_settings_reach_it(scene) -> None:
+    # A seed no pixel can reach: the stack's plume found above is dropped, nothing else is.
+    _, cubes, res = scene
+    found = next(d for d in res.detections if d.kind == "plume" and d.species == ["CH4"])
+    assert found.wind_speed_m_s is not None and found.wind_from_deg is not None
+    wind = Wind(found.wind_speed_m_s, found.wind_from_deg)
+    seeded = detect_line(
+        cubes["vswir"], None, wind=wind, segmentation=SegmentationSettings(min_peak_z=1e6)
+    )
+    assert not [d for d in seeded.detections if d.kind == "plume"]
+    assert [d.kind for d in seeded.detections] == [
+        d.kind for d in res.detections if d.sensor == "vswir" and d.kind != "plume"
+    ]
 
 
 def test_the_fire_and_its_tarp_are_found_and_linked_across_instruments(scene) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from vigia.cli.options import console, err_console
 from vigia.detect.files import detect_files, group_cubes
 from vigia.detect.line import wind_at
+from vigia.detect.plumes import SegmentationSettings
 
 __all__ = ["detect_command"]
 
@@ -55,9 +56,19 @@ def detect_command(
             help="Lines processed at once, one process each.",
         ),
     ] = 1,
+    min_peak_z: Annotated[
+        float | None,
+        typer.Option(
+            "--min-peak-z",
+            help="Drop methane plumes without a pixel this significant on its own, σ (a "
+            "seed; off by default). 4.26, the seed of a 1e-5 false-alarm rate, cut false "
+            "plumes 4-fold at 3 m GSD for 1 % of sources; at 6 m it costs 5 % (README).",
+        ),
+    ] = None,
 ) -> None:
     """Detect gas plumes (CH4; LWIR solvents and NH3), heat and camouflage; write GeoJSON."""
     wind = wind_at(wind_speed, wind_from)
+    segmentation = None if min_peak_z is None else SegmentationSettings(min_peak_z=min_peak_z)
     n_lines = len(group_cubes(cubes))
     with Progress(
         TextColumn("{task.description}"),
@@ -74,6 +85,7 @@ def detect_command(
             weather=weather,
             chips=chips,
             jobs=jobs,
+            segmentation=segmentation,
             on_line=lambda _: progress.advance(task),
             on_step=lambda s: progress.update(task, description=f"Detecting — {s}"),
         )

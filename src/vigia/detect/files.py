@@ -31,7 +31,7 @@ from vigia import __version__
 from vigia.detect.chips import write_chip
 from vigia.detect.detection import Detection, SearchedLine, write_detections
 from vigia.detect.line import LineDetections, check_cube, detect_line, line_id_of
-from vigia.detect.plumes import Wind
+from vigia.detect.plumes import SegmentationSettings, Wind
 from vigia.errors import ExportError, FileFormatError, InputError
 from vigia.report.evaluation import draw_score_map
 from vigia.sense.io import open_cube
@@ -198,6 +198,7 @@ def detect_files(
     on_line: Callable[[str], None] | None = None,
     on_step: Callable[[str], None] | None = None,
     jobs: int = 1,
+    segmentation: SegmentationSettings | None = None,
 ) -> DetectRun:
     """Run every detector on every cube and write the detections, score maps and chips.
 
@@ -219,6 +220,8 @@ def detect_files(
         Called with ``"LINE: detector"`` before each detector runs (one process only).
     jobs : int
         Lines processed at once, each in its own process (1: all in this process).
+    segmentation : SegmentationSettings, optional
+        The methane plume detector's settings (its defaults when not given).
 
     Returns
     -------
@@ -237,7 +240,9 @@ def detect_files(
     if jobs < 1:
         raise InputError(f"jobs must be at least 1, not {jobs}")
     with threadpool_limits(1):
-        return _detect_files(paths, out_dir, wind, weather, chips, on_line, on_step, jobs)
+        return _detect_files(
+            paths, out_dir, wind, weather, chips, on_line, on_step, jobs, segmentation
+        )
 
 
 @dataclass
@@ -255,6 +260,7 @@ def _run_line(
     out_dir: Path,
     chips: bool,
     on_step: Callable[[str], None] | None,
+    segmentation: SegmentationSettings | None,
 ) -> _LineOutput:
     # Each detector reads the cube again: a line that fits the budget is read once.
     cubes = {k: c.load() if c.nbytes <= _LOAD_BUDGET_BYTES else c for k, c in cubes.items()}
@@ -263,6 +269,7 @@ def _run_line(
         cubes.get("lwir"),
         wind=line_wind,
         on_step=None if on_step is None else (lambda s: on_step(f"{line}: {s}")),
+        segmentation=segmentation,
     )
     out = _LineOutput([], [], list(result.skipped), [])
     written = _write_scores(result, out_dir)
@@ -285,12 +292,17 @@ def _run_line(
 
 
 def _line_in_worker(
-    line: str, paths: list[str], line_wind: Wind | None, out_dir: Path, chips: bool
+    line: str,
+    paths: list[str],
+    line_wind: Wind | None,
+    out_dir: Path,
+    chips: bool,
+    segmentation: SegmentationSettings | None,
 ) -> _LineOutput:
     # A worker process opens its own cubes (file handles do not cross processes).
     with threadpool_limits(1):
         cubes = group_cubes([Path(p) for p in paths])[line]
-        return _run_line(line, cubes, line_wind, out_dir, chips, None)
+        return _run_line(line, cubes, line_wind, out_dir, chips, None, segmentation)
 
 
 def _detect_files(
@@ -302,6 +314,7 @@ def _detect_files(
     on_line: Callable[[str], None] | None,
     on_step: Callable[[str], None] | None,
     jobs: int,
+    segmentation: SegmentationSettings | None,
 ) -> DetectRun:
     groups = group_cubes(paths)
     winds = read_weather(weather) if weather is not None else {}
@@ -325,6 +338,7 @@ def _detect_files(
                     line_winds[line],
                     out_dir,
                     chips,
+                    segmentation,
                 )
                 for line, cubes in groups.items()
             }
@@ -336,7 +350,9 @@ def _detect_files(
             outputs = [futures[line].result() for line in groups]
     else:
         for line, cubes in groups.items():
-            outputs.append(_run_line(line, cubes, line_winds[line], out_dir, chips, on_step))
+            outputs.append(
+                _run_line(line, cubes, line_winds[line], out_dir, chips, on_step, segmentation)
+            )
             if on_line is not None:
                 on_line(line)
     for out in outputs:
@@ -354,6 +370,8 @@ def _detect_files(
         )
     )
     source = f"vigia {__version__} detect; {wind_text}"
+    if segmentation is not None and segmentation.min_peak_z is not None:
+        source += f"; methane plumes need a pixel ≥ {segmentation.min_peak_z:g}σ"
     if run.skipped:
         source += "; skipped: " + " | ".join(run.skipped)
     write_detections(run.detections_path, run.detections, run.lines, source)

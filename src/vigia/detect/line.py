@@ -35,7 +35,13 @@ from vigia.detect.heat import HotObject, detect_heat
 from vigia.detect.landuse import land_use_around
 from vigia.detect.lwir import LwirDetection, LwirIdentification, find_lwir_plumes
 from vigia.detect.methane import SUPPRESSION_REASONS, methane_plumes, retrieve_methane
-from vigia.detect.plumes import MOLAR_MASS_KG_MOL, Plume, Wind, quantify_plume
+from vigia.detect.plumes import (
+    MOLAR_MASS_KG_MOL,
+    Plume,
+    SegmentationSettings,
+    Wind,
+    quantify_plume,
+)
 from vigia.errors import InputError
 
 __all__ = [
@@ -280,6 +286,7 @@ def _vswir(
     ids: _Ids,
     wind: Wind | None,
     on_step: Callable[[str], None],
+    segmentation: SegmentationSettings | None = None,
 ) -> AtmosphericCorrection | None:
     where = f"line {out.line_id} (VSWIR)"
     layers: dict[str, tuple[tuple[str, str], NDArray[np.float32], dict[str, str]]] = {}
@@ -291,7 +298,7 @@ def _vswir(
         out.skipped.append(f"{where}: methane: {exc}")
         ch4 = None
     if ch4 is not None:
-        plumes = methane_plumes(ch4, grid.lat, grid.lon, wind=wind)
+        plumes = methane_plumes(ch4, grid.lat, grid.lon, wind=wind, segmentation=segmentation)
         for p in plumes:
             out.detections.append(_methane_detection(p, cube, grid, ids, wind, []))
         layers["ch4_ppm_m"] = (
@@ -603,6 +610,7 @@ def detect_line(
     *,
     wind: Wind | None = None,
     on_step: Callable[[str], None] | None = None,
+    segmentation: SegmentationSettings | None = None,
 ) -> LineDetections:
     """Run every detector on one line's cubes.
 
@@ -616,6 +624,8 @@ def detect_line(
         estimated (IME); without it sources come from the plumes' shapes and no rate is given.
     on_step : callable, optional
         Called with the name of each detector before it runs (progress display).
+    segmentation : SegmentationSettings, optional
+        The methane plume detector's settings (its defaults when not given).
 
     Returns
     -------
@@ -640,19 +650,19 @@ def detect_line(
     step = on_step or (lambda _: None)
     vswir_grid = None
     correction = None  # the VSWIR camouflage step's surface reflectance terms, reused below
-    for sensor, cube, run in (("vswir", vswir, _vswir), ("lwir", lwir, _lwir)):
+    for sensor, cube in (("vswir", vswir), ("lwir", lwir)):
         if cube is None:
             continue
         where = f"line {line_id} ({sensor.upper()})"
         if cube.attrs.get("sensor") != sensor:
             raise InputError(f"{where}: the cube's sensor is {cube.attrs.get('sensor')!r}")
         grid = check_cube(cube, where)
+        out.searched.append(_searched(cube, grid, sensor))
         if sensor == "vswir":
             vswir_grid = grid
-        out.searched.append(_searched(cube, grid, sensor))
-        made = run(cube, grid, out, ids, wind, step)
-        if sensor == "vswir":
-            correction = made
+            correction = _vswir(cube, grid, out, ids, wind, step, segmentation)
+        else:
+            _lwir(cube, grid, out, ids, wind, step)
     if vswir is not None and vswir_grid is not None and out.detections:
         step("land use")
         try:
