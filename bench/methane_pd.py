@@ -2,7 +2,7 @@
 
     python bench/methane_pd.py [--scenes 3] [--first-seed 0] [--rows 1000] [--cols 200]
                                [--altitude 6000] [--clutter-lag-m M] [--min-peak-z Z]
-                               [--json PATH]
+                               [--false-plumes-per-100km2 R] [--json PATH]
 
 Development used world seeds 0–2; report held-out seeds too (``--first-seed 3 --scenes 6``).
 
@@ -266,9 +266,20 @@ def main() -> None:
         help="drop plumes whose most significant pixel is below this, σ "
         "(SegmentationSettings.min_peak_z; default: off; 4.26 is the seed of pfa 1e-5)",
     )
+    ap.add_argument(
+        "--false-plumes-per-100km2",
+        type=float,
+        default=SegmentationSettings().false_plumes_per_100km2,
+        help="the kernel detector's false-plume budget in white noise, which sets its "
+        "threshold (SegmentationSettings.false_plumes_per_100km2; default: %(default)s)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    seg = SegmentationSettings(clutter_lag_m=args.clutter_lag_m, min_peak_z=args.min_peak_z)
+    seg = SegmentationSettings(
+        clutter_lag_m=args.clutter_lag_m,
+        min_peak_z=args.min_peak_z,
+        false_plumes_per_100km2=args.false_plumes_per_100km2,
+    )
     rates = tuple(float(r) for r in args.rates.split(","))
     all_rows: list[dict[str, Any]] = []
     false = 0
