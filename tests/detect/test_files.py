@@ -130,6 +130,7 @@ def test_weather_files_give_each_line_its_wind_and_bad_ones_are_named(tmp_path: 
         (["--wind-speed", "0", "--wind-from", "90"], "wind speed must be > 0"),
         (["--wind-speed", "3"], "give both"),
         (["--min-peak-z", "-1"], "min_peak_z must be > 0"),
+        (["--false-plumes-per-100km2", "0"], "false_plumes_per_100km2 must be > 0"),
     ],
 )
 def test_the_command_refuses_a_bad_wind_or_setting_with_exit_code_2(

@@ -370,8 +370,14 @@ def _detect_files(
         )
     )
     source = f"vigia {__version__} detect; {wind_text}"
-    if segmentation is not None and segmentation.min_peak_z is not None:
-        source += f"; methane plumes need a pixel ≥ {segmentation.min_peak_z:g}σ"
+    if segmentation is not None:
+        if segmentation.false_plumes_per_100km2 != SegmentationSettings().false_plumes_per_100km2:
+            source += (
+                f"; methane threshold for {segmentation.false_plumes_per_100km2:g} false plumes "
+                "per 100 km² of white noise"
+            )
+        if segmentation.min_peak_z is not None:
+            source += f"; methane plumes need a pixel ≥ {segmentation.min_peak_z:g}σ"
     if run.skipped:
         source += "; skipped: " + " | ".join(run.skipped)
     write_detections(run.detections_path, run.detections, run.lines, source)
