@@ -66,26 +66,18 @@ def detect_command(
         ),
     ] = None,
     false_plumes: Annotated[
-        float | None,
+        float,
         typer.Option(
             "--false-plumes-per-100km2",
             help="False methane plumes per 100 km² the detector's threshold allows over white "
-            "noise (default 1). At 3 m GSD, 4 with --min-peak-z 4.26 kept every source the "
-            "default found, with 0.8 false plumes per 100 km² against 2.0 (README).",
+            "noise. At 3 m GSD, 4 with --min-peak-z 4.26 kept every source the default "
+            "found, with 0.8 false plumes per 100 km² against 2.0 (README).",
         ),
-    ] = None,
+    ] = SegmentationSettings().false_plumes_per_100km2,
 ) -> None:
     """Detect gas plumes (CH4; LWIR solvents and NH3), heat and camouflage; write GeoJSON."""
     wind = wind_at(wind_speed, wind_from)
-    segmentation = None
-    if min_peak_z is not None or false_plumes is not None:
-        default = SegmentationSettings()
-        segmentation = SegmentationSettings(
-            min_peak_z=min_peak_z,
-            false_plumes_per_100km2=(
-                default.false_plumes_per_100km2 if false_plumes is None else false_plumes
-            ),
-        )
+    segmentation = SegmentationSettings(min_peak_z=min_peak_z, false_plumes_per_100km2=false_plumes)
     n_lines = len(group_cubes(cubes))
     with Progress(
         TextColumn("{task.description}"),
