@@ -246,12 +246,13 @@ def test_with_a_seed_required_a_diffuse_patch_is_dropped_and_a_plume_is_kept() -
     truth = plume(lat, lon, (60, 100), 50.0, wind)
     seeded = SegmentationSettings(min_peak_z=SegmentationSettings().seed_z)
     counts = {"patch": 0, "patch seeded": 0, "plume": 0, "plume seeded": 0}
-    for seed in range(8):
-        for name, mean, at in (("patch", patch, (150, 100)), ("plume", truth, (60, 100))):
-            e, sd = noisy(mean, 100 * (name == "patch") + 200 * (name == "plume") + seed)
+    # (what, its mean map, where it is, how near a plume's source must be, first noise seed)
+    cases = (("patch", patch, (150, 100), 40.0, 100), ("plume", truth, (60, 100), 3.0, 200))
+    for draw in range(8):
+        for name, mean, at, near, first in cases:
+            e, sd = noisy(mean, first + draw)
             for suffix, s in (("", SegmentationSettings()), (" seeded", seeded)):
                 ps = find_plumes(e, sd, lat, lon, wind=wind, settings=s)
-                near = 40.0 if name == "patch" else 3.0
                 counts[name + suffix] += any(math.dist(p.source_pixel, at) <= near for p in ps)
     assert counts["patch"] == 8
     assert counts["patch seeded"] <= 1
