@@ -29,8 +29,11 @@ wind) never sees the truth; this script joins its plumes to the sources:
   shapes, places and directions with ≤ 1 false plume per 100 km² needs it above ~5.7
   (``vigia.detect.plumes.kernel_threshold`` for its 60 kernels).
   The bound is the white-noise filter's: with ``--clutter-lag-m`` the detector whitens busy
-  ground by its clutter model and may pass it. With ``--min-peak-z`` a plume must also hold a
-  pixel of that significance on its own (a seed); the bound does not ask for one.
+  ground by its clutter model and may pass it. Below 5 m pixels (``--altitude`` under ~5000)
+  the detector's defaults also ask a plume for a pixel of 4.26σ on its own (a seed) and set
+  its threshold for 4 false plumes per 100 km² of white noise; the bound asks for neither.
+  ``--min-peak-z`` and ``--false-plumes-per-100km2`` (or ``--clutter-lag-m``) replace those
+  defaults with the plain ones plus what is given.
 
 Goals: PD ≥ 0.9 for sources ≥ 10 kg/h, ≤ 1 false plume per 100 km², median location error
 ≤ 2 px, median |emission error| ≤ 25 %. BLAS runs on one thread (threadpoolctl).
@@ -269,17 +272,20 @@ def main() -> None:
     ap.add_argument(
         "--false-plumes-per-100km2",
         type=float,
-        default=SegmentationSettings().false_plumes_per_100km2,
         help="the kernel detector's false-plume budget in white noise, which sets its "
-        "threshold (SegmentationSettings.false_plumes_per_100km2; default: %(default)s)",
+        "threshold (SegmentationSettings.false_plumes_per_100km2)",
     )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    seg = SegmentationSettings(
-        clutter_lag_m=args.clutter_lag_m,
-        min_peak_z=args.min_peak_z,
-        false_plumes_per_100km2=args.false_plumes_per_100km2,
-    )
+    # Without any of these, the detector's defaults for the line's pixel size
+    # (SegmentationSettings.for_pixel_size); with any, those given on the plain defaults.
+    given = {
+        "clutter_lag_m": args.clutter_lag_m,
+        "min_peak_z": args.min_peak_z,
+        "false_plumes_per_100km2": args.false_plumes_per_100km2,
+    }
+    chosen = {k: v for k, v in given.items() if v is not None}
+    seg = dataclasses.replace(SegmentationSettings(), **chosen) if chosen else None
     rates = tuple(float(r) for r in args.rates.split(","))
     all_rows: list[dict[str, Any]] = []
     false = 0

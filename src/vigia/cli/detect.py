@@ -61,23 +61,30 @@ def detect_command(
         typer.Option(
             "--min-peak-z",
             help="Drop methane plumes without a pixel this significant on its own, σ (a "
-            "seed; off by default). 4.26, the seed of a 1e-5 false-alarm rate, cut false "
-            "plumes 4-fold at 3 m GSD for 1 % of sources; at 6 m it costs 5 % (README).",
+            "seed). Default: by pixel size, 4.26 below 5 m and none from 5 m (README). "
+            "Either option replaces that choice: the other then takes the plain default.",
         ),
     ] = None,
     false_plumes: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--false-plumes-per-100km2",
             help="False methane plumes per 100 km² the detector's threshold allows over white "
-            "noise. At 3 m GSD, 4 with --min-peak-z 4.26 kept every source the default "
-            "found, with 0.8 false plumes per 100 km² against 2.0 (README).",
+            "noise. Default: by pixel size, 4 below 5 m (with the seed) and 1 from 5 m.",
         ),
-    ] = SegmentationSettings().false_plumes_per_100km2,
+    ] = None,
 ) -> None:
     """Detect gas plumes (CH4; LWIR solvents and NH3), heat and camouflage; write GeoJSON."""
     wind = wind_at(wind_speed, wind_from)
-    segmentation = SegmentationSettings(min_peak_z=min_peak_z, false_plumes_per_100km2=false_plumes)
+    segmentation = None  # chosen per line by its pixel size
+    if min_peak_z is not None or false_plumes is not None:
+        plain = SegmentationSettings()
+        segmentation = SegmentationSettings(
+            min_peak_z=min_peak_z,
+            false_plumes_per_100km2=(
+                plain.false_plumes_per_100km2 if false_plumes is None else false_plumes
+            ),
+        )
     n_lines = len(group_cubes(cubes))
     with Progress(
         TextColumn("{task.description}"),

@@ -370,14 +370,15 @@ def _detect_files(
         )
     )
     source = f"vigia {__version__} detect; {wind_text}"
-    if segmentation is not None:
-        if segmentation.false_plumes_per_100km2 != SegmentationSettings().false_plumes_per_100km2:
-            source += (
-                f"; methane threshold for {segmentation.false_plumes_per_100km2:g} false plumes "
-                "per 100 km² of white noise"
-            )
+    if segmentation is None:
+        source += "; methane settings by pixel size (a seed pixel below 5 m)"
+    else:
+        source += (
+            f"; methane threshold for {segmentation.false_plumes_per_100km2:g} false plumes "
+            "per 100 km² of white noise"
+        )
         if segmentation.min_peak_z is not None:
-            source += f"; methane plumes need a pixel ≥ {segmentation.min_peak_z:g}σ"
+            source += f", plumes need a pixel ≥ {segmentation.min_peak_z:g}σ"
     if run.skipped:
         source += "; skipped: " + " | ".join(run.skipped)
     write_detections(run.detections_path, run.detections, run.lines, source)

@@ -37,17 +37,19 @@ Detection
     with 1 false plume against 0. Over synthetic clutter at the plumes' own scale it can
     anchor a plume 12–40 px upwind of its source; hence off.
 
-    Optionally (``min_peak_z``, off by default) a plume must also hold a pixel significant on
-    its own, a seed as in hysteresis segmentation: a real plume is densest at its source,
-    while ground that reads a little methane over a wide patch passes the kernel test with no
-    such pixel. On the bench lines (``bench/methane_pd.py``, seeds 0–26, 216 sources
+    On fine pixels (``min_peak_z``; by default below 5 m) a plume must also hold a pixel
+    significant on its own, a seed as in hysteresis segmentation: a real plume is densest at
+    its source, while ground that reads a little methane over a wide patch passes the kernel
+    test with no such pixel. On the bench lines (``bench/methane_pd.py``, seeds 0–26, 216 sources
     ≥ 10 kg/h at each height) with the pfa's seed (4.26σ): at 3 m, 8 false plumes in
     395 km² → 2 (their brightest pixels were 3.5–4.3σ) for 180 → 178 sources found; at 6 m,
     2 false plumes in 391 km² → 0 for 148 → 141 sources (coarser pixels dilute a source's
     core, and a 20 kg/h plume's brightest pixel is often 3.8–4.4σ there). At 3 m, with the
     threshold's budget raised to 4 false plumes per 100 km² of white noise as well, it found
-    the same 180 sources as the defaults with 3 false plumes. Worth it for lines at 3 m, not
-    at the platform's 6 m; hence off.
+    the same 180 sources as the plain defaults with 3 false plumes; at 4.5 m, 162 against 163
+    with 1 false plume against 6. Hence both are the defaults for pixels finer than 5 m
+    (:meth:`SegmentationSettings.for_pixel_size`, when no settings are given) and off at the
+    platform's 6 m.
 
     The "cfar" method (:func:`cfar_mask`) is a per-pixel CFAR test on the significance map
     smoothed by a small Gaussian, with hysteresis (Canny's) and a minimum size.
@@ -182,6 +184,8 @@ _EDGE_FRACTION: Final = 0.15  # ... and least share of the best anchor's statist
 _CFAR_BLOCK_PX: Final = 256  # side of the blocks whose clutter sets the local CFAR scale, pixels
 _CFAR_BLOCK_MIN: Final = 1000  # fewest usable pixels a block's own CFAR statistics need
 _BUSY_RATIO: Final = 3.0  # clutter-to-white power at the model's scale that makes ground busy
+_FINE_PIXEL_M: Final = 5.0  # pixels finer than this get a seed test by default, m
+_FINE_FALSE_PLUMES: Final = 4.0  # ... and this threshold budget, per 100 km²
 # Following a plume upwind from a source that does not look like a start (see _detections):
 _UPSTART_PX: Final = 5.0  # least distance upwind of the first source, pixels
 _UPSTART_GAP: Final = 4  # gaps along the wind bridged on the way (up to 2 × this), pixels
@@ -340,7 +344,8 @@ class SegmentationSettings:
     min_peak_z : float or None
         Least significance of a plume's most significant pixel on its own (the score map), in
         σ; a plume without one is dropped (a seed, as in hysteresis segmentation). None: no
-        such test (the default). ``seed_z`` (4.26 at the default ``pfa``) is a natural value.
+        such test (the default; :meth:`for_pixel_size` sets ``seed_z``, 4.26 at the default
+        ``pfa``, for pixels finer than 5 m).
     """
 
     method: Literal["kernel", "cfar"] = "kernel"
@@ -430,6 +435,41 @@ class SegmentationSettings:
             raise InputError(
                 f"SegmentationSettings.min_peak_z must be > 0 σ or None, got {self.min_peak_z}"
             )
+
+    @classmethod
+    def for_pixel_size(cls, pixel_m: float) -> SegmentationSettings:
+        """Return the default settings for a line of this pixel size.
+
+        Pixels finer than 5 m resolve a plume's core, and wide patches of ground reading a
+        little methane pass the kernel test there more often than white noise would: a plume
+        must then hold a seed (``min_peak_z = seed_z``) and the threshold's budget is raised
+        to 4 false plumes per 100 km² of white noise, which the seed test pays for. Measured
+        on the bench lines (seeds 0–26, 216 sources ≥ 10 kg/h each): at 3 m, 180 sources
+        found either way and false plumes 8 → 3 in 395 km²; at 4.5 m, 163 → 162 and 6 → 1 in
+        393 km²; at 6 m the same settings would lose 148 → 141 for 2 → 1, so coarser pixels
+        keep the plain defaults. The cut-off lies between the 4.5 m and 6 m measured.
+
+        Parameters
+        ----------
+        pixel_m : float
+            Pixel side, m (:attr:`PixelGrid.pixel_size_m`).
+
+        Returns
+        -------
+        SegmentationSettings
+
+        Examples
+        --------
+        >>> SegmentationSettings.for_pixel_size(6.0) == SegmentationSettings()
+        True
+        >>> round(SegmentationSettings.for_pixel_size(3.0).min_peak_z, 2)
+        4.26
+        """
+        if not (math.isfinite(pixel_m) and pixel_m > 0):
+            raise InputError(f"pixel size must be > 0 m, got {pixel_m!r}")
+        if pixel_m >= _FINE_PIXEL_M:
+            return cls()
+        return cls(min_peak_z=cls().seed_z, false_plumes_per_100km2=_FINE_FALSE_PLUMES)
 
     @property
     def seed_z(self) -> float:
@@ -796,7 +836,8 @@ def find_plumes(
     calibration : IMECalibration, optional
         Effective-wind calibration of the IME method.
     settings : SegmentationSettings, optional
-        Detector thresholds.
+        Detector thresholds; by default :meth:`SegmentationSettings.for_pixel_size` of the
+        map's pixels.
 
     Returns
     -------
@@ -827,7 +868,7 @@ def find_plumes(
     grid = PixelGrid.from_lonlat(lat, lon)
     if grid.x_m.shape != e.shape:
         raise InputError(f"lat/lon have shape {grid.x_m.shape} but the map has {e.shape}")
-    s = settings or SegmentationSettings()
+    s = settings or SegmentationSettings.for_pixel_size(grid.pixel_size_m)
     cal = calibration or IMECalibration()
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.asarray(score, dtype=np.float64) if score is not None else e / sd
