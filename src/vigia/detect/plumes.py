@@ -446,8 +446,8 @@ class SegmentationSettings:
         to 4 false plumes per 100 km² of white noise, which the seed test pays for. Measured
         on the bench lines (seeds 0–26, 216 sources ≥ 10 kg/h each): at 3 m, 180 sources
         found either way and false plumes 8 → 3 in 395 km²; at 4.5 m, 163 → 162 and 6 → 1 in
-        393 km²; at 6 m the same settings would lose 148 → 141 for 2 → 1, so coarser pixels
-        keep the plain defaults. The cut-off lies between the 4.5 m and 6 m measured.
+        393 km²; at 5.5 m, 151 → 148 and 5 → 1 in 391 km² (a trade, not a gain); at 6 m
+        148 → 141 for 2 → 1, so 5 m and coarser pixels keep the plain defaults.
 
         Parameters
         ----------
