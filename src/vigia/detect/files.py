@@ -221,7 +221,8 @@ def detect_files(
     jobs : int
         Lines processed at once, each in its own process (1: all in this process).
     segmentation : SegmentationSettings, optional
-        The methane plume detector's settings (its defaults when not given).
+        The methane plume detector's settings; when not given, each line's
+        :meth:`~vigia.detect.plumes.SegmentationSettings.for_pixel_size`.
 
     Returns
     -------

@@ -625,7 +625,8 @@ def detect_line(
     on_step : callable, optional
         Called with the name of each detector before it runs (progress display).
     segmentation : SegmentationSettings, optional
-        The methane plume detector's settings (its defaults when not given).
+        The methane plume detector's settings; when not given, each line's
+        :meth:`~vigia.detect.plumes.SegmentationSettings.for_pixel_size`.
 
     Returns
     -------
