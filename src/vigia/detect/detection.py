@@ -86,6 +86,14 @@ class Detection(BaseModel):
         ),
     )
     emission_kg_h_measured_sigma: float | None = None
+    emission_kg_h_mass_sigma: float | None = Field(
+        default=None,
+        description=(
+            "The part of emission_kg_h_measured_sigma from the noise of the plume's mass, kg/h: "
+            "the same whatever the rate and independent from pass to pass (the rest, from the "
+            "wind and the calibration, is relative to the rate)."
+        ),
+    )
     ime_kg: float | None = Field(default=None, description="Integrated mass enhancement, kg.")
     delta_t_k: float | None = Field(default=None, description="Heat: excess over background, K.")
     radiative_power_w: float | None = None

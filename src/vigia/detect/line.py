@@ -266,6 +266,7 @@ def _methane_detection(
         emission_kg_h_sigma=_r(plume.emission_kg_h_sigma, 3),
         emission_kg_h_measured=_r(plume.measured_kg_h, 3),
         emission_kg_h_measured_sigma=_r(plume.measured_kg_h_sigma, 3),
+        emission_kg_h_mass_sigma=_r(plume.measured_mass_sigma_kg_h, 3),
         ime_kg=_r(plume.ime_kg, 4),
         area_m2=round(plume.area_m2, 1),
         length_m=_r(plume.length_m, 1),
@@ -461,6 +462,9 @@ def _lwir_detection(
         emission_kg_h_measured=None if primary is None else _r(primary.measured_kg_h, 3),
         emission_kg_h_measured_sigma=(
             None if primary is None else _r(primary.measured_kg_h_sigma, 3)
+        ),
+        emission_kg_h_mass_sigma=(
+            None if primary is None else _r(primary.measured_mass_sigma_kg_h, 3)
         ),
         ime_kg=None if primary is None else _r(primary.ime_kg, 5),
         area_m2=round(float(grid.pixel_area_m2[mask].sum()), 1),

@@ -609,6 +609,11 @@ class Plume:
         The rate as measured, before its stretch's mass is held to ≥ 0
         (:func:`non_negative_estimate`): below zero for a faint plume over clutter that reads
         below zero; None without a wind.
+    measured_mass_sigma_kg_h : float or None
+        The part of ``measured_kg_h_sigma`` that comes from the noise of the stretch's mass,
+        kg/h: the same whatever the rate, and independent from one pass to the next. The rest
+        (the wind's and the calibration's uncertainty, the stretch's length) is relative to
+        the rate. None without a wind.
     """
 
     label: int
@@ -639,6 +644,7 @@ class Plume:
     rate_length_m: float | None = None
     measured_kg_h: float | None = None
     measured_kg_h_sigma: float | None = None
+    measured_mass_sigma_kg_h: float | None = None
 
     @property
     def n_pixels(self) -> int:
@@ -1084,7 +1090,7 @@ def _quantify(
     z_ime = ime / ime_sd if ime_sd > 0 else 0.0
     ref = s.seed_z if z_ref is None else z_ref
     score = z_ime**2 / (z_ime**2 + ref**2) if z_ime > 0 else 0.0
-    rate = rate_sd = u_eff = rate_ime = rate_len = measured = measured_sd = None
+    rate = rate_sd = u_eff = rate_ime = rate_len = measured = measured_sd = mass_sd = None
     if wind is not None:
         u_eff = cal.effective_wind(wind.speed_m_s)
         # clean: the line's background, shared by its plumes (computed here when not given).
@@ -1115,6 +1121,7 @@ def _quantify(
             return q, abs(q) * math.sqrt(rel_ime**2 + others)
 
         measured, measured_sd = rate_of(rate_ime, rate_ime_sd)
+        mass_sd = u_eff * rate_ime_sd / rate_len * 3600.0
         # The stretch's mass cannot be negative, though over clutter a faint plume's can
         # read so (its noise is additive; the wind's and the calibration's are not): the
         # rate comes from the mean of the mass's likelihood over values ≥ 0.
@@ -1159,6 +1166,7 @@ def _quantify(
         rate_length_m=rate_len,
         measured_kg_h=measured,
         measured_kg_h_sigma=measured_sd,
+        measured_mass_sigma_kg_h=mass_sd,
     )
 
 
