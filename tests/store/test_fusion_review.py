@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vigia.detect.detection import Detection, SearchedLine, write_detections
+from vigia.detect.detection import Detection, SearchedLine, SpeciesFinding, write_detections
 from vigia.errors import LifecycleError, NotFoundError
 from vigia.store import SessionFactory, get_site, ingest_detections, list_sites
 from vigia.store.fusion import refresh_sites
@@ -69,7 +69,19 @@ def pass_file(tmp: Path, k: int, lab: bool = True) -> Path:
         dets += [
             det(f"{p}-f", "thermal", p, "lwir", 3, -2, t),
             det(f"{p}-t", "tarp", p, "vswir", -4, 5, t),
-            det(f"{p}-a", "plume", p, "lwir", 10, 0, t, ["NH3", "acetone"]),
+            det(f"{p}-a", "plume", p, "lwir", 10, 0, t, ["NH3", "acetone"]).model_copy(
+                update={
+                    "species_detail": [
+                        SpeciesFinding(name="NH3", confidence=0.9, emission_kg_h=2.0 + k),
+                        SpeciesFinding(name="acetone", confidence=0.7),
+                    ],
+                    "emission_kg_h": 2.0 + k,
+                    "emission_kg_h_sigma": math.hypot(0.8, 0.2 * (2.0 + k)),
+                    "emission_kg_h_measured": 2.0 + k,
+                    "emission_kg_h_measured_sigma": math.hypot(0.8, 0.2 * (2.0 + k)),
+                    "emission_kg_h_mass_sigma": 0.8,
+                }
+            ),
         ]
     lines = [line(p, "vswir", t), line(p, "lwir", t)]
     return write_detections(tmp / f"{p}.geojson", dets, lines, source="test")
@@ -91,6 +103,11 @@ def test_refresh_makes_sites_and_a_later_pass_grows_them_keeping_ids(
     assert len(lab.observations) == 6
     assert lab.site.confidence > by_class["rural_lab"].confidence
     assert any("on 2 of 2 passes" in r for r in lab.site.reasons)
+    # The plume's rate over both passes (3 and 4 kg/h of NH3, each ± 0.8 kg/h and 20 %) is in
+    # its evidence.
+    nh3 = lab.site.evidence["emission"]["NH3"]
+    assert nh3["passes"] == 2 and nh3["rate_kg_h"] == pytest.approx(3.5, abs=0.01)
+    assert nh3["sigma_kg_h"] < 1.0
 
 
 def test_a_refresh_with_nothing_new_changes_nothing(store: SessionFactory, tmp_path: Path) -> None:
@@ -208,6 +225,7 @@ def test_the_commands_ingest_list_review_and_plan_revisits(tmp_path: Path, backe
     shown = vigia("review", "show", lab["id"], "--out", str(sheet), env=env)
     assert shown.returncode == 0, shown.stderr
     assert sheet.stat().st_size > 0
+    assert "emission NH3 3.5 ± " in shown.stdout and "over 2 passes" in shown.stdout
     tarp = next(s for s in listed if s["class"] == "farm_tarp")
     vigia("review", "revisit", tarp["id"], "--reason", "look again", "--analyst", "ana", env=env)
     plan = vigia("plan", "--revisits", "--scenario", "sinaloa", "--out-dir",

@@ -118,6 +118,11 @@ def _text(doc: dict[str, Any]) -> str:
         f"{doc['id']}  {doc['class']}  confidence {doc['confidence']:.2f}  state {doc['state']}",
         f"  at {doc['lon']:.6f}, {doc['lat']:.6f}; seen {doc['first_seen']} – {doc['last_seen']}",
         *(f"  · {r}" for r in doc["reasons"]),
+        *(
+            f"  emission {sp} {e['rate_kg_h']:.3g} ± {e['sigma_kg_h']:.2g} kg/h over "
+            f"{e['passes']} pass{'es' if e['passes'] > 1 else ''} that measured it"
+            for sp, e in (doc.get("evidence") or {}).get("emission", {}).items()
+        ),
         f"  {len(doc['observations'])} observations:",
         *(
             f"    {o['time']} {o['line_id']} {o['sensor']} {o['kind']} "

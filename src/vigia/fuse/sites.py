@@ -20,6 +20,7 @@ from vigia.detect.detection import Detection, SearchedLine
 from vigia.fuse.association import cluster_detections, distance_m
 from vigia.fuse.classify import SiteClass, classify_site, site_land_use
 from vigia.fuse.confidence import SiteEvidence, looks_at, site_evidence
+from vigia.fuse.emission import SiteEmission, site_emissions
 
 __all__ = [
     "REVISIT_BAND",
@@ -56,6 +57,9 @@ class FusedSite:
         Passes, confidence and reasons.
     classification : SiteClass
         Class and reasons.
+    emissions : tuple of SiteEmission
+        Emission rate of each species its plumes measured, combined over passes
+        (:func:`vigia.fuse.emission.site_emissions`).
     """
 
     key: str
@@ -66,6 +70,7 @@ class FusedSite:
     distances_m: tuple[float, ...]
     evidence: SiteEvidence
     classification: SiteClass
+    emissions: tuple[SiteEmission, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -144,6 +149,7 @@ def fuse(
                 distances_m=tuple(distance_m(d.lon, d.lat, c.lon, c.lat) for d in c.members),
                 evidence=site_evidence(looks, now),
                 classification=classify_site(looks, site_land_use(c.members)),
+                emissions=site_emissions(c.members),
             )
         )
     out.sort(key=lambda s: (-s.confidence, s.key))

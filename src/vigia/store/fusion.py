@@ -130,6 +130,7 @@ def _record(s: FusedSite, site_id: str | None) -> SiteRecord:
             "class_posterior": {k: round(v, 4) for k, v in s.classification.posterior.items()},
             "log_odds": round(ev.log_odds, 3),
             "position_sigma_m": round(s.sigma_m, 1),
+            "emission": {e.species: e.to_dict() for e in s.emissions},
             "source": "Vigía fusion (vigia.fuse)",
         },
         observations=tuple(
