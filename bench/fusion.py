@@ -35,7 +35,12 @@ from threadpoolctl import threadpool_limits
 
 from vigia.detect.detection import read_detections
 from vigia.detect.files import detect_files
-from vigia.evaluation.sites import compare_rankings, evaluate_sites, operating_points
+from vigia.evaluation.sites import (
+    compare_rankings,
+    evaluate_sites,
+    median_emission_error,
+    operating_points,
+)
 from vigia.memory import tune_for_arrays
 from vigia.plan.planner import flight_params, plan_areas
 from vigia.platform import load_platform
@@ -62,6 +67,7 @@ def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
         hit = sum(r["matched"] for r in rs)
         obs = sum(r["observable"] for r in rs)
         errs = [e for r in rs for e in r.get("location_errors_m", [])]
+        rates = [x for r in rs for x in r.get("emission_rates", [])]
         out[name] = {
             "reported": rep,
             "matched": hit,
@@ -81,6 +87,8 @@ def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if hit
             else None,
             "ranking": [x for r in rs for x in r["ranking"]],
+            "emission_rates": rates,
+            "median_emission_error": median_emission_error(rates),
             # Truth site ids repeat across worlds: keep them apart by run.
             "classes": [
                 [f"{i}/{t}", ok]
@@ -103,6 +111,21 @@ def _report(res: dict[str, Any], title: str) -> None:
             f"{r['reported']:8d}  {r['matched']:8d}/{r['observable']:<9d} "
             f"{_fmt(r['recall'], '6.2f')}  {_fmt(r['precision'], '9.2f')}  "
             f"{_fmt(r['median_location_error_m'], '8.1f')}  {_fmt(r['class_accuracy'], '5.2f')}"
+        )
+    for name in ("single_pass", "fused"):
+        rates = res[name].get("emission_rates") or []
+        which = "each pass alone" if name == "single_pass" else "all passes fused"
+        print(
+            f"Emission rate of reported matches ({which}): median |error| "
+            f"{_fmt(median_emission_error(rates), '.1%')} over {len(rates)} rates"
+        )
+    multi = [r for r in res["fused"].get("emission_rates") or [] if r[5] > 1]
+    if multi:
+        n = sum(len(r[6]) for r in multi)
+        print(
+            f"  the {len(multi)} fused rates from ≥ 2 passes: median |error| "
+            f"{_fmt(median_emission_error(multi), '.1%')}; their {n} passes' own rates "
+            f"{_fmt(median_emission_error(multi, passes=True), '.1%')}"
         )
     c = res.get("comparison")
     if c is None:

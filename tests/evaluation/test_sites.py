@@ -4,12 +4,14 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from vigia.detect.detection import Detection, SearchedLine
 from vigia.evaluation.sites import (
     average_precision,
     compare_rankings,
     evaluate_sites,
+    median_emission_error,
     operating_points,
     precision_at_recall,
 )
@@ -181,3 +183,42 @@ def test_fusion_is_compared_with_single_passes_at_the_same_recall() -> None:
     assert point["precision"] == 1.0 and point["confidence"] == 0.97
     assert cmp["fused_average_precision"] > cmp["single_average_precision"]
     assert precision_at_recall([(0.9, True)], 2, 0.75) is None
+
+
+def test_a_sites_rate_over_passes_is_scored_against_the_truth_and_beats_single_passes() -> None:
+    passes = ["P1", "P2", "P3"]
+    truth = {
+        "type": "FeatureCollection",
+        "features": [site("stack", "factory_stack", 0, 0, passes, emissions_kg_h={"CH4": 40.0})],
+    }
+    lines, dets = [], []
+    # Three passes reading 28, 50 and 44 kg/h (± 6 kg/h of mass noise and 30 %).
+    for k, (p, x) in enumerate(zip(passes, (28.0, 50.0, 44.0), strict=True)):
+        t = T0 + timedelta(days=3 * k)
+        lines += [line(p, "vswir", t)]
+        sd = math.hypot(6.0, 0.3 * x)
+        d = det(f"{p}-m", "plume", p, "vswir", 2.0 * k, 0.0, t, species=["CH4"])
+        dets.append(
+            d.model_copy(
+                update={
+                    "emission_kg_h": x,
+                    "emission_kg_h_sigma": sd,
+                    "emission_kg_h_measured": x,
+                    "emission_kg_h_measured_sigma": sd,
+                    "emission_kg_h_mass_sigma": 6.0,
+                }
+            )
+        )
+    res = evaluate_sites(truth, dets, lines)
+    single, fused = res["single_pass"], res["fused"]
+    # Each pass's rate (held ≥ 0, a little above its reading): 28, 44 and 50 kg/h.
+    assert sorted(r[2] for r in single["emission_rates"]) == pytest.approx([28, 44, 50], abs=0.2)
+    assert single["median_emission_error"] == pytest.approx(0.25, abs=0.01)
+    ((sid, species, rate, _sigma, q, n, own),) = fused["emission_rates"]
+    assert (sid, species, q, n) == ("stack", "CH4", 40.0, 3)
+    assert own == pytest.approx([28, 50, 44], abs=0.2)  # the passes' own rates, paired
+    assert median_emission_error(fused["emission_rates"], passes=True) == pytest.approx(
+        0.25, abs=0.01
+    )
+    assert rate == pytest.approx((28 + 50 + 44) / 3, abs=0.5)  # one weight at the common rate
+    assert fused["median_emission_error"] < single["median_emission_error"]

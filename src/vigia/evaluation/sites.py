@@ -13,6 +13,10 @@ false sites, closer positions, better classes.
 Pooling passes counts a true site once for every pass that found it and a false one once, so
 the two are also compared where that does not matter: at equal recall and over every
 confidence threshold (precision–recall curve, average precision; :func:`compare_rankings`).
+
+A matched site's emission rate of each species (one pass's, or combined over the passes,
+:mod:`vigia.fuse.emission`) is scored against the truth site's rate while venting
+(:func:`emission_errors`, :func:`median_emission_error`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from vigia.fuse.sites import FusedSite, fuse
 __all__ = [
     "average_precision",
     "compare_rankings",
+    "emission_errors",
     "evaluate_sites",
+    "median_emission_error",
     "operating_points",
     "precision_at_recall",
     "site_scores",
@@ -51,7 +57,12 @@ def _observable(truth: dict[str, Any], lines: Sequence[SearchedLine]) -> dict[st
         lon, lat = (float(v) for v in f["geometry"]["coordinates"][:2])
         here = Point(lon, lat)
         if any(fp.covers(here) and expected_signals(props, ln) for ln, fp in shapes):
-            out[str(props["site_id"])] = {"lon": lon, "lat": lat, "kind": props["kind"]}
+            out[str(props["site_id"])] = {
+                "lon": lon,
+                "lat": lat,
+                "kind": props["kind"],
+                "emissions_kg_h": dict(props.get("emissions_kg_h") or {}),
+            }
     return out
 
 
@@ -181,14 +192,68 @@ def precision_at_recall(
     return max(ok, key=lambda p: (p["precision"], p["confidence"])) if ok else None
 
 
+def emission_errors(
+    matches: Sequence[tuple[FusedSite, str]], emissions: dict[str, dict[str, float]]
+) -> list[list[Any]]:
+    """Pair matched sites' emission rates with their truth sites' rates.
+
+    Parameters
+    ----------
+    matches : sequence of (FusedSite, str)
+        Sites and the truth site id each matched.
+    emissions : dict
+        Truth site id → species → emission rate while venting, kg/h.
+
+    Returns
+    -------
+    list of list
+        ``[truth site id, species, rate, sigma, truth rate, passes, pass rates]`` for every
+        species a site measured and its truth site emits (kg/h; pass rates: each pass's own
+        rate, ``emission_kg_h``, of the detections combined).
+    """
+    out: list[list[Any]] = []
+    for s, sid in matches:
+        by_id = {d.id: d for d in s.detections}
+        for e in s.emissions:
+            q = emissions.get(sid, {}).get(e.species)
+            if q:
+                own = [by_id[i].emission_kg_h for i in e.detection_ids]
+                out.append(
+                    [
+                        sid,
+                        e.species,
+                        round(e.rate_kg_h, 3),
+                        round(e.sigma_kg_h, 3),
+                        q,
+                        e.passes,
+                        [None if x is None else round(x, 3) for x in own],
+                    ]
+                )
+    return out
+
+
+def median_emission_error(rates: Sequence[Sequence[Any]], *, passes: bool = False) -> float | None:
+    """Median |rate / truth − 1| of :func:`emission_errors`' rows (None without any).
+
+    With ``passes``, of each pass's own rate in those rows instead of the combined one.
+    """
+    if passes:
+        errs = [abs(float(x) / float(r[4]) - 1.0) for r in rates for x in r[6] if x is not None]
+    else:
+        errs = [abs(float(r[2]) / float(r[4]) - 1.0) for r in rates]
+    return round(float(np.median(errs)), 3) if errs else None
+
+
 def _summary(
     ranked: list[tuple[FusedSite, str | None, float]],
     n_observable: int,
     kinds: dict[str, str],
     report_at: float,
+    emissions: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     reported = [r for r in ranked if r[0].confidence >= report_at]
     matches = [(s, sid, d) for s, sid, d in reported if sid is not None]
+    rates = emission_errors([(s, sid) for s, sid, _ in matches], emissions or {})
     n_reported = len(reported)
     errors = [m[2] for m in matches]
     right = [s.classification.site_class == kinds[sid] for s, sid, _ in matches]
@@ -210,6 +275,8 @@ def _summary(
         "ranking": [[c, m] for c, m in ranking],
         "classes": [[sid, s.classification.site_class == kinds[sid]] for s, sid, _ in matches],
         "location_errors_m": [round(e, 2) for e in errors],
+        "emission_rates": rates,
+        "median_emission_error": median_emission_error(rates),
     }
 
 
@@ -243,10 +310,15 @@ def site_scores(
         and ``ranking`` (``[confidence, matched]`` of every site, most confident first, at
         any confidence: what the precision–recall curve is drawn from) and ``classes``
         (``[truth site id, class right]`` of every reported match), ``location_errors_m`` (of
-        every reported match).
+        every reported match), ``emission_rates`` (:func:`emission_errors` of every reported
+        match; ``observable`` entries may hold the truth's ``emissions_kg_h``) and
+        ``median_emission_error``.
     """
     kinds = {sid: str(t["kind"]) for sid, t in observable.items()}
-    return _summary(_ranked(sites, observable, gate_m), len(observable), kinds, report_at)
+    emissions = {sid: dict(t.get("emissions_kg_h") or {}) for sid, t in observable.items()}
+    return _summary(
+        _ranked(sites, observable, gate_m), len(observable), kinds, report_at, emissions
+    )
 
 
 def evaluate_sites(
@@ -290,6 +362,7 @@ def evaluate_sites(
     n_obs = 0
     ranked: list[tuple[FusedSite, str | None, float]] = []
     kinds: dict[str, str] = {}
+    emissions: dict[str, dict[str, float]] = {}
     for p in passes:
         p_lines = [ln for ln in lines if ln.line_id == p]
         p_obs = _observable(truth, p_lines)
@@ -297,8 +370,9 @@ def evaluate_sites(
         ranked.extend(_ranked(p_sites, p_obs, GATE_M))
         n_obs += len(p_obs)
         kinds.update({sid: str(t["kind"]) for sid, t in p_obs.items()})
+        emissions.update({sid: dict(t["emissions_kg_h"]) for sid, t in p_obs.items()})
     ranked.sort(key=lambda r: -r[0].confidence)
-    single = _summary(ranked, n_obs, kinds, report_at)
+    single = _summary(ranked, n_obs, kinds, report_at, emissions)
     return {
         "fused": fused,
         "single_pass": single,
