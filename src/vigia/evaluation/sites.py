@@ -249,11 +249,11 @@ def _summary(
     n_observable: int,
     kinds: dict[str, str],
     report_at: float,
-    emissions: dict[str, dict[str, float]] | None = None,
+    emissions: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
     reported = [r for r in ranked if r[0].confidence >= report_at]
     matches = [(s, sid, d) for s, sid, d in reported if sid is not None]
-    rates = emission_errors([(s, sid) for s, sid, _ in matches], emissions or {})
+    rates = emission_errors([(s, sid) for s, sid, _ in matches], emissions)
     n_reported = len(reported)
     errors = [m[2] for m in matches]
     right = [s.classification.site_class == kinds[sid] for s, sid, _ in matches]

@@ -156,10 +156,10 @@ def combine_rates(
     for _ in range(_ITERATIONS):
         w = 1.0 / (a**2 + own_sq * mu**2)
         new = float(np.sum(w * x) / np.sum(w))
-        if abs(new - mu) <= 1e-9 * max(1.0, abs(mu)):
-            mu = new
-            break
+        converged = abs(new - mu) <= 1e-9 * max(1.0, abs(mu))
         mu = new
+        if converged:
+            break
     w = 1.0 / (a**2 + own_sq * mu**2)
     var = 1.0 / float(np.sum(w))
     birge = math.nan
