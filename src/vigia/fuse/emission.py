@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from vigia.detect.detection import Detection
 from vigia.detect.plumes import IMECalibration, non_negative_estimate
@@ -151,16 +151,21 @@ def combine_rates(
     if tiny.any():
         rel_sq[tiny] = float(np.median(rel_sq[~tiny])) if (~tiny).any() else 0.0
     own_sq = np.maximum(rel_sq - calibration_sigma**2, 0.0)  # independent between passes
-    w = 1.0 / a**2
+
+    def weights(rate: float) -> NDArray[np.float64]:
+        # Each pass's inverse variance with its relative part taken at ``rate``.
+        return np.asarray(1.0 / (a**2 + own_sq * rate**2), dtype=np.float64)
+
+    w = weights(0.0)
     mu = float(np.sum(w * x) / np.sum(w))
     for _ in range(_ITERATIONS):
-        w = 1.0 / (a**2 + own_sq * mu**2)
+        w = weights(mu)
         new = float(np.sum(w * x) / np.sum(w))
         converged = abs(new - mu) <= 1e-9 * max(1.0, abs(mu))
         mu = new
         if converged:
             break
-    w = 1.0 / (a**2 + own_sq * mu**2)
+    w = weights(mu)
     var = 1.0 / float(np.sum(w))
     birge = math.nan
     if x.size > 1:
