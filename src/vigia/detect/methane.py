@@ -56,7 +56,14 @@ streamable:
      altogether: divided by an estimate that its own column's inflated noise still holds
      low, it leaves a residual in that column's statistics (measured on a 30-pixel plume
      along the track, 24,000 ppm·m at its source: kept in, the column's noise is 1.23–1.37
-     times its neighbours'; left out, 1.16–1.25).
+     times its neighbours'; left out, 1.16–1.25). Three under-relaxed steps (×0.7) stop
+     short of the iteration's fixed point, on purpose (measured 2026-12-08, README): on
+     233-row lines the fixed point (plain steps, up to 10) reads three traced sources at
+     0.36, 0.70 and 1.05 of their simulated mass near the source instead of 0.32, 0.61 and
+     0.82, but on the PD bench's 1,000-row lines it finds no more sources, reads rates no
+     better, and raises false alarms (false plumes 5 → 9 at 3 and 6 km; the detection
+     bench's false-alarm pixels ×1.5–2.4 on three of its four scenes), and the default
+     filter runs twice as long there.
   2. *Self-whitening.* A pixel inside its own training set is partly whitened away. With
      m = dᵀC⁻¹d, leaving it out gives ``ĉ = a N / (q (N − m) + a²)``; m's target part
      cancels exactly and its background part averages tr(C⁻¹S), so the correction is the
@@ -197,7 +204,8 @@ _MAD_TO_SIGMA: Final = 1.4826
 # detection bench's columns, both windows: f(210)/210 = 0.998, f(951)/951 = 0.991).
 _LINEAR_PPM_M: Final = 1000.0
 # Under-relaxation of the robust background's fixed-point iteration: over-relaxed (1.5), a thick
-# plume filling a column over-cleans it and biases its neighbours by +2–4σ (measured).
+# plume filling a column over-cleans it and biases its neighbours by +2–4σ (measured); run to
+# the fixed point, false alarms rise (module notes).
 _OMEGA: Final = 0.7
 _DISK2: Final = np.hypot(*np.mgrid[-2:3, -2:3]) <= 2.0
 _DISK1: Final = np.ones((3, 3), dtype=bool)
@@ -1492,10 +1500,11 @@ class FittedMethaneFilter:
         Each candidate's spectrum is divided by its Beer–Lambert absorption ``e^{−k c}`` at
         its current estimate (mag1c's covariance update, made exact for thick plumes); the
         column means and scatters are corrected by the change, the columns refitted, and the
-        candidates re-estimated (leave-one-out, with over-relaxation), up to
-        ``refine_iterations`` times. Only columns holding a candidate above ``refit_z`` are
-        refitted, and only groups of candidates the 1.65 µm witness does not refute are
-        cleaned (a methane-like surface stays in the statistics, so it stays whitened).
+        candidates re-estimated (leave-one-out; each step moves ×0.7 of the way, module
+        notes), up to ``refine_iterations`` times. Only columns holding a candidate above
+        ``refit_z`` are refitted, and only groups of candidates the 1.65 µm witness does not
+        refute are cleaned (a methane-like surface stays in the statistics, so it stays
+        whitened).
 
         Parameters
         ----------
