@@ -34,7 +34,12 @@ from vigia.detect.georef import LineGrid, line_grid
 from vigia.detect.heat import HotObject, detect_heat
 from vigia.detect.landuse import land_use_around
 from vigia.detect.lwir import LwirDetection, LwirIdentification, find_lwir_plumes
-from vigia.detect.methane import SUPPRESSION_REASONS, methane_plumes, retrieve_methane
+from vigia.detect.methane import (
+    SUPPRESSION_REASONS,
+    methane_plumes,
+    retrieve_methane,
+    short_line_note,
+)
 from vigia.detect.plumes import (
     MOLAR_MASS_KG_MOL,
     Plume,
@@ -225,7 +230,7 @@ def _methane_detection(
     grid: LineGrid,
     ids: _Ids,
     wind: Wind | None,
-    reasons_failed: list[str],
+    caveats: list[str],
 ) -> Detection:
     r, c = plume.source_pixel
     reasons = [
@@ -236,11 +241,12 @@ def _methane_detection(
     ]
     if plume.emission_kg_h is None:
         reasons.append("no wind given: no emission rate")
-    elif plume.rate_note:
-        reasons.append(plume.rate_note)
+    else:
+        if plume.rate_note:
+            reasons.append(plume.rate_note)
+        reasons.extend(caveats)
     if not plume.source_in_view:
         reasons.append(plume.source_note)
-    reasons.extend(reasons_failed)
     return Detection(
         id=ids.next("vswir"),
         kind="plume",
@@ -300,8 +306,10 @@ def _vswir(
         ch4 = None
     if ch4 is not None:
         plumes = methane_plumes(ch4, grid.lat, grid.lon, wind=wind, segmentation=segmentation)
+        short = short_line_note(ch4)
         for p in plumes:
-            out.detections.append(_methane_detection(p, cube, grid, ids, wind, []))
+            caveats = [short] if short else []
+            out.detections.append(_methane_detection(p, cube, grid, ids, wind, caveats))
         layers["ch4_ppm_m"] = (
             dims,
             ch4.enhancement,
