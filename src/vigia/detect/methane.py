@@ -2176,7 +2176,7 @@ def short_line_note(
     A column's mean and covariance come from its own rows. With fewer than ``rows_per_band``
     rows per channel (where the filter pools neighbouring columns), a plume is a large share
     of them: the statistics learn part of it, and the robust background recovers only part
-    of that. Measured (README, note on issue 6): three sources on 233-row lines of 112
+    of that. Measured (README, note on issue 6): three sources on 233-row lines of 167
     channels read 0.32, 0.61 and 0.82 of their simulated mass near the source, and the
     fusion bench's sites a median 0.66 of their rate; the methane PD bench's 1,000-row
     lines read 0.90–0.95 at 40–80 kg/h.
@@ -2209,7 +2209,7 @@ def short_line_note(
         return None
     return (
         f"line of {rows} rows for {channels} channels: its columns' statistics learn part of "
-        "a plume, so the rate may read low (three sources on 233-row lines of 112 channels "
+        "a plume, so the rate may read low (three sources on 233-row lines of 167 channels "
         "read 0.32–0.82 of their simulated mass; 1,000-row lines 0.90–0.95)"
     )
 
