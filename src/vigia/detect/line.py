@@ -307,8 +307,8 @@ def _vswir(
     if ch4 is not None:
         plumes = methane_plumes(ch4, grid.lat, grid.lon, wind=wind, segmentation=segmentation)
         short = short_line_note(ch4)
+        caveats = [short] if short else []
         for p in plumes:
-            caveats = [short] if short else []
             out.detections.append(_methane_detection(p, cube, grid, ids, wind, caveats))
         layers["ch4_ppm_m"] = (
             dims,
