@@ -1114,14 +1114,17 @@ def _quantify(
         rel_l = 0.5 * pixel / rate_len
         others = rel_u**2 + cal.relative_sigma**2 + rel_l**2
 
+        # Q = U_eff · IME_r / L_r: kg/h per kg of the stretch's mass.
+        per_kg = u_eff / rate_len * 3600.0
+
         def rate_of(mass: float, mass_sd: float) -> tuple[float, float]:
-            # Q = U_eff · IME_r / L_r, the relative uncertainties in quadrature.
-            q = u_eff * mass / rate_len * 3600.0
+            # The rate, with the relative uncertainties in quadrature.
+            q = per_kg * mass
             rel_ime = mass_sd / abs(mass) if mass != 0 else 1.0
             return q, abs(q) * math.sqrt(rel_ime**2 + others)
 
         measured, measured_sd = rate_of(rate_ime, rate_ime_sd)
-        mass_sd = u_eff * rate_ime_sd / rate_len * 3600.0
+        mass_sd = per_kg * rate_ime_sd
         # The stretch's mass cannot be negative, though over clutter a faint plume's can
         # read so (its noise is additive; the wind's and the calibration's are not): the
         # rate comes from the mean of the mass's likelihood over values ≥ 0.
